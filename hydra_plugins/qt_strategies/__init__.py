@@ -1,0 +1,1 @@
+"""qt's Hydra plugins: the strategy folders as the ``strategy`` config group."""

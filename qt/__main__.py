@@ -1,0 +1,5 @@
+"""Allow ``python -m qt``."""
+
+from qt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The backtest: execution simulation, accounting, the event loop and its metrics."""

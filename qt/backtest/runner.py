@@ -1,0 +1,164 @@
+"""One backtest from a composed config: validate, build, load, simulate, write.
+
+Everything that can be checked without data (keys, types, ranges, targets) is
+checked before the data loads; results appear in the run directory only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from qt.backtest.engine import BacktestEngine, BacktestResult
+from qt.backtest.execution_sim import ExecutionSimulator
+from qt.backtest.metrics import headline
+from qt.backtest.outputs import write_run
+from qt.config.instantiate import DEFAULT_ALLOWED, build
+from qt.config.settings import RunSettings
+from qt.data.sources.base import DataSource
+from qt.errors import ConfigError
+from qt.portfolio.base import PortfolioConstructor
+from qt.risk.sizing import Sizer
+from qt.strategies.base import Strategy
+
+log = logging.getLogger("qt")
+
+COMPONENTS = ("data", "strategy", "portfolio", "execution", "risk.sizing")
+
+
+@dataclass(frozen=True)
+class Components:
+    """The built component graph of one run."""
+
+    settings: RunSettings
+    data: DataSource
+    strategy: Strategy
+    portfolio: PortfolioConstructor
+    execution: ExecutionSimulator
+    sizer: Sizer
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run reports: its directory, headline metrics and timings."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    timings: dict[str, float]
+    result: BacktestResult
+
+
+def build_components(cfg: DictConfig) -> Components:
+    """Validate run settings and instantiate every component (no data is read)."""
+    top = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if not isinstance(v, dict)}
+    settings = RunSettings.parse({**top, "allowed_targets": cfg.get("allowed_targets", [])})
+    allowed = (*DEFAULT_ALLOWED, *settings.allowed_targets)
+    built = {}
+    for key in COMPONENTS:
+        node = OmegaConf.select(cfg, key)
+        if node is None:
+            raise ConfigError(key, "missing; choose one, e.g. " + _example(key))
+        built[key] = build(node, key, allowed=allowed)
+    for key, proto in (("data", DataSource), ("portfolio", PortfolioConstructor)):
+        if not isinstance(built[key], proto):
+            raise ConfigError(f"{key}._target_", f"{type(built[key]).__name__} does not implement {proto.__name__}")
+    if not isinstance(built["strategy"], Strategy):
+        raise ConfigError("strategy._target_", f"{type(built['strategy']).__name__} is not a Strategy "
+                          "(needs rebalance, scores(panel) and target(ctx, scores))")
+    return Components(settings, built["data"], built["strategy"], built["portfolio"], built["execution"],
+                      built["risk.sizing"])
+
+
+def _example(key: str) -> str:
+    return {"data": "data=sample", "strategy": "strategy=xmom", "portfolio": "portfolio=equal",
+            "execution": "execution=close", "risk.sizing": "risk=default"}[key]
+
+
+def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
+    """Run the backtest ``cfg`` describes and write its results into ``run_dir``."""
+    clock = _Clock()
+    parts = build_components(cfg)
+    panel = parts.data.load().between(
+        str(parts.settings.start) if parts.settings.start else None,
+        str(parts.settings.end) if parts.settings.end else None,
+    )
+    parts.execution.check(panel)
+    clock.lap("load_s")
+    log.info("data %s: %d bars x %d assets, %s to %s", panel.name, panel.n_bars, panel.n_assets,
+             panel.timestamps[0], panel.timestamps[-1])
+    scores = parts.strategy.scores(panel)
+    clock.lap("signals_s")
+    engine = BacktestEngine(strategy=parts.strategy, portfolio=parts.portfolio, sizer=parts.sizer,
+                            execution=parts.execution, capital=parts.settings.capital)
+    result = engine.run(panel, scores)
+    clock.lap("engine_s")
+    decision_bars = np.asarray([d.t for d in result.decisions], dtype=np.intp)
+    metrics = headline(nav=result.nav, capital=result.capital, timestamps=panel.timestamps,
+                       turnover=result.turnover, decision_bars=decision_bars, n_trades=result.n_trades)
+    manifest = _manifest(cfg, panel.fingerprint(), parts.settings.seed, clock.timings)
+    write_run(run_dir, result, metrics, manifest)
+    clock.lap("outputs_s")
+    clock.timings["total_s"] = sum(clock.timings.values())
+    manifest["timings"] = clock.timings
+    (run_dir / "manifest.json").write_text(_dump_json(manifest))
+    return RunSummary(run_dir, metrics, clock.timings, result)
+
+
+class _Clock:
+    """Named laps of wall time, in seconds."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._last, 6)
+        self._last = now
+
+
+def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, float]) -> dict[str, Any]:
+    """Config hash, data fingerprint, versions, git commit, seed and timings."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    resolved = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
+    versions = {}
+    for pkg in ("qt", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "omegaconf"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "config_hash": hashlib.sha256(resolved.encode()).hexdigest(),
+        "data_fingerprint": fingerprint,
+        "seed": seed,
+        "versions": versions,
+        "git_commit": _git_commit(),
+        "timings": dict(timings),
+    }
+
+
+def _git_commit() -> str | None:
+    """HEAD of the checkout qt runs from, or None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _dump_json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,61 @@
+"""The ``qt`` command. Subcommands import their dependencies lazily so ``qt --help`` is instant.
+
+``qt run ...`` hands every argument after ``run`` to Hydra: config groups, key=value
+overrides, ``-m`` sweeps and Hydra's own flags all work as in any Hydra app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DESCRIPTION = "qt - declarative, config-driven quantitative trading: backtests and sweeps from YAML."
+EPILOG = """examples:
+  qt run                                        the default backtest (xmom on the bundled sample)
+  qt run strategy=xmom portfolio=equal          one backtest; outputs under outputs/DATE/TIME
+  qt run -m strategy.params.lookback=63,126,252 a sweep, one run directory per combination
+  qt run --help                                 every config group, option and default
+
+set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qt", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="store_true", help="print qt's version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`",
+                   add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qt`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--debug":
+        os.environ["QT_DEBUG"] = "1"
+        argv = argv[1:]
+    if argv and argv[0] == "run":
+        return _run(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.version:
+        from qt import __version__
+
+        print(f"qt {__version__}")
+        return 0
+    _parser().print_help()
+    return 0
+
+
+def _run(hydra_args: list[str]) -> int:
+    """Call the Hydra app with ``hydra_args`` as its command line."""
+    from qt.app import main as app_main
+
+    sys.argv = ["qt run", *hydra_args]
+    try:
+        app_main()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

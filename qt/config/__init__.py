@@ -1,0 +1,1 @@
+"""Config: composing search paths, safe instantiation and run-level settings."""

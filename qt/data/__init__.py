@@ -1,0 +1,1 @@
+"""Market data: the bar schema, the [T x N] panel, and the sources that load it."""

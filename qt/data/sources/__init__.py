@@ -1,0 +1,1 @@
+"""Data sources: each turns one kind of input into a validated BarPanel."""

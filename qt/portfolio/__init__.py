@@ -1,0 +1,1 @@
+"""Portfolio construction: from raw target weights to the book to hold."""

@@ -1,0 +1,1 @@
+"""Reporting: telling people how a run went."""

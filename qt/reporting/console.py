@@ -1,0 +1,41 @@
+"""The console summary of a run: a rich table of headline metrics and where the outputs are."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from qt.backtest.runner import RunSummary
+
+_PERCENT = {"total_return", "cagr", "ann_vol", "max_drawdown", "avg_turnover", "annual_turnover"}
+_ORDER = ("total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "avg_turnover",
+          "annual_turnover", "n_trades")
+
+
+def format_metric(name: str, value: Any) -> str:
+    """Percent for return-like metrics, 2 decimals for ratios, integers as is; n/a for undefined."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.2%}" if name in _PERCENT else f"{value:.2f}"
+
+
+def print_summary(summary: RunSummary, console: Console | None = None) -> None:
+    """Print the metrics table, the period and the run directory."""
+    console = console or Console()
+    panel = summary.result.panel
+    table = Table(title=f"qt backtest - {panel.name}, {panel.n_assets} assets, "
+                        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in _ORDER:
+        table.add_row(name, format_metric(name, summary.metrics.get(name)))
+    console.print(table)
+    t = summary.timings
+    console.print(f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t['engine_s']:.3f}s, total {t['total_s']:.3f}s")
+    console.print(f"run directory: {summary.run_dir}")

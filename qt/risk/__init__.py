@@ -1,0 +1,1 @@
+"""Risk: turning target weights into orders, and the limits that orders must respect."""

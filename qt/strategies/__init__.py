@@ -1,0 +1,1 @@
+"""Strategies: from a panel of bars to raw target weights at each decision."""
