@@ -1,12 +1,15 @@
 """The ``qt`` command. Subcommands import their dependencies lazily so ``qt --help`` is instant.
 
 ``qt run ...`` hands every argument after ``run`` to Hydra: config groups, key=value
-overrides, ``-m`` sweeps and Hydra's own flags all work as in any Hydra app.
+overrides, ``-m`` sweeps and Hydra's own flags all work as in any Hydra app. Every
+other subcommand lives in ``qt/commands/NAME.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``; register it in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -19,15 +22,21 @@ EPILOG = """examples:
 
 set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
 
+# name -> (module under qt.commands, or None for Hydra's `run`; one-line help)
+SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
+    "run": (None, "run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`"),
+}
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qt", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="qt", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--version", action="store_true", help="print qt's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`",
-                   add_help=False)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=module is not None)
     return parser
 
 
@@ -39,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     if argv and argv[0] == "run":
         return _run(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        return _subcommand(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     if args.version:
         from qt import __version__
@@ -47,6 +58,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     _parser().print_help()
     return 0
+
+
+def _subcommand(name: str, rest: list[str]) -> int:
+    """Parse ``rest`` with the subcommand's own arguments and run it; QtErrors become one line."""
+    module_name, help_text = SUBCOMMANDS[name]
+    module = importlib.import_module(f"qt.commands.{module_name}")
+    parser = argparse.ArgumentParser(prog=f"qt {name}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    from qt.errors import QtError
+
+    try:
+        return int(module.run(args))
+    except QtError as exc:
+        if os.environ.get("QT_DEBUG") == "1":
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run(hydra_args: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""Helpers for testing qt and plugins: tiny hand-made panels and service checks."""
