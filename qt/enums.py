@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Direction of an order or fill."""
 
     BUY = "buy"
     SELL = "sell"
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     """How an order is priced."""
 
     MARKET = "market"
     LIMIT = "limit"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     """Life-cycle state of an order; CANCELLED carries a reason in the outputs."""
 
     NEW = "new"
@@ -28,7 +28,7 @@ class OrderStatus(str, Enum):
     REJECTED = "rejected"
 
 
-class Field(str, Enum):
+class Field(StrEnum):
     """A bar field; every field of a panel is a [T x N] float64 array."""
 
     OPEN = "open"
@@ -38,14 +38,14 @@ class Field(str, Enum):
     VOLUME = "volume"
 
 
-class FillTiming(str, Enum):
+class FillTiming(StrEnum):
     """When an order decided at bar t is filled."""
 
     CLOSE = "close"  # at the decision bar's close
     NEXT_OPEN = "next_open"  # at the next bar's open
 
 
-class Frequency(str, Enum):
+class Frequency(StrEnum):
     """Calendar frequency of decision dates."""
 
     DAILY = "daily"

@@ -90,7 +90,7 @@ class Position:
 
     @property
     def market_value(self) -> float:
-        """quantity x price."""
+        """Quantity x price."""
         return self.quantity * self.price
 
 

@@ -67,8 +67,9 @@ class StrategyFolderSource(ConfigSource):
         for name in os.listdir(path):
             if name.startswith((".", "_")):
                 continue
-            self._list_add_result(files=files, file_path=os.path.join(config_path, name), file_name=name,
-                                  results_filter=results_filter)
+            self._list_add_result(
+                files=files, file_path=os.path.join(config_path, name), file_name=name, results_filter=results_filter
+            )
         return sorted(set(files))
 
 

@@ -110,11 +110,10 @@ class BacktestEngine:
                 traded += ledger.apply(batch)
                 fills.append(batch)
                 pending = None
-            if t in delistings:
-                batch = _close_delisted(ledger, delistings[t], t, marks[t])
-                if batch is not None:
-                    traded += ledger.apply(batch)
-                    fills.append(batch)
+            closing = _close_delisted(ledger, delistings[t], t, marks[t]) if t in delistings else None
+            if closing is not None:
+                traded += ledger.apply(closing)
+                fills.append(closing)
             if decide[t]:
                 orders, decision = self._decide(t, ledger, panel, scores[t], marks[t], close[t], tradable[t])
                 decisions.append(decision)
@@ -148,7 +147,7 @@ class BacktestEngine:
         close: np.ndarray,
         tradable: np.ndarray,
     ) -> tuple[OrderBatch, Decision]:
-        """strategy -> portfolio -> sizing at decision bar t."""
+        """Strategy -> portfolio -> sizing at decision bar t."""
         nav = ledger.nav(marks)
         before = ledger.weights(marks, nav)
         ctx = DecisionContext(t, panel.timestamps[t], nav, before, panel)
@@ -177,6 +176,4 @@ def _close_delisted(ledger: Ledger, assets: np.ndarray, t: int, marks: np.ndarra
         return None
     orders = OrderBatch(t, held, -ledger.positions[held])
     n = held.size
-    return FillBatch(
-        orders, t, np.full(n, OrderStatus.FILLED.value), marks[held], np.zeros(n), np.full(n, DELISTED)
-    )
+    return FillBatch(orders, t, np.full(n, OrderStatus.FILLED.value), marks[held], np.zeros(n), np.full(n, DELISTED))

@@ -62,6 +62,10 @@ class ExecutionSimulator(BaseModel):
         """Cancel every order of the batch with ``reason`` (e.g. no bar left to fill on)."""
         n = len(orders)
         return FillBatch(
-            orders, orders.decided_at, np.full(n, OrderStatus.CANCELLED.value), np.zeros(n), np.zeros(n),
+            orders,
+            orders.decided_at,
+            np.full(n, OrderStatus.CANCELLED.value),
+            np.zeros(n),
+            np.zeros(n),
             np.full(n, reason),
         )

@@ -80,7 +80,7 @@ def headline(
 
 
 def _ratio(num: float, den: float) -> float:
-    """num / den, NaN when the denominator is zero (an undefined ratio, not an infinite one)."""
+    """Num / den, NaN when the denominator is zero (an undefined ratio, not an infinite one)."""
     return num / den if den > 0 else float("nan")
 
 

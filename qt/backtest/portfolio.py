@@ -36,7 +36,7 @@ class Ledger:
         return float(np.abs(quantities) @ prices)
 
     def nav(self, prices: np.ndarray) -> float:
-        """cash + sum(positions x prices)."""
+        """Cash + sum(positions x prices)."""
         return self.cash + float(self.positions @ prices)
 
     def weights(self, prices: np.ndarray, nav: float) -> np.ndarray:

@@ -57,8 +57,9 @@ class RunSummary:
 
 def build_components(cfg: DictConfig) -> Components:
     """Validate run settings and instantiate every component (no data is read)."""
-    top = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if not isinstance(v, dict)}
-    settings = RunSettings.parse({**top, "allowed_targets": cfg.get("allowed_targets", [])})
+    top = {str(k): v for k, v in cfg.items() if not isinstance(v, DictConfig)}
+    resolved = OmegaConf.to_container(OmegaConf.create(top), resolve=True) if top else {}
+    settings = RunSettings.parse({str(k): v for k, v in resolved.items()} if isinstance(resolved, dict) else {})
     allowed = (*DEFAULT_ALLOWED, *settings.allowed_targets)
     built = {}
     for key in COMPONENTS:
@@ -70,15 +71,24 @@ def build_components(cfg: DictConfig) -> Components:
         if not isinstance(built[key], proto):
             raise ConfigError(f"{key}._target_", f"{type(built[key]).__name__} does not implement {proto.__name__}")
     if not isinstance(built["strategy"], Strategy):
-        raise ConfigError("strategy._target_", f"{type(built['strategy']).__name__} is not a Strategy "
-                          "(needs rebalance, scores(panel) and target(ctx, scores))")
-    return Components(settings, built["data"], built["strategy"], built["portfolio"], built["execution"],
-                      built["risk.sizing"])
+        raise ConfigError(
+            "strategy._target_",
+            f"{type(built['strategy']).__name__} is not a Strategy "
+            "(needs rebalance, scores(panel) and target(ctx, scores))",
+        )
+    return Components(
+        settings, built["data"], built["strategy"], built["portfolio"], built["execution"], built["risk.sizing"]
+    )
 
 
 def _example(key: str) -> str:
-    return {"data": "data=sample", "strategy": "strategy=xmom", "portfolio": "portfolio=equal",
-            "execution": "execution=close", "risk.sizing": "risk=default"}[key]
+    return {
+        "data": "data=sample",
+        "strategy": "strategy=xmom",
+        "portfolio": "portfolio=equal",
+        "execution": "execution=close",
+        "risk.sizing": "risk=default",
+    }[key]
 
 
 def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
@@ -91,17 +101,34 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     )
     parts.execution.check(panel)
     clock.lap("load_s")
-    log.info("data %s: %d bars x %d assets, %s to %s", panel.name, panel.n_bars, panel.n_assets,
-             panel.timestamps[0], panel.timestamps[-1])
+    log.info(
+        "data %s: %d bars x %d assets, %s to %s",
+        panel.name,
+        panel.n_bars,
+        panel.n_assets,
+        panel.timestamps[0],
+        panel.timestamps[-1],
+    )
     scores = parts.strategy.scores(panel)
     clock.lap("signals_s")
-    engine = BacktestEngine(strategy=parts.strategy, portfolio=parts.portfolio, sizer=parts.sizer,
-                            execution=parts.execution, capital=parts.settings.capital)
+    engine = BacktestEngine(
+        strategy=parts.strategy,
+        portfolio=parts.portfolio,
+        sizer=parts.sizer,
+        execution=parts.execution,
+        capital=parts.settings.capital,
+    )
     result = engine.run(panel, scores)
     clock.lap("engine_s")
     decision_bars = np.asarray([d.t for d in result.decisions], dtype=np.intp)
-    metrics = headline(nav=result.nav, capital=result.capital, timestamps=panel.timestamps,
-                       turnover=result.turnover, decision_bars=decision_bars, n_trades=result.n_trades)
+    metrics = headline(
+        nav=result.nav,
+        capital=result.capital,
+        timestamps=panel.timestamps,
+        turnover=result.turnover,
+        decision_bars=decision_bars,
+        n_trades=result.n_trades,
+    )
     manifest = _manifest(cfg, panel.fingerprint(), parts.settings.seed, clock.timings)
     write_run(run_dir, result, metrics, manifest)
     clock.lap("outputs_s")
@@ -129,7 +156,7 @@ def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, f
     from importlib.metadata import PackageNotFoundError, version
 
     resolved = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("qt", "numpy", "pandas", "pyarrow", "pydantic", "hydra-core", "omegaconf"):
         try:
             versions[pkg] = version(pkg)
@@ -151,11 +178,13 @@ def _git_commit() -> str | None:
 
     root = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
 
 
 def _dump_json(data: dict[str, Any]) -> str:

@@ -41,5 +41,5 @@ class FixedBps(BaseModel):
     bps: NonNegativeFloat = 5.0
 
     def adjust(self, quantities: np.ndarray, prices: np.ndarray) -> np.ndarray:
-        """p x (1 + sign(q) x bps / 10,000)."""
+        """P x (1 + sign(q) x bps / 10,000)."""
         return prices * (1.0 + np.sign(quantities) * (self.bps * 1e-4))

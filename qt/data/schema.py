@@ -48,7 +48,9 @@ def bar_schema(columns: list[str]) -> pa.DataFrameSchema:
         others = [c for c in ("open", "close") if c in columns]
         if others:
             checks.append(
-                pa.Check(lambda df, o=others: df["low"] <= df[o].min(axis=1), error=f"low must be <= {', '.join(others)}")
+                pa.Check(
+                    lambda df, o=others: df["low"] <= df[o].min(axis=1), error=f"low must be <= {', '.join(others)}"
+                )
             )
     checks.append(pa.Check(_sorted_rows, error="rows must be sorted by (timestamp, symbol)"))
     return pa.DataFrameSchema(cols, checks=checks, unique=["timestamp", "symbol"], report_duplicates="all")
@@ -82,7 +84,7 @@ def format_failures(cases: pd.DataFrame, frame: pd.DataFrame, source: str) -> st
         check = str(rec.check)
         if "uniqueness" in check or "duplicates" in check:
             problem = "duplicate (timestamp, symbol)"
-        elif rec.schema_context == "DataFrameSchema" or rec.column in frame.columns and check == "":
+        elif rec.schema_context == "DataFrameSchema" or (rec.column in frame.columns and check == ""):
             problem = check
         elif check == "not_nullable":
             problem = f"{rec.column} is missing (NaN)"

@@ -28,7 +28,7 @@ class EqualWeight(BaseModel):
     gross: PositiveFloat = 1.0
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
-        """raw scaled to gross exposure ``gross``."""
+        """Raw scaled to gross exposure ``gross``."""
         total = float(np.abs(raw).sum())
         return raw * (self.gross / total) if total > 0 else np.zeros_like(raw)
 

@@ -12,8 +12,18 @@ if TYPE_CHECKING:
     from qt.backtest.runner import RunSummary
 
 _PERCENT = {"total_return", "cagr", "ann_vol", "max_drawdown", "avg_turnover", "annual_turnover"}
-_ORDER = ("total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "avg_turnover",
-          "annual_turnover", "n_trades")
+_ORDER = (
+    "total_return",
+    "cagr",
+    "ann_vol",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "avg_turnover",
+    "annual_turnover",
+    "n_trades",
+)
 
 
 def format_metric(name: str, value: Any) -> str:
@@ -29,8 +39,10 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """Print the metrics table, the period and the run directory."""
     console = console or Console()
     panel = summary.result.panel
-    table = Table(title=f"qt backtest - {panel.name}, {panel.n_assets} assets, "
-                        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}")
+    table = Table(
+        title=f"qt backtest - {panel.name}, {panel.n_assets} assets, "
+        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in _ORDER:

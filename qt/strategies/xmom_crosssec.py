@@ -50,7 +50,9 @@ class CrossSectionalMomentum(BaseModel):
         t = close.shape[0]
         if t > self.lookback:
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[self.lookback :] = close[self.lookback - self.skip : t - self.skip] / close[: t - self.lookback] - 1.0
+                out[self.lookback :] = (
+                    close[self.lookback - self.skip : t - self.skip] / close[: t - self.lookback] - 1.0
+                )
         return out
 
     def target(self, ctx: DecisionContext, scores: np.ndarray) -> TargetPositions:

@@ -1,0 +1,1 @@
+"""The bundled sample data (Parquet files) and their provenance note."""

@@ -84,7 +84,9 @@ def canonical_frame(raw: pd.DataFrame, columns: dict[str, str], source: str) -> 
     mapping = {"date": "timestamp", **columns}
     missing_src = sorted(k for k in columns if k not in raw.columns)
     if missing_src:
-        raise DataError(f"{source}: data.columns maps column(s) {missing_src} that the file lacks; it has {list(raw.columns)}")
+        raise DataError(
+            f"{source}: data.columns maps column(s) {missing_src} that the file lacks; it has {list(raw.columns)}"
+        )
     frame = raw.rename(columns={k: v for k, v in mapping.items() if k in raw.columns})
     frame = frame[[c for c in BAR_COLUMNS if c in frame.columns]]
     lacking = [c for c in REQUIRED if c not in frame.columns]

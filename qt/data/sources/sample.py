@@ -5,7 +5,7 @@ See ``qt/data/sample/README.md`` for provenance, licences and survivorship cavea
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from importlib.resources import files
 
 from pydantic import BaseModel, ConfigDict
@@ -14,7 +14,7 @@ from qt.data.panel import BarPanel
 from qt.data.sources.files import canonical_frame, frame_to_panel
 
 
-class SampleSet(str, Enum):
+class SampleSet(StrEnum):
     """The bundled data sets."""
 
     SP500_20 = "sp500_20"  # 20 US large caps, adjusted closes, 1990-2022

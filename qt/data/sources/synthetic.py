@@ -59,8 +59,13 @@ class SyntheticData(BaseModel):
         low = np.minimum(open_, close)
         low /= _lognormal_factor(rng, (t, n), 0.005, absolute=True)
         volume = np.round(_lognormal_factor(rng, (t, n), 0.5) * np.exp(13.0))
-        fields = {BarField.OPEN: open_, BarField.HIGH: high, BarField.LOW: low, BarField.CLOSE: close,
-                  BarField.VOLUME: volume}
+        fields = {
+            BarField.OPEN: open_,
+            BarField.HIGH: high,
+            BarField.LOW: low,
+            BarField.CLOSE: close,
+            BarField.VOLUME: volume,
+        }
         if self.staggered:
             first = rng.integers(0, max(1, t // 2), n)
             last = rng.integers(np.minimum(first + t // 4, t - 1), t, n)
@@ -79,7 +84,9 @@ def _business_days(start: str, count: int) -> np.ndarray:
     return np.busday_offset(first, np.arange(count), roll="forward").astype("datetime64[us]")
 
 
-def _lognormal_factor(rng: np.random.Generator, shape: tuple[int, int], sigma: float, *, absolute: bool = False) -> np.ndarray:
+def _lognormal_factor(
+    rng: np.random.Generator, shape: tuple[int, int], sigma: float, *, absolute: bool = False
+) -> np.ndarray:
     """exp(sigma * z) (or exp(sigma * |z|)) as float64, drawn in float32 for speed."""
     z = rng.standard_normal(shape, dtype=np.float32)
     if absolute:
