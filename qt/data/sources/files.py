@@ -23,15 +23,15 @@ class _FileSource(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(description="a file, or for parquet also a (hive-partitioned) directory")
-    columns: dict[str, str] = Field(
-        default_factory=dict,
+    columns: dict[str, str] | None = Field(
+        default=None,
         description="source column -> bar column, e.g. {Date: timestamp, Ticker: symbol, Adj Close: close}",
     )
 
     @field_validator("columns")
     @classmethod
-    def _targets_are_bar_columns(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = sorted(t for t in v.values() if t not in BAR_COLUMNS)
+    def _targets_are_bar_columns(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        bad = sorted(t for t in (v or {}).values() if t not in BAR_COLUMNS)
         if bad:
             raise ValueError(f"maps to unknown bar column(s) {bad}; allowed: {list(BAR_COLUMNS)}")
         return v
@@ -50,7 +50,7 @@ class _FileSource(BaseModel):
             raise
         except Exception as exc:  # a reader's own error: name the file, keep the reason
             raise DataError(f"{path}: cannot be read: {exc}") from exc
-        frame = canonical_frame(raw, self.columns, str(path))
+        frame = canonical_frame(raw, self.columns or {}, str(path))
         return frame_to_panel(frame, str(path), name=path.stem)
 
 
