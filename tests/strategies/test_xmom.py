@@ -50,7 +50,7 @@ def test_scores_are_the_skipped_trailing_return():
 
 
 def test_selection_by_hand_with_ties_broken_by_symbol_order():
-    panel, result = run(xmom())
+    _, result = run(xmom())
     targets = {d.t: d.target for d in result.decisions}
     # t0, t1: nothing scored -> cash
     assert not targets[0].any() and not targets[1].any()
