@@ -68,7 +68,7 @@ def test_short_names_come_from_the_registry():
 def test_missing_attribute_and_module_are_named():
     with pytest.raises(ConfigError, match=r"portfolio._target_: 'qt.portfolio.optimizers' has no 'EqualWeigth'"):
         build({"_target_": "qt.portfolio.optimizers.EqualWeigth"}, "portfolio")
-    with pytest.raises(ConfigError, match="cannot import module 'qt.nope'"):
+    with pytest.raises(ConfigError, match=r"cannot import module 'qt\.nope'"):
         build({"_target_": "qt.nope.Thing"}, "portfolio")
 
 
