@@ -44,13 +44,14 @@ def headline(
     capital: float,
     timestamps: np.ndarray,
     turnover: np.ndarray,
-    decision_bars: np.ndarray,
+    n_decisions: int,
     n_trades: int,
 ) -> dict[str, float | int]:
     """total_return, cagr, ann_vol, sharpe, sortino, max_drawdown, calmar, avg_turnover, n_trades.
 
-    ``avg_turnover`` is the mean over decision bars of traded notional / NAV (two-sided:
-    selling 10% and buying 10% is 0.2). ``annual_turnover`` sums it per year.
+    Turnover is traded notional / NAV (two-sided: selling 10% and buying 10% is 0.2);
+    ``avg_turnover`` is its total per decision (wherever the fills land, e.g. the next
+    open), ``annual_turnover`` its total per year.
     """
     curve = np.r_[capital, nav]
     rets = curve[1:] / curve[:-1] - 1.0
@@ -62,7 +63,7 @@ def headline(
     downside = float(np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)))
     mean = float(np.mean(rets))
     mdd = max_drawdown(curve)
-    decided = turnover[decision_bars] if decision_bars.size else np.zeros(0)
+    traded = float(np.nansum(turnover))
     return {
         "total_return": total,
         "cagr": cagr,
@@ -71,8 +72,8 @@ def headline(
         "sortino": _ratio(mean, downside) * math.sqrt(ppy),
         "max_drawdown": mdd,
         "calmar": _ratio(cagr, -mdd),
-        "avg_turnover": float(np.nanmean(decided)) if decided.size else 0.0,
-        "annual_turnover": float(np.nansum(turnover)) / years,
+        "avg_turnover": traded / n_decisions if n_decisions else 0.0,
+        "annual_turnover": traded / years,
         "n_trades": int(n_trades),
         "periods_per_year": ppy,
         "n_bars": int(nav.size),

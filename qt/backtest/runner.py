@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from qt.backtest.engine import BacktestEngine, BacktestResult
@@ -120,13 +119,12 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     )
     result = engine.run(panel, scores)
     clock.lap("engine_s")
-    decision_bars = np.asarray([d.t for d in result.decisions], dtype=np.intp)
     metrics = headline(
         nav=result.nav,
         capital=result.capital,
         timestamps=panel.timestamps,
         turnover=result.turnover,
-        decision_bars=decision_bars,
+        n_decisions=len(result.decisions),
         n_trades=result.n_trades,
     )
     manifest = _manifest(cfg, panel.fingerprint(), parts.settings.seed, clock.timings)

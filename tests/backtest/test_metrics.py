@@ -29,7 +29,7 @@ def test_headline_on_a_two_state_return_series():
     nav = 100 * np.cumprod(1 + rets)
     stamps = np.busday_offset(np.datetime64("2023-01-02"), np.arange(252)).astype("datetime64[us]")
     m = headline(
-        nav=nav, capital=100.0, timestamps=stamps, turnover=np.zeros(252), decision_bars=np.array([0]), n_trades=3
+        nav=nav, capital=100.0, timestamps=stamps, turnover=np.r_[1.0, np.zeros(250), 0.5], n_decisions=3, n_trades=3
     )
     mean, sd = 0.005, math.sqrt(252 / 251) * 0.015  # sample std of two equally frequent values 1.5% from the mean
     assert m["sharpe"] == pytest.approx(mean / sd * math.sqrt(252), rel=1e-12)
@@ -41,3 +41,5 @@ def test_headline_on_a_two_state_return_series():
     assert m["max_drawdown"] == pytest.approx(-0.01)
     assert m["calmar"] == pytest.approx(m["cagr"] / 0.01)
     assert m["n_trades"] == 3
+    assert m["avg_turnover"] == pytest.approx(1.5 / 3)
+    assert m["annual_turnover"] == pytest.approx(1.5 / years)
