@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from qt.backtest.engine import BacktestEngine, BacktestResult
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.metrics import headline
-from qt.backtest.outputs import write_run
+from qt.backtest.outputs import write_atomically, write_run
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
 from qt.data.sources.base import DataSource
@@ -132,7 +132,7 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     clock.lap("outputs_s")
     clock.timings["total_s"] = sum(clock.timings.values())
     manifest["timings"] = clock.timings
-    (run_dir / "manifest.json").write_text(_dump_json(manifest))
+    write_atomically(run_dir, {"manifest.json": lambda path: path.write_text(_dump_json(manifest))})
     return RunSummary(run_dir, metrics, clock.timings, result)
 
 
