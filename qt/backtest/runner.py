@@ -130,7 +130,7 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     manifest = _manifest(cfg, panel.fingerprint(), parts.settings.seed, clock.timings)
     write_run(run_dir, result, metrics, manifest)
     clock.lap("outputs_s")
-    clock.timings["total_s"] = sum(clock.timings.values())
+    clock.timings["total_s"] = round(sum(clock.timings.values()), 6)
     manifest["timings"] = clock.timings
     write_atomically(run_dir, {"manifest.json": lambda path: path.write_text(_dump_json(manifest))})
     return RunSummary(run_dir, metrics, clock.timings, result)
