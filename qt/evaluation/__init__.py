@@ -1,0 +1,1 @@
+"""Evaluation of finished runs: performance analytics, the HTML tearsheet and sweep leaderboards."""

@@ -1,0 +1,143 @@
+"""A finished run read back from its directory: the inputs of every analytic and report.
+
+Everything comes from the saved outputs (equity, weights, fills, metrics, the composed
+config and, when a benchmark was set, ``benchmark.parquet``), so ``qt tearsheet`` can
+re-render any finished run without its data or code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qt.errors import QtError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+REQUIRED = ("equity.parquet", "weights.parquet", "fills.parquet")
+
+
+class RunDirError(QtError):
+    """A directory is not a finished qt run (or a file in it is unreadable)."""
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One run's saved results, as arrays (per bar) and frames (per decision / fill)."""
+
+    run_dir: Path
+    timestamps: np.ndarray  # datetime64[us], naive UTC
+    nav: np.ndarray
+    capital: float
+    gross: np.ndarray
+    net: np.ndarray
+    turnover: np.ndarray
+    weights: pd.DataFrame  # timestamp, symbol, weight_before, target_weight
+    fills: pd.DataFrame  # order_id, timestamp, symbol, side, quantity, price, fees, notional
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    benchmark_name: str | None = None
+    benchmark_returns: np.ndarray | None = None
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Simple return per bar; the first is against the starting capital."""
+        return self.nav / np.r_[self.capital, self.nav[:-1]] - 1.0
+
+    @property
+    def curve(self) -> np.ndarray:
+        """NAV with the starting capital in front (one point more than bars)."""
+        return np.r_[self.capital, self.nav]
+
+    @property
+    def name(self) -> str:
+        """A short label: the strategy target's class name and the run directory's name."""
+        target = str(self.config.get("strategy", {}).get("_target_", "strategy")).rsplit(".", 1)[-1]
+        return f"{target} ({self.run_dir.name})"
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a finished run; RunDirError naming the directory and the missing file otherwise."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: no such directory; pass a run directory such as outputs/DATE/TIME")
+    missing = [f for f in REQUIRED if not (run_dir / f).is_file()]
+    if missing:
+        hint = " (the run failed: see error.json)" if (run_dir / "error.json").is_file() else ""
+        raise RunDirError(f"{run_dir}: not a finished qt run, missing {', '.join(missing)}{hint}")
+    try:
+        equity = pd.read_parquet(run_dir / "equity.parquet")
+        weights = pd.read_parquet(run_dir / "weights.parquet")
+        fills = pd.read_parquet(run_dir / "fills.parquet")
+    except Exception as exc:
+        raise RunDirError(f"{run_dir}: cannot read results: {exc}") from None
+    if equity.empty:
+        raise RunDirError(f"{run_dir}/equity.parquet: no bars")
+    config = read_config(run_dir)
+    nav = equity["nav"].to_numpy(np.float64)
+    first = float(equity["return"].iloc[0])
+    capital = float(config.get("capital") or nav[0] / (1.0 + first))
+    bench_name, bench = _benchmark(run_dir)
+    return RunData(
+        run_dir=run_dir,
+        timestamps=naive_utc(equity["timestamp"]),
+        nav=nav,
+        capital=capital,
+        gross=equity["gross_exposure"].to_numpy(np.float64),
+        net=equity["net_exposure"].to_numpy(np.float64),
+        turnover=equity["turnover"].to_numpy(np.float64),
+        weights=weights,
+        fills=fills,
+        metrics=_json(run_dir / "metrics.json"),
+        config=config,
+        benchmark_name=bench_name,
+        benchmark_returns=bench,
+    )
+
+
+def naive_utc(column: pd.Series) -> np.ndarray:
+    """A timestamp column as datetime64[us] without time zone (UTC when it had one)."""
+    if getattr(column.dt, "tz", None) is not None:
+        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    return column.to_numpy().astype("datetime64[us]")
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """The run's composed config from ``.hydra/config.yaml``, resolved but with secrets redacted ({} if absent)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    from qt.reporting.secrets import redacted
+
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    cfg = OmegaConf.load(path)
+    return redacted(cfg) if isinstance(cfg, DictConfig) else {}
+
+
+def _json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _benchmark(run_dir: Path) -> tuple[str | None, np.ndarray | None]:
+    import pyarrow.parquet as pq
+
+    path = run_dir / "benchmark.parquet"
+    if not path.is_file():
+        return None, None
+    table = pq.read_table(path)
+    name = (table.schema.metadata or {}).get(b"qt.benchmark", b"benchmark").decode()
+    return name, table.column("return").to_numpy().astype(np.float64)
