@@ -71,7 +71,7 @@ class BacktestEngine:
     >>> strategy = EqualWeightStrategy()
     >>> engine = BacktestEngine(strategy=strategy, portfolio=EqualWeight(), sizer=Sizer(),
     ...                         execution=ExecutionSimulator(), capital=1e6)
-    >>> round(engine.run(panel, strategy.scores(panel)).nav[0], 6)
+    >>> float(engine.run(panel, strategy.scores(panel)).nav[0])
     1000000.0
     """
 
