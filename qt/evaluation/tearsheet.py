@@ -1,0 +1,342 @@
+"""The HTML tearsheet: one self-contained file (inline CSS, SVG and a few lines of JS), no network.
+
+``render`` takes one run or several (a side-by-side comparison); ``write_tearsheet``
+re-reads a finished run's directory and writes ``tearsheet.html`` into it atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qt.evaluation import charts
+from qt.evaluation.charts import PALETTE, Line
+from qt.evaluation.performance import Performance, analyze
+from qt.evaluation.run_data import RunData, load_run, naive_utc
+
+FILE = "tearsheet.html"
+TOP_HOLDINGS = 15
+MAX_HOLDING_COLUMNS = 240
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# (key, label, kind) of the statistics shown, grouped; kind: pct, num, int, days, text
+STAT_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "Returns": (
+        ("total_return", "Total return", "pct"),
+        ("cagr", "CAGR", "pct"),
+        ("ann_vol", "Annual volatility", "pct"),
+        ("sharpe", "Sharpe", "num"),
+        ("sortino", "Sortino", "num"),
+        ("calmar", "Calmar", "num"),
+        ("omega", "Omega", "num"),
+        ("max_drawdown", "Max drawdown", "pct"),
+        ("max_drawdown_days", "Max drawdown length (days)", "int"),
+    ),
+    "Distribution": (
+        ("skew", "Skew", "num"),
+        ("kurtosis", "Excess kurtosis", "num"),
+        ("tail_ratio", "Tail ratio", "num"),
+        ("hit_rate", "Hit rate", "pct"),
+        ("positive_months", "Positive months", "pct"),
+        ("best_bar", "Best bar", "pct"),
+        ("worst_bar", "Worst bar", "pct"),
+        ("best_month", "Best month", "pct"),
+        ("worst_month", "Worst month", "pct"),
+        ("best_year", "Best year", "pct"),
+        ("worst_year", "Worst year", "pct"),
+    ),
+    "Against the benchmark": (
+        ("benchmark_total_return", "Benchmark total return", "pct"),
+        ("alpha", "Alpha (annual)", "pct"),
+        ("beta", "Beta", "num"),
+        ("correlation", "Correlation", "num"),
+        ("information_ratio", "Information ratio", "num"),
+        ("tracking_error", "Tracking error", "pct"),
+        ("up_capture", "Up capture", "num"),
+        ("down_capture", "Down capture", "num"),
+    ),
+    "Trading": (
+        ("n_trades", "Trades", "int"),
+        ("avg_turnover", "Turnover per rebalance", "pct"),
+        ("annual_turnover", "Annual turnover", "pct"),
+        ("avg_holding_days", "Average holding (days)", "int"),
+        ("fees_paid", "Fees paid", "money"),
+        ("cost_share_of_gross_pnl", "Fees / gross PnL", "pct"),
+        ("avg_gross_exposure", "Average gross exposure", "pct"),
+        ("avg_net_exposure", "Average net exposure", "pct"),
+    ),
+    "Risk (per bar)": (
+        ("var_95", "VaR 95%", "pct"),
+        ("cvar_95", "CVaR 95%", "pct"),
+        ("var_99", "VaR 99%", "pct"),
+        ("cvar_99", "CVaR 99%", "pct"),
+    ),
+}
+CONFIG_THAT_MATTERS = ("strategy", "portfolio", "execution", "costs", "slippage", "risk", "benchmark", "data")
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    """A run and its analytics."""
+
+    run: RunData
+    perf: Performance
+
+
+def write_tearsheet(run_dir: Path, *, log_scale: bool = False) -> Path:
+    """Re-read ``run_dir`` and write its ``tearsheet.html`` (atomically); returns the file's path."""
+    from qt.backtest.outputs import write_atomically
+
+    run = load_run(run_dir)
+    html = render([Analyzed(run, analyze(run))], log_scale=log_scale)
+    write_atomically(Path(run_dir), {FILE: lambda p: p.write_text(html, encoding="utf-8")})
+    return Path(run_dir) / FILE
+
+
+def compare(run_dirs: Sequence[Path], out: Path, *, log_scale: bool = False) -> Path:
+    """One report of several runs side by side, written to ``out``."""
+    import os
+
+    runs = [load_run(d) for d in run_dirs]
+    html = render([Analyzed(r, analyze(r)) for r in runs], log_scale=log_scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
+    """The tearsheet HTML of one run, or a comparison of several."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+    from markupsafe import Markup
+
+    env = Environment(loader=PackageLoader("qt.evaluation", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["fmt"] = format_value
+    first = items[0]
+    context = {
+        "title": " vs ".join(a.run.name for a in items),
+        "runs": [_run_context(a, i) for i, a in enumerate(items)],
+        "comparison": len(items) > 1,
+        "groups": _stat_rows(items),
+        "charts": {k: Markup(v) for k, v in _shared_charts(items, log_scale=False).items()},
+        "log_charts": {k: Markup(v) for k, v in _shared_charts(items, log_scale=True).items()},
+        "log_scale": log_scale,
+        "benchmark": first.run.benchmark_name,
+        "version": _version(),
+    }
+    for run_ctx, a in zip(context["runs"], items, strict=True):
+        run_ctx["charts"] = {k: Markup(v) for k, v in _run_charts(a).items()}
+    return env.get_template("tearsheet.html.j2").render(**context)
+
+
+def format_value(value: Any, kind: str = "num") -> str:
+    """A statistic for display: percent, ratio, integer, money or text; 'n/a' when undefined."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if kind == "text" or isinstance(value, str):
+        return str(value)
+    if kind == "pct":
+        return f"{value:.2%}"
+    if kind == "int":
+        return f"{round(value):,}"
+    if kind == "money":
+        return f"{value:,.2f}"
+    return f"{value:.2f}"
+
+
+def _stat_rows(items: Sequence[Analyzed]) -> list[dict[str, Any]]:
+    groups = []
+    for name, rows in STAT_GROUPS.items():
+        shown = [
+            {"label": label, "values": [format_value(a.perf.summary.get(key), kind) for a in items]}
+            for key, label, kind in rows
+            if any(key in a.perf.summary for a in items)
+        ]
+        if shown:
+            groups.append({"name": name, "rows": shown})
+    return groups
+
+
+def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
+    s, cfg = a.perf.summary, a.run.config
+    return {
+        "name": a.run.name,
+        "color": PALETTE[i % len(PALETTE)],
+        "run_dir": str(a.run.run_dir),
+        "period": f"{s.get('start')} to {s.get('end')}",
+        "n_bars": len(a.run.nav),
+        "ppy": s.get("periods_per_year"),
+        "capital": a.run.capital,
+        "final_nav": float(a.run.nav[-1]),
+        "headline": [
+            (label, format_value(s.get(key), kind)) for key, label, kind in STAT_GROUPS["Returns"][:8] if key in s
+        ],
+        "settings": _settings(cfg),
+        "config_yaml": _yaml(cfg),
+        "drawdowns": [d.as_dict() for d in a.perf.drawdowns],
+        "monthly_rows": _monthly_rows(a.perf),
+        "stress": _stress(a.run.run_dir),
+    }
+
+
+def _settings(cfg: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for key in CONFIG_THAT_MATTERS:
+        if key not in cfg or cfg[key] is None:
+            continue
+        value = cfg[key]
+        if isinstance(value, dict):
+            flat = {k: v for k, v in value.items() if k != "params"}
+            params = value.get("params")
+            text = json.dumps(params if isinstance(params, dict) else flat, default=str)
+            target = str(value.get("_target_", "")).rsplit(".", 1)[-1]
+            value = f"{target} {text}" if target else text
+        out.append((key, str(value)))
+    return out
+
+
+def _yaml(cfg: dict[str, Any]) -> str:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.create(cfg)) if cfg else "(no .hydra/config.yaml in the run directory)"
+
+
+def _monthly_rows(perf: Performance) -> list[dict[str, Any]]:
+    rows = []
+    for year, row in perf.monthly.iterrows():
+        rows.append(
+            {
+                "year": year,
+                "months": [None if not math.isfinite(v) else v for v in row.to_numpy(np.float64)],
+                "total": float(perf.annual.get(year, np.nan)),
+            }
+        )
+    return rows
+
+
+def _stress(run_dir: Path) -> list[dict[str, Any]]:
+    """Stress-test results a risk component left in the run directory (``stress.json``), if any."""
+    path = run_dir / "stress.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return []
+    rows = data.get("scenarios", data) if isinstance(data, dict) else data
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, str]:
+    """Charts overlaying every run (and the first run's benchmark)."""
+    first = items[0].perf
+    equity = [Line(a.run.name, a.perf.wealth, PALETTE[i % len(PALETTE)]) for i, a in enumerate(items)]
+    if first.bench_wealth is not None:
+        equity.append(Line(f"benchmark: {items[0].run.benchmark_name}", first.bench_wealth, "#6b7b8c"))
+    if len(items) == 1:
+        equity[0] = Line("strategy", first.wealth, PALETTE[0])
+    out = {"equity": charts.line_chart(first.stamps, equity, height=300, log=log_scale, title="growth of 1")}
+    if log_scale:
+        return out
+    many = len(items) > 1
+    out["underwater"] = charts.line_chart(
+        first.stamps,
+        [
+            Line(a.run.name if many else "drawdown", a.perf.underwater, PALETTE[i % len(PALETTE)], fill=not many)
+            for i, a in enumerate(items)
+        ],
+        height=180,
+        fmt=charts.pct,
+        title="drawdown",
+    )
+    stamps = first.stamps[1:]
+    out["rolling_sharpe"] = charts.line_chart(
+        stamps,
+        [
+            Line(a.run.name if many else "Sharpe", a.perf.rolling["sharpe"], PALETTE[i % len(PALETTE)])
+            for i, a in enumerate(items)
+        ],
+        height=180,
+        zero_line=True,
+        title=f"rolling Sharpe ({first.rolling_window} bars)",
+    )
+    out["rolling_vol"] = charts.line_chart(
+        stamps,
+        [
+            Line(a.run.name if many else "volatility", a.perf.rolling["volatility"], PALETTE[i % len(PALETTE)])
+            for i, a in enumerate(items)
+        ],
+        height=160,
+        fmt=charts.pct,
+        title="rolling volatility",
+    )
+    betas = [
+        Line(a.run.name, a.perf.rolling["beta"], PALETTE[i % len(PALETTE)])
+        for i, a in enumerate(items)
+        if "beta" in a.perf.rolling
+    ]
+    if betas:
+        out["rolling_beta"] = charts.line_chart(stamps, betas, height=160, zero_line=True, title="rolling beta")
+    return out
+
+
+def _run_charts(a: Analyzed) -> dict[str, str]:
+    """Charts of one run: exposure, turnover, annual returns, monthly heatmap, top holdings."""
+    perf, run = a.perf, a.run
+    stamps = run.timestamps
+    e = perf.exposure
+    ppy = float(perf.summary.get("periods_per_year") or 252.0)
+    window = max(1, round(ppy))
+    trailing = np.convolve(np.nan_to_num(e["turnover"]), np.ones(window), mode="full")[: stamps.size]
+    out = {
+        "exposure": charts.line_chart(
+            stamps,
+            [
+                Line("gross", e["gross"], PALETTE[0]),
+                Line("net", e["net"], PALETTE[1]),
+                Line("long", e["long"], PALETTE[2]),
+                Line("short", -e["short"], PALETTE[3]),
+            ],
+            height=180,
+            fmt=charts.pct,
+            zero_line=True,
+            title="exposure",
+        ),
+        "turnover": charts.line_chart(
+            stamps, [Line("trailing 1y turnover", trailing, PALETTE[4], fill=True)], height=150, fmt=charts.pct
+        ),
+        "annual": charts.bar_chart([str(y) for y in perf.annual.index], perf.annual.to_numpy(np.float64)),
+        "monthly": charts.heatmap(
+            [str(y) for y in perf.monthly.index], MONTHS, perf.monthly.to_numpy(np.float64), title="monthly returns"
+        ),
+        "holdings": _holdings_chart(run),
+    }
+    return out
+
+
+def _holdings_chart(run: RunData) -> str:
+    """Target weights of the most-held symbols at each decision (rows: symbols, columns: decisions)."""
+    w = run.weights
+    if w.empty:
+        return charts.heatmap([], [], np.zeros((0, 0)), title="top holdings")
+    frame = w.assign(t=naive_utc(w["timestamp"]))
+    wide = frame.pivot_table(index="t", columns="symbol", values="target_weight", aggfunc="last", fill_value=0.0)
+    top = wide.abs().mean().sort_values(ascending=False).index[:TOP_HOLDINGS]
+    wide = wide[top]
+    if len(wide) > MAX_HOLDING_COLUMNS:
+        wide = wide.iloc[np.linspace(0, len(wide) - 1, MAX_HOLDING_COLUMNS).astype(int)]
+    cols = [str(t)[:10] for t in wide.index]
+    return charts.heatmap([str(s) for s in top], cols, wide.to_numpy(np.float64).T, title="top holdings")
+
+
+def _version() -> str:
+    from qt import __version__
+
+    return str(__version__)
