@@ -1,38 +1,102 @@
-"""The Hydra application behind ``qt run``: compose the config, run, report.
+"""The Hydra application behind ``qt run``: compose the config, run, evaluate, report.
 
-Kept thin on purpose: composition is Hydra's, the run is ``qt.backtest.runner``'s.
+Kept thin on purpose: composition is Hydra's, the run is ``qt.backtest.runner``'s, the
+analytics and tearsheet ``qt.evaluation``'s, the messages ``qt.reporting``'s. Inside a
+sweep a failed run records ``error.json`` in its directory and the sweep goes on; a
+single run exits 2 with one clear message.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import traceback
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from qt.config.paths import conf_dir
 from qt.errors import QtError
 
 log = logging.getLogger("qt")
+ERROR_FILE = "error.json"
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    """Run one backtest; print a summary; exit 2 with one clear message on a QtError."""
-    from qt.backtest.runner import run_backtest
-    from qt.reporting.console import print_summary
-
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    """Run one backtest, write its tearsheet, send its reports; return its Sharpe (for sweepers)."""
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        summary = run_backtest(cfg, run_dir)
-    except QtError as exc:
-        if os.environ.get("QT_DEBUG") == "1":
+        return _run(cfg, run_dir, multirun=multirun)
+    except Exception as exc:
+        if os.environ.get("QT_DEBUG") == "1" and not multirun:
             raise
-        log.error("%s", exc)  # to stderr and run.log, see conf/hydra/job_logging/qt.yaml
+        expected = isinstance(exc, QtError)
+        message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        if multirun:
+            _record_error(run_dir, exc, expected)
+            log.error("run %s failed: %s", hydra_cfg.job.num, message)
+            return None
+        if not expected:
+            raise
+        log.error("%s", message)  # to stderr and run.log, see conf/hydra/job_logging/qt.yaml
         raise SystemExit(2) from None
-    print_summary(summary)
+
+
+def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
+    from qt.backtest.runner import run_backtest
+    from qt.evaluation.finish import evaluate_run
+    from qt.reporting.progress import phase
+    from qt.reporting.reporters import dispatch
+    from qt.reporting.settings import ReportSettings, build_reporters
+    from qt.reporting.summaries import run_report
+
+    settings = ReportSettings.from_config(cfg)
+    reporters = build_reporters(cfg)
+    benchmark = _benchmark(cfg)
+    with phase("backtest", enabled=settings.progress and not multirun):
+        summary = run_backtest(cfg, run_dir)
+    with phase("tearsheet", enabled=settings.progress and not multirun):
+        evaluation = evaluate_run(
+            run_dir,
+            summary.result,
+            benchmark=benchmark,
+            tearsheet=settings.tearsheet and not multirun,
+            log_scale=settings.log_scale,
+        )
+    report = run_report(summary, evaluation.performance.summary, evaluation.tearsheet)
+    dispatch(reporters, report, timeout=settings.timeout, network=not multirun)
     sharpe = summary.metrics.get("sharpe")
     return float(sharpe) if sharpe is not None else None
+
+
+def _benchmark(cfg: DictConfig) -> str | None:
+    """``benchmark``: a symbol, ``equal_weight``, or null."""
+    from qt.errors import ConfigError
+
+    value: Any = OmegaConf.select(cfg, "benchmark")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("benchmark", f"must be a symbol or equal_weight, got {value!r}")
+    return value.strip()
+
+
+def _record_error(run_dir: Path, exc: BaseException, expected: bool) -> None:
+    """Write error.json (type, message, traceback for unexpected errors) into the failed run's directory."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "error": str(exc) if expected else f"{type(exc).__name__}: {exc}",
+        "type": type(exc).__name__,
+        "traceback": None if expected else traceback.format_exc(),
+    }
+    tmp = run_dir / f".{ERROR_FILE}.partial"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, run_dir / ERROR_FILE)

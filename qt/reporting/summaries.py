@@ -1,0 +1,67 @@
+"""What a finished run or sweep tells its reporters: titled, formatted statistics and where the results are."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qt.reporting.console import format_metric
+from qt.reporting.reporters import Report
+
+if TYPE_CHECKING:
+    from qt.backtest.runner import RunSummary
+
+HEADLINE = (
+    "total_return",
+    "cagr",
+    "ann_vol",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "avg_turnover",
+    "annual_turnover",
+    "n_trades",
+)
+RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
+_PERCENT = {"alpha", "tracking_error"}
+
+
+def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tearsheet: Path | None) -> Report:
+    """The report of one run: headline metrics, benchmark-relative ones when a benchmark was set."""
+    panel = summary.result.panel
+    title = (
+        f"qt backtest - {panel.name}, {panel.n_assets} assets, "
+        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}"
+    )
+    stats = [(name, format_metric(name, summary.metrics.get(name))) for name in HEADLINE]
+    perf = performance or {}
+    if perf.get("benchmark"):
+        for name in RELATIVE:
+            value = perf.get(name)
+            shown = f"{value:.2%}" if name in _PERCENT and isinstance(value, float) else format_metric(name, value)
+            stats.append((name, shown))
+    t = summary.timings
+    subtitle = f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t.get('engine_s', 0.0):.3f}s, total {t.get('total_s', 0.0):.3f}s"
+    if perf.get("benchmark"):
+        subtitle += f"  |  benchmark {perf['benchmark']}"
+    attachments = (tearsheet,) if tearsheet is not None and tearsheet.is_file() else ()
+    location = str(summary.run_dir) + (f"  (tearsheet: {tearsheet})" if attachments else "")
+    return Report(title=title, stats=stats, location=location, subtitle=subtitle, attachments=attachments)
+
+
+def sweep_report(sweep_dir: Path, rows: Sequence[Mapping[str, str]], n_failed: int, sort_by: str) -> Report:
+    """The report of a sweep: its leaderboard, best first."""
+    title = f"qt sweep - {len(rows)} runs, ranked by {sort_by}" + (f", {n_failed} failed" if n_failed else "")
+    attachments = tuple(p for p in (sweep_dir / "leaderboard.html",) if p.is_file())
+    best = rows[0] if rows else {}
+    stats = [(k, str(v)) for k, v in best.items() if k not in ("error",)][:10]
+    return Report(
+        title=title,
+        stats=stats,
+        location=str(sweep_dir),
+        subtitle="best run shown; full table in leaderboard.csv / .parquet / .html",
+        attachments=attachments,
+        table=rows,
+    )
