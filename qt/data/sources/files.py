@@ -65,7 +65,22 @@ class ParquetData(_FileSource):
     def _read(self, path: Path) -> pd.DataFrame:
         import pandas as pd
 
+        if path.is_dir():
+            return _read_hive_dataset(path)
         return pd.read_parquet(path)
+
+
+def _read_hive_dataset(path: Path) -> pd.DataFrame:
+    """A hive-partitioned folder (``symbol=AAPL/...``); partition values come back as plain strings."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(path, format="parquet", partitioning=ds.HivePartitioning.discover(infer_dictionary=True))
+    table = dataset.to_table()
+    for i, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(pa.string()))
+    return table.to_pandas()
 
 
 class CsvData(_FileSource):
