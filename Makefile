@@ -22,6 +22,7 @@ run: $(STAMP)  ## the default backtest on the bundled sample data
 	$(BIN)/qt run strategy=xmom portfolio=equal
 
 test: $(STAMP)  ## the whole test suite (services it needs are checked, see README)
+	.ci/ensure-chromium
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)  ## ruff and mypy

@@ -172,6 +172,7 @@ def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
         "run_dir": str(a.run.run_dir),
         "period": f"{s.get('start')} to {s.get('end')}",
         "n_bars": len(a.run.nav),
+        "window": a.perf.rolling_window,
         "ppy": s.get("periods_per_year"),
         "capital": a.run.capital,
         "final_nav": float(a.run.nav[-1]),
