@@ -90,15 +90,13 @@ def _headline(run: RunData) -> dict[str, Any]:
     """metrics.json when the run wrote one, else the same function recomputed from the outputs."""
     if run.metrics:
         return dict(run.metrics)
-    decided = np.unique(run.weights["timestamp"].to_numpy()) if len(run.weights) else np.zeros(0)
-    stamps = run.timestamps
-    bars = np.searchsorted(stamps, decided.astype(stamps.dtype)) if decided.size else np.zeros(0, np.intp)
+    n_decisions = int(run.weights["timestamp"].nunique()) if len(run.weights) else 0
     return headline(
         nav=run.nav,
         capital=run.capital,
-        timestamps=stamps,
+        timestamps=run.timestamps,
         turnover=run.turnover,
-        decision_bars=np.asarray(bars, dtype=np.intp),
+        n_decisions=n_decisions,
         n_trades=len(run.fills),
     )
 
