@@ -27,6 +27,7 @@ class Line:
     values: np.ndarray
     color: str = PALETTE[0]
     fill: bool = False
+    stamps: np.ndarray | None = None  # its own time axis (comparisons of runs over different periods)
 
 
 def pct(v: float) -> str:
@@ -101,17 +102,18 @@ def line_chart(
     title: str = "",
 ) -> str:
     """A time-series chart of ``lines`` (same length as ``stamps``), optionally on a log scale."""
-    t = stamps.astype("datetime64[s]").astype(np.int64).astype(np.float64)
-    series = [(ln, *decimate(t, np.log(ln.values) if log else ln.values)) for ln in lines]
+    series = [(ln, *decimate(_seconds(stamps if ln.stamps is None else ln.stamps), _y(ln.values, log))) for ln in lines]
     ys = np.concatenate([s[2] for s in series]) if series else np.zeros(0)
     if ys.size == 0:
         return _empty(height, title)
+    t = np.concatenate([s[1] for s in series])
     lo, hi = float(ys.min()), float(ys.max())
     if zero_line or any(ln.fill for ln in lines):
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo < 1e-12:
         lo, hi = lo - 1.0, hi + 1.0
-    t0, t1 = float(t[0]), float(t[-1]) if t[-1] > t[0] else float(t[0]) + 86400.0
+    t0 = float(t.min())
+    t1 = float(t.max()) if t.max() > t0 else t0 + 86400.0
     pw, ph = WIDTH - MARGIN_L - MARGIN_R, height - MARGIN_T - MARGIN_B
 
     def sx(v: np.ndarray | float) -> np.ndarray | float:
@@ -149,6 +151,17 @@ def line_chart(
     parts.append(_legend(lines))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _seconds(stamps: np.ndarray) -> np.ndarray:
+    return stamps.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+
+
+def _y(values: np.ndarray, log: bool) -> np.ndarray:
+    if not log:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, height: int = 200, title: str = "") -> str:

@@ -42,10 +42,11 @@ class Performance:
 
 
 def analyze(run: RunData, *, rolling_window: int | None = None) -> Performance:
-    """Every statistic of ``run``; ``rolling_window`` in bars (default: half a year of bars)."""
+    """Every statistic of ``run``; ``rolling_window`` in bars (default: half a year, at most a quarter of the run)."""
     ppy = periods_per_year(run.timestamps)
     r = run.returns
-    window = rolling_window or max(2, round(ppy / 2))
+    # half a year of bars, shortened for short runs so the rolling charts still show something
+    window = rolling_window or max(2, min(round(ppy / 2), r.size // 4))
     summary: dict[str, Any] = dict(_headline(run))
     summary.update(return_stats(r, ppy, run.timestamps))
     monthly, annual = periodic_tables(r, run.timestamps)

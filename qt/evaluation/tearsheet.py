@@ -238,7 +238,9 @@ def _stress(run_dir: Path) -> list[dict[str, Any]]:
 def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, str]:
     """Charts overlaying every run (and the first run's benchmark)."""
     first = items[0].perf
-    equity = [Line(a.run.name, a.perf.wealth, PALETTE[i % len(PALETTE)]) for i, a in enumerate(items)]
+    equity = [
+        Line(a.run.name, a.perf.wealth, PALETTE[i % len(PALETTE)], stamps=a.perf.stamps) for i, a in enumerate(items)
+    ]
     if first.bench_wealth is not None:
         equity.append(Line(f"benchmark: {items[0].run.benchmark_name}", first.bench_wealth, "#6b7b8c"))
     if len(items) == 1:
@@ -250,7 +252,13 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
     out["underwater"] = charts.line_chart(
         first.stamps,
         [
-            Line(a.run.name if many else "drawdown", a.perf.underwater, PALETTE[i % len(PALETTE)], fill=not many)
+            Line(
+                a.run.name if many else "drawdown",
+                a.perf.underwater,
+                PALETTE[i % len(PALETTE)],
+                fill=not many,
+                stamps=a.perf.stamps,
+            )
             for i, a in enumerate(items)
         ],
         height=180,
@@ -261,7 +269,12 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
     out["rolling_sharpe"] = charts.line_chart(
         stamps,
         [
-            Line(a.run.name if many else "Sharpe", a.perf.rolling["sharpe"], PALETTE[i % len(PALETTE)])
+            Line(
+                a.run.name if many else "Sharpe",
+                a.perf.rolling["sharpe"],
+                PALETTE[i % len(PALETTE)],
+                stamps=a.run.timestamps,
+            )
             for i, a in enumerate(items)
         ],
         height=180,
@@ -271,7 +284,12 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
     out["rolling_vol"] = charts.line_chart(
         stamps,
         [
-            Line(a.run.name if many else "volatility", a.perf.rolling["volatility"], PALETTE[i % len(PALETTE)])
+            Line(
+                a.run.name if many else "volatility",
+                a.perf.rolling["volatility"],
+                PALETTE[i % len(PALETTE)],
+                stamps=a.run.timestamps,
+            )
             for i, a in enumerate(items)
         ],
         height=160,
@@ -279,7 +297,7 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
         title="rolling volatility",
     )
     betas = [
-        Line(a.run.name, a.perf.rolling["beta"], PALETTE[i % len(PALETTE)])
+        Line(a.run.name, a.perf.rolling["beta"], PALETTE[i % len(PALETTE)], stamps=a.run.timestamps)
         for i, a in enumerate(items)
         if "beta" in a.perf.rolling
     ]

@@ -1,0 +1,193 @@
+"""The tearsheet opened in a real headless Chromium: no console errors, no network, every chart drawn.
+
+Chromium and chromedriver are Debian packages installed by `.ci/ensure-chromium` (run by
+`make test`). Without them these tests skip, except under CI=true, where they fail.
+A screenshot of each page is kept in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+pytestmark = pytest.mark.slow
+
+RUN_CHARTS = (
+    "equity",
+    "equity-log",
+    "underwater",
+    "rolling-sharpe",
+    "rolling-volatility",
+    "monthly-heatmap",
+    "annual-returns",
+    "exposure",
+    "turnover",
+    "holdings",
+)
+
+
+def qt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qt", *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        message = "chromium/chromedriver not installed (run .ci/ensure-chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"qt-chromium-{os.getpid()}"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    specs = {
+        "full": ("strategy=xmom", "benchmark=SP500"),
+        "one_month": ("strategy=equal_weight", "start=2020-01-01", "end=2020-01-31", "benchmark=equal_weight"),
+        "no_trades": ("strategy=xmom", "start=2020-01-01", "end=2020-03-31"),
+    }
+    out = {}
+    for name, args in specs.items():
+        done = qt("run", *args, f"hydra.run.dir={base / name}")
+        assert done.returncode == 0, done.stderr
+        out[name] = base / name
+    return out
+
+
+def open_page(driver, path: Path) -> dict:
+    driver.get_log("browser")  # drop earlier entries
+    driver.get_log("performance")
+    driver.get(path.as_uri())
+    page = {
+        "console": [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")],
+        "requests": [],
+        "resources": driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"),
+    }
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            url = message["params"]["request"]["url"]
+            if url != path.as_uri():
+                page["requests"].append(url)
+    return page
+
+
+def chart_sizes(driver) -> dict[str, dict]:
+    return driver.execute_script(
+        """
+        const out = {};
+        for (const div of document.querySelectorAll('[data-chart]')) {
+          const svg = div.querySelector('svg');
+          const marks = svg ? svg.querySelectorAll('polyline, polygon, rect').length : 0;
+          const visible = !div.hidden;
+          const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+          const empty = svg ? svg.querySelector('text.empty') !== null : true;
+          out[div.dataset.chart] = {marks, width: box.width, height: box.height, visible, empty};
+        }
+        return out;
+        """
+    )
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(int(height) + 40, 12000))
+    path = ARTIFACTS / f"tearsheet-{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 1000)
+    return path
+
+
+def test_full_run_tearsheet_renders_offline_with_every_chart(browser, runs):
+    page = open_page(browser, runs["full"] / "tearsheet.html")
+    assert page["console"] == []
+    assert page["requests"] == [] and page["resources"] == []
+    sizes = chart_sizes(browser)
+    assert set(RUN_CHARTS) | {"rolling-beta"} <= set(sizes)
+    for name, info in sizes.items():
+        assert info["marks"] > 0 and not info["empty"], name
+        if info["visible"]:
+            assert info["width"] > 300 and info["height"] > 80, (name, info)
+    body = browser.find_element("tag name", "body").text
+    for text in ("Sharpe", "Max drawdown", "Alpha (annual)", "Worst drawdowns", "Full configuration", "SP500"):
+        assert text in body
+    shot = screenshot(browser, "full")
+    assert shot.stat().st_size > 10_000
+
+
+def test_log_scale_toggle_swaps_the_equity_charts(browser, runs):
+    open_page(browser, runs["full"] / "tearsheet.html")
+    before = chart_sizes(browser)
+    assert before["equity"]["visible"] and not before["equity-log"]["visible"]
+    browser.find_element("id", "log-toggle").click()
+    after = chart_sizes(browser)
+    assert after["equity-log"]["visible"] and not after["equity"]["visible"]
+    assert after["equity-log"]["height"] > 80
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+@pytest.mark.parametrize("name", ["one_month", "no_trades"])
+def test_short_and_tradeless_runs_render(browser, runs, name):
+    page = open_page(browser, runs[name] / "tearsheet.html")
+    assert page["console"] == [] and page["requests"] == [] and page["resources"] == []
+    sizes = chart_sizes(browser)
+    assert set(RUN_CHARTS) <= set(sizes)
+    for chart in ("equity", "underwater", "monthly-heatmap", "annual-returns", "exposure"):
+        assert sizes[chart]["marks"] > 0, chart
+    if name == "one_month":
+        assert sizes["holdings"]["marks"] > 0
+    else:
+        assert sizes["holdings"]["empty"]  # nothing was held: the chart says so instead of drawing nothing
+    screenshot(browser, name)
+
+
+def test_comparison_of_two_runs_renders(browser, runs, tmp_path):
+    out = tmp_path / "comparison.html"
+    done = qt("tearsheet", str(runs["full"]), str(runs["one_month"]), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    page = open_page(browser, out)
+    assert page["console"] == [] and page["requests"] == []
+    sizes = chart_sizes(browser)
+    assert sizes["equity"]["marks"] > 0
+    body = browser.find_element("tag name", "body").text
+    assert "Comparison" in body and str(runs["full"].name) in body and str(runs["one_month"].name) in body
+    screenshot(browser, "comparison")
