@@ -25,6 +25,7 @@ set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
 # name -> (module under qt.commands, or None for Hydra's `run`; one-line help)
 SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     "run": (None, "run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`"),
+    "data": ("data", "store and inspect market data: ingest, ls, show"),
     "tearsheet": ("tearsheet", "re-render a finished run's HTML tearsheet, or compare runs: qt tearsheet RUN_A RUN_B"),
     "sweep-report": ("sweep_report", "rebuild the leaderboard of a finished sweep: qt sweep-report SWEEP_DIR"),
 }

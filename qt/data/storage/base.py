@@ -228,7 +228,9 @@ class BarStore(ABC):
     def _missing_message(self, missing: list[str]) -> str:
         held = [c.symbol for c in self.coverage()]
         if not held:
-            return f"{self.location}: the store is empty; load bars with `qt data ingest FILE --store {self.kind.value}`"
+            return (
+                f"{self.location}: the store is empty; load bars with `qt data ingest FILE --store {self.kind.value}`"
+            )
         if not missing:
             return f"{self.location}: no symbols requested; it holds {_preview(held)}"
         return f"{self.location}: no bars for symbol(s) {_preview(missing)}; the store holds {_preview(held)}"

@@ -112,8 +112,7 @@ class DuckDBStore(BarStore):
                 if progress is not None:
                     progress(min(offset + chunk_rows, total), total)
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE changed AS "
-                f"SELECT i.* FROM incoming i ANTI JOIN bars b ON {_SAME_ROW}"
+                f"CREATE OR REPLACE TEMP TABLE changed AS SELECT i.* FROM incoming i ANTI JOIN bars b ON {_SAME_ROW}"
             )
             changed = _scalar(con, "SELECT count(*) FROM changed")
             if changed:
@@ -178,7 +177,9 @@ class DuckDBStore(BarStore):
         return removed
 
 
-def _window(symbols: list[str], lo: np.datetime64 | None, hi: np.datetime64 | None, lo_op: str) -> tuple[str, list[Any]]:
+def _window(
+    symbols: list[str], lo: np.datetime64 | None, hi: np.datetime64 | None, lo_op: str
+) -> tuple[str, list[Any]]:
     """A WHERE clause on symbol and [lo, hi) with its parameters."""
     where = ["symbol IN (SELECT unnest($1::VARCHAR[]))"]
     params: list[Any] = [symbols]

@@ -47,9 +47,7 @@ def _symbol_codes(column: pa.ChunkedArray | pa.Array, symbols: list[str]) -> np.
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     value_set = pa.array(symbols, pa.string())
     if pa.types.is_dictionary(array.type):
-        dict_codes = pc.index_in(array.dictionary.cast(pa.string()), value_set=value_set).to_numpy(
-            zero_copy_only=False
-        )
+        dict_codes = pc.index_in(array.dictionary.cast(pa.string()), value_set=value_set).to_numpy(zero_copy_only=False)
         codes = dict_codes[array.indices.to_numpy(zero_copy_only=False)]
     else:
         codes = pc.index_in(array, value_set=value_set).to_numpy(zero_copy_only=False)
@@ -58,7 +56,9 @@ def _symbol_codes(column: pa.ChunkedArray | pa.Array, symbols: list[str]) -> np.
     return codes.astype(np.intp)
 
 
-def window_bounds(start: str | None, end: str | None, tz: str | None) -> tuple[np.datetime64 | None, np.datetime64 | None]:
+def window_bounds(
+    start: str | None, end: str | None, tz: str | None
+) -> tuple[np.datetime64 | None, np.datetime64 | None]:
     """[lo, hi) in naive UTC for start <= t <= end; a bare date as ``end`` includes that whole day.
 
     For tz-aware data, dates and naive times are read in the data's time zone.

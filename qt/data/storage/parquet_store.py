@@ -37,7 +37,9 @@ from qt.data.storage.base import (
 )
 from qt.data.storage.locations import data_dir as resolve_data_dir
 
-FILE_SCHEMA = pa.schema([pa.field("timestamp", pa.timestamp("us"), nullable=False)] + [(f, pa.float64()) for f in BAR_FIELDS])
+FILE_SCHEMA = pa.schema(
+    [pa.field("timestamp", pa.timestamp("us"), nullable=False)] + [(f, pa.float64()) for f in BAR_FIELDS]
+)
 META_SCHEMA = pa.schema(
     [
         ("symbol", pa.string()),
@@ -106,7 +108,9 @@ class ParquetStore(BarStore):
                     if merged is not None:
                         staged.append(self._stage(merged, self._partition(symbol) / PART))
                     done += rows.num_rows
-                    if progress is not None and (done // chunk_rows > (done - rows.num_rows) // chunk_rows or done == total):
+                    if progress is not None and (
+                        done // chunk_rows > (done - rows.num_rows) // chunk_rows or done == total
+                    ):
                         progress(done, total)
                 staged.append(self._stage(self._merged_meta(symbols, bars.meta), self._root / "_qt_symbols.parquet"))
                 if bars.actions is not None and bars.actions.num_rows:
@@ -186,8 +190,13 @@ class ParquetStore(BarStore):
         if not paths:
             return pa.schema([pa.field("symbol", pa.string()), *FILE_SCHEMA]).empty_table()
         part = ds.partitioning(pa.schema([("symbol", pa.string())]), flavor="hive")
-        dataset = ds.dataset(paths, schema=FILE_SCHEMA.append(pa.field("symbol", pa.string())), format="parquet",
-                             partitioning=part, partition_base_dir=str(self._root))
+        dataset = ds.dataset(
+            paths,
+            schema=FILE_SCHEMA.append(pa.field("symbol", pa.string())),
+            format="parquet",
+            partitioning=part,
+            partition_base_dir=str(self._root),
+        )
         condition = None
         if lo is not None:
             condition = ds.field("timestamp") >= pa.scalar(lo, pa.timestamp("us"))
@@ -237,7 +246,9 @@ class ParquetStore(BarStore):
             actions = self._read_side("_qt_actions.parquet", ACTIONS_SCHEMA)
             staged = [
                 self._stage(meta.filter(pc.not_equal(meta["symbol"], symbol)), self._root / "_qt_symbols.parquet"),
-                self._stage(actions.filter(pc.not_equal(actions["symbol"], symbol)), self._root / "_qt_actions.parquet"),
+                self._stage(
+                    actions.filter(pc.not_equal(actions["symbol"], symbol)), self._root / "_qt_actions.parquet"
+                ),
             ]
             if path.parent.exists():
                 trash = self._root / f".trash-{uuid.uuid4().hex}"

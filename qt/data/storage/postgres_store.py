@@ -53,7 +53,7 @@ _UPSERT = (
     + ")"
 )
 _READ = (
-    "COPY (SELECT (s.i - 1)::int4, b.\"timestamp\", "
+    'COPY (SELECT (s.i - 1)::int4, b."timestamp", '
     + ", ".join(f"COALESCE(b.{f}, 'NaN'::float8)" for f in BAR_FIELDS)
     + " FROM bars b JOIN unnest(%s::text[]) WITH ORDINALITY AS s(symbol, i) ON b.symbol = s.symbol"
     + ' WHERE b."timestamp" >= %s AND b."timestamp" < %s) TO STDOUT (FORMAT BINARY)'
@@ -129,7 +129,7 @@ class PostgresStore(BarStore):
                 if bars.actions is not None and bars.actions.num_rows:
                     cur.executemany(
                         'INSERT INTO actions (symbol, "timestamp", split_ratio, dividend, factor) '
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (symbol, \"timestamp\") DO UPDATE SET "
+                        'VALUES (%s, %s, %s, %s, %s) ON CONFLICT (symbol, "timestamp") DO UPDATE SET '
                         "split_ratio = EXCLUDED.split_ratio, dividend = EXCLUDED.dividend, factor = EXCLUDED.factor",
                         list(zip(*(bars.actions[c].to_pylist() for c in ACTIONS_SCHEMA.names), strict=True)),
                     )
@@ -162,7 +162,10 @@ class PostgresStore(BarStore):
         ).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [[] for _ in ACTIONS_SCHEMA.names]
         return pa.table(
-            {name: pa.array(col, ACTIONS_SCHEMA.field(name).type) for name, col in zip(ACTIONS_SCHEMA.names, columns, strict=True)}
+            {
+                name: pa.array(col, ACTIONS_SCHEMA.field(name).type)
+                for name, col in zip(ACTIONS_SCHEMA.names, columns, strict=True)
+            }
         ).cast(ACTIONS_SCHEMA)
 
     def metadata(self, symbols: Sequence[str] | None = None) -> dict[str, SymbolMeta]:
