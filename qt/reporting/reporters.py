@@ -147,7 +147,10 @@ class SlackReporter(BaseModel):
 
 
 class EmailReporter(BaseModel):
-    """Mails an HTML summary with the tearsheet attached, over SMTP (STARTTLS and login optional)."""
+    """Mails an HTML summary with the tearsheet attached, over SMTP (STARTTLS and login optional).
+
+    With ``starttls`` the server's certificate is verified (system CAs, plus ``ca_file`` when given).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     network: ClassVar[bool] = True
@@ -158,6 +161,7 @@ class EmailReporter(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     starttls: bool = True
+    ca_file: str | None = None  # extra CA bundle to verify the server's certificate (private mail relays)
     timeout: PositiveFloat = 10.0
     attach_tearsheet: bool = True
 
@@ -185,7 +189,9 @@ class EmailReporter(BaseModel):
                 msg.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
-                smtp.starttls()
+                import ssl
+
+                smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
             if self.username and self.password:
                 smtp.login(self.username, self.password.get_secret_value())
             smtp.send_message(msg)

@@ -1,0 +1,153 @@
+"""Local servers for the reporter tests: a webhook receiver, a hanging server, a dead port, SMTP (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Received:
+    """What a local server got."""
+
+    requests: list[dict] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def webhook() -> Iterator[Received]:
+    """An HTTP server on 127.0.0.1 that parses JSON POSTs and answers 200 'ok' (like Slack)."""
+    got = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.requests.append(
+                {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
+            )
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    got.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield got
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def hanging_port() -> Iterator[int]:
+    """A port that accepts connections and never says or answers anything."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.fixture
+def dead_port() -> int:
+    """A port with nothing listening (bound, then released)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message's raw bytes."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class Smtp:
+    """A running local SMTP server."""
+
+    port: int
+    inbox: Inbox
+    ca_file: Path | None = None
+
+
+def _free_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    """aiosmtpd on 127.0.0.1, plain SMTP."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield Smtp(controller.port, inbox)
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_tls(tmp_path) -> Iterator[Smtp]:
+    """aiosmtpd on 127.0.0.1 that requires STARTTLS, with a self-signed certificate for 127.0.0.1."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    yield Smtp(controller.port, inbox, cert)
+    controller.stop()
