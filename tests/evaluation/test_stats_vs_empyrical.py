@@ -77,9 +77,7 @@ def test_headline_metrics_match_empyrical_where_definitions_agree(rets):
     assert close(m["calmar"], m["cagr"] / abs(m["max_drawdown"]))
     # with the bar-count definition, stats.annual_return_by_count is exactly empyrical's
     assert close(stats.annual_return_by_count(r, PPY), ep.annual_return(r, annualization=PPY))
-    assert close(
-        stats.annual_return_by_count(r, PPY) / abs(ep.max_drawdown(r)), ep.calmar_ratio(r, annualization=PPY)
-    )
+    assert close(stats.annual_return_by_count(r, PPY) / abs(ep.max_drawdown(r)), ep.calmar_ratio(r, annualization=PPY))
 
 
 def test_omega_tail_var_cvar_match_empyrical(rets):
@@ -162,9 +160,21 @@ def test_drawdown_table_by_hand():
     top = episodes(curve, stamps, top=5)
     assert [round(d.depth, 6) for d in top] == [round(90 / 111 - 1, 6), round(99 / 110 - 1, 6), round(100 / 111 - 1, 6)]
     worst = top[0].as_dict()
-    assert worst == {"depth": 90 / 111 - 1, "peak": "2024-01-07", "trough": "2024-01-08", "recovery": None, "bars": 2, "days": 2.0}
+    assert worst == {
+        "depth": 90 / 111 - 1,
+        "peak": "2024-01-07",
+        "trough": "2024-01-08",
+        "recovery": None,
+        "bars": 2,
+        "days": 2.0,
+    }
     second = top[1].as_dict()
-    assert (second["peak"], second["trough"], second["recovery"], second["bars"]) == ("2024-01-02", "2024-01-03", "2024-01-05", 3)
+    assert (second["peak"], second["trough"], second["recovery"], second["bars"]) == (
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-05",
+        3,
+    )
 
 
 def test_monthly_and_annual_tables_compound_like_empyrical(rets):
