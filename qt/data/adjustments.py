@@ -47,7 +47,10 @@ def action_factors(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, s
     ratio_v = ratio.fillna(1.0).to_numpy(np.float64)
     div_v = div.fillna(0.0).to_numpy(np.float64)
     bad: list[tuple[int, str]] = []
-    for name, raw, parsed in (("split_ratio", frame.get("split_ratio"), ratio), ("dividend", frame.get("dividend"), div)):
+    for name, raw, parsed in (
+        ("split_ratio", frame.get("split_ratio"), ratio),
+        ("dividend", frame.get("dividend"), div),
+    ):
         if raw is not None:
             for label in frame.index[(raw.notna() & parsed.isna()).to_numpy()]:
                 bad.append((int(label), f"{name} is not a number, got {raw[label]!r}"))

@@ -107,8 +107,9 @@ class DuckDBStore(BarStore):
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {_COLUMNS} FROM bars LIMIT 0")
             for offset in range(0, total, chunk_rows):
-                chunk = bars.bars.slice(offset, chunk_rows)  # noqa: F841 - read by DuckDB's replacement scan
-                con.execute(f"INSERT INTO incoming SELECT {_COLUMNS} FROM chunk")
+                con.register("new_chunk", bars.bars.slice(offset, chunk_rows))
+                con.execute(f"INSERT INTO incoming SELECT {_COLUMNS} FROM new_chunk")
+                con.unregister("new_chunk")
                 if progress is not None:
                     progress(min(offset + chunk_rows, total), total)
             con.execute(
@@ -121,10 +122,14 @@ class DuckDBStore(BarStore):
                 )
                 con.execute(f"INSERT INTO bars SELECT {_COLUMNS} FROM changed")
             if bars.actions is not None and bars.actions.num_rows:
-                actions = bars.actions  # noqa: F841 - read by DuckDB's replacement scan
-                con.execute("INSERT OR REPLACE INTO actions SELECT * FROM actions")
-            meta = _meta_table(symbols, bars.meta)  # noqa: F841 - read by DuckDB's replacement scan
-            con.execute("INSERT OR REPLACE INTO symbols SELECT * FROM meta")
+                con.register("new_actions", bars.actions)
+                con.execute("INSERT OR REPLACE INTO actions SELECT * FROM new_actions")
+            con.register("new_meta", _meta_table(symbols, bars.meta))
+            con.execute(
+                "INSERT OR REPLACE INTO symbols SELECT m.* FROM new_meta m LEFT JOIN symbols s ON s.symbol = m.symbol "
+                "WHERE s.symbol IS NULL OR "
+                + " OR ".join(f"s.{c} IS DISTINCT FROM m.{c}" for c in ("source", "prices", "currency", "timezone"))
+            )
             con.execute("DROP TABLE incoming")
             con.execute("DROP TABLE changed")
             con.execute("COMMIT")

@@ -112,7 +112,9 @@ class ParquetStore(BarStore):
                         done // chunk_rows > (done - rows.num_rows) // chunk_rows or done == total
                     ):
                         progress(done, total)
-                staged.append(self._stage(self._merged_meta(symbols, bars.meta), self._root / "_qt_symbols.parquet"))
+                meta = self._merged_meta(symbols, bars.meta)
+                if meta is not None:
+                    staged.append(self._stage(meta, self._root / "_qt_symbols.parquet"))
                 if bars.actions is not None and bars.actions.num_rows:
                     staged.append(self._stage(self._merged_actions(bars.actions), self._root / "_qt_actions.parquet"))
             except BaseException:
@@ -153,7 +155,11 @@ class ParquetStore(BarStore):
         pq.write_table(table, tmp)
         return tmp, final
 
-    def _merged_meta(self, symbols: list[str], meta: SymbolMeta) -> pa.Table:
+    def _merged_meta(self, symbols: list[str], meta: SymbolMeta) -> pa.Table | None:
+        """The metadata table with ``symbols`` set to ``meta``, or None when nothing changes."""
+        current = self.metadata(symbols)
+        if len(current) == len(symbols) and all(m == meta for m in current.values()):
+            return None
         now = np.datetime64(dt.datetime.now(dt.UTC).replace(tzinfo=None), "us")
         n = len(symbols)
         fresh = pa.table(

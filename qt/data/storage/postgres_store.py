@@ -138,7 +138,9 @@ class PostgresStore(BarStore):
                     "INSERT INTO symbols (symbol, source, prices, currency, timezone, updated_at) "
                     "VALUES (%s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC') ON CONFLICT (symbol) DO UPDATE SET "
                     "source = EXCLUDED.source, prices = EXCLUDED.prices, currency = EXCLUDED.currency, "
-                    "timezone = EXCLUDED.timezone, updated_at = EXCLUDED.updated_at",
+                    "timezone = EXCLUDED.timezone, updated_at = EXCLUDED.updated_at "
+                    "WHERE (symbols.source, symbols.prices, symbols.currency, symbols.timezone) IS DISTINCT FROM "
+                    "(EXCLUDED.source, EXCLUDED.prices, EXCLUDED.currency, EXCLUDED.timezone)",
                     [(s, meta.source, meta.prices.value, meta.currency, meta.timezone) for s in symbols],
                 )
         return WriteReport(rows=total, changed=changed, symbols=len(symbols))
