@@ -202,8 +202,8 @@ def _datetime(value: np.datetime64) -> dt.datetime:
 
 
 def _scalar(con: Any, query: str, params: list[Any] | None = None) -> int:
-    row = con.execute(query, params or []).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(query, params or []).fetchall()  # fetch to the end: DuckDB 2 refuses work on an open result
+    return int(rows[0][0]) if rows else 0
 
 
 def _meta_table(symbols: list[str], meta: SymbolMeta) -> pa.Table:
