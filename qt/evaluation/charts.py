@@ -116,11 +116,11 @@ def line_chart(
     t1 = float(t.max()) if t.max() > t0 else t0 + 86400.0
     pw, ph = WIDTH - MARGIN_L - MARGIN_R, height - MARGIN_T - MARGIN_B
 
-    def sx(v: np.ndarray | float) -> np.ndarray | float:
-        return MARGIN_L + (np.asarray(v) - t0) / (t1 - t0) * pw
+    def sx(v: np.ndarray | float) -> np.ndarray:
+        return np.asarray(MARGIN_L + (np.asarray(v) - t0) / (t1 - t0) * pw)
 
-    def sy(v: np.ndarray | float) -> np.ndarray | float:
-        return MARGIN_T + (hi - np.asarray(v)) / (hi - lo) * ph
+    def sy(v: np.ndarray | float) -> np.ndarray:
+        return np.asarray(MARGIN_T + (hi - np.asarray(v)) / (hi - lo) * ph)
 
     parts = [_open(height, title)]
     ticks = [math.log(v) for v in _log_ticks(math.exp(lo), math.exp(hi))] if log else _ticks(lo, hi)
@@ -138,10 +138,10 @@ def line_chart(
             parts.append(f'<text class="xl" x="{x:.1f}" y="{height - 8}">{label}</text>')
     if zero_line and lo < 0 < hi:
         parts.append(
-            f'<line class="zero" x1="{MARGIN_L}" x2="{WIDTH - MARGIN_R}" y1="{sy(0.0):.1f}" y2="{sy(0.0):.1f}"/>'
+            f'<line class="zero" x1="{MARGIN_L}" x2="{WIDTH - MARGIN_R}" y1="{float(sy(0.0)):.1f}" y2="{float(sy(0.0)):.1f}"/>'
         )
-    for ln, x, y in series:
-        px, py = sx(x), sy(y)
+    for ln, xs, vs in series:
+        px, py = sx(xs), sy(vs)
         pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
         if ln.fill and len(px):
             base = float(sy(0.0))

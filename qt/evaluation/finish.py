@@ -19,7 +19,7 @@ from qt.evaluation.benchmark import Benchmark, resolve
 from qt.evaluation.performance import Performance, analyze
 from qt.evaluation.run_data import load_run
 from qt.evaluation.tearsheet import FILE as TEARSHEET_FILE
-from qt.evaluation.tearsheet import Analyzed, render
+from qt.evaluation.tearsheet import Analyzed, render, text_writer
 
 if TYPE_CHECKING:
     from qt.backtest.engine import BacktestResult
@@ -52,13 +52,13 @@ def evaluate_run(
         run = dataclasses.replace(run, benchmark_name=bench.name, benchmark_returns=bench.returns)
     perf = analyze(run)
     writers: dict[str, Callable[[Path], None]] = {
-        PERFORMANCE_FILE: lambda p: p.write_text(performance_json(perf)),
+        PERFORMANCE_FILE: text_writer(performance_json(perf)),
     }
     if bench is not None:
         writers[BENCHMARK_FILE] = lambda p: write_benchmark(bench, run.timestamps, p)
     if tearsheet:
         html = render([Analyzed(run, perf)], log_scale=log_scale)
-        writers[TEARSHEET_FILE] = lambda p: p.write_text(html, encoding="utf-8")
+        writers[TEARSHEET_FILE] = text_writer(html)
     write_atomically(run_dir, writers)
     return Evaluation(perf, run_dir / TEARSHEET_FILE if tearsheet else None)
 

@@ -140,6 +140,7 @@ def _outcome(run_dir: Path) -> dict[str, Any]:
 def write(board: Leaderboard, sweep_dir: Path) -> list[Path]:
     """Write leaderboard.csv, .parquet and .html into ``sweep_dir`` (all or none)."""
     from qt.backtest.outputs import write_atomically
+    from qt.evaluation.tearsheet import text_writer
 
     table = board.table
     html = render_html(board, sweep_dir)
@@ -148,7 +149,7 @@ def write(board: Leaderboard, sweep_dir: Path) -> list[Path]:
         {
             "leaderboard.csv": lambda p: table.to_csv(p, index=False),
             "leaderboard.parquet": lambda p: table.to_parquet(p, index=False),
-            "leaderboard.html": lambda p: p.write_text(html, encoding="utf-8"),
+            "leaderboard.html": text_writer(html),
         },
     )
     return [sweep_dir / f for f in FILES]

@@ -218,7 +218,7 @@ def holding_periods(weights: pd.DataFrame, last: np.datetime64) -> tuple[float, 
     _, closed = np.nonzero(step == -1)
     if opened.size == 0:
         return NAN, 0
-    ends = np.append(when, np.datetime64(last, "us"))[closed]
+    ends = np.append(when, np.asarray(last).astype("datetime64[us]"))[closed]
     span = (ends - when[opened]) / np.timedelta64(1, "D")
     return float(np.mean(span)), int(opened.size)
 
@@ -260,4 +260,4 @@ def rolling_beta(r: np.ndarray, b: np.ndarray, window: int) -> np.ndarray:
 
 
 def _day(t: np.datetime64) -> str:
-    return str(np.datetime64(t, "D"))
+    return str(np.asarray(t).astype("datetime64[D]"))

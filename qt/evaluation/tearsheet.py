@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,8 +95,17 @@ def write_tearsheet(run_dir: Path, *, log_scale: bool = False) -> Path:
 
     run = load_run(run_dir)
     html = render([Analyzed(run, analyze(run))], log_scale=log_scale)
-    write_atomically(Path(run_dir), {FILE: lambda p: p.write_text(html, encoding="utf-8")})
+    write_atomically(Path(run_dir), {FILE: text_writer(html)})
     return Path(run_dir) / FILE
+
+
+def text_writer(text: str) -> Callable[[Path], None]:
+    """A writer for ``write_atomically``: ``text`` as UTF-8 into the path it is given."""
+
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    return write
 
 
 def compare(run_dirs: Sequence[Path], out: Path, *, log_scale: bool = False) -> Path:
@@ -120,9 +129,12 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
     env = Environment(loader=PackageLoader("qt.evaluation", "templates"), autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = format_value
     first = items[0]
+    runs = [_run_context(a, i) for i, a in enumerate(items)]
+    for run_ctx, a in zip(runs, items, strict=True):
+        run_ctx["charts"] = {k: Markup(v) for k, v in _run_charts(a).items()}
     context = {
         "title": " vs ".join(a.run.name for a in items),
-        "runs": [_run_context(a, i) for i, a in enumerate(items)],
+        "runs": runs,
         "comparison": len(items) > 1,
         "groups": _stat_rows(items),
         "charts": {k: Markup(v) for k, v in _shared_charts(items, log_scale=False).items()},
@@ -131,8 +143,6 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
         "benchmark": first.run.benchmark_name,
         "version": _version(),
     }
-    for run_ctx, a in zip(context["runs"], items, strict=True):
-        run_ctx["charts"] = {k: Markup(v) for k, v in _run_charts(a).items()}
     return env.get_template("tearsheet.html.j2").render(**context)
 
 

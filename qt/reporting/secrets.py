@@ -36,7 +36,7 @@ def redacted(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
         out = OmegaConf.to_container(safe, resolve=True)
     except Exception:
         out = OmegaConf.to_container(safe, resolve=False)
-    return out if isinstance(out, dict) else {}
+    return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
 
 
 def _mask(value: Any, key: str = "") -> Any:
