@@ -1,0 +1,111 @@
+"""Report settings validation, secret redaction, and the progress display (silent when not a terminal)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from qt.errors import ConfigError
+from qt.reporting.progress import SweepProgress, phase
+from qt.reporting.secrets import redacted
+from qt.reporting.settings import ReportSettings, build_reporters
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = ("data=synthetic", "data.n_assets=25", "data.n_days=400", "strategy.params.lookback=63")
+
+
+def test_report_settings_errors_name_the_key():
+    with pytest.raises(ConfigError, match=r"report\.top_n: Input should be greater than or equal to 0, got -1"):
+        ReportSettings.from_config(OmegaConf.create({"report": {"top_n": -1}}))
+    with pytest.raises(ConfigError, match=r"report\.tearshet"):
+        ReportSettings.from_config(OmegaConf.create({"report": {"tearshet": False}}))
+    assert ReportSettings.from_config(OmegaConf.create({})).tearsheet is True
+
+
+def test_reporters_are_built_from_config_with_env_secrets(monkeypatch):
+    monkeypatch.setenv("QT_TEST_HOOK", "http://127.0.0.1:9/hook")
+    cfg = OmegaConf.create(
+        {
+            "report": {
+                "reporters": {
+                    "slack": {
+                        "_target_": "qt.reporting.reporters.SlackReporter",
+                        "webhook_url": "${oc.env:QT_TEST_HOOK,null}",
+                    },
+                    "off": None,
+                }
+            }
+        }
+    )
+    built = build_reporters(cfg)
+    assert list(built) == ["slack"] and built["slack"].webhook_url.get_secret_value() == "http://127.0.0.1:9/hook"
+    cfg.report.reporters.slack.webhook_url = "http://literal"
+    with pytest.raises(ConfigError, match=r"report\.reporters\.slack\.webhook_url: secrets are read from the environment"):
+        build_reporters(cfg)
+    cfg.report.reporters.slack.webhook_url = "${oc.env:QT_TEST_HOOK}"
+    cfg.report.reporters.slack.webhok = 1
+    with pytest.raises(
+        ConfigError, match=r"report\.reporters\.slack\.webhok: unknown key \(did you mean 'webhook_url'\?\)"
+    ):
+        build_reporters(cfg)
+
+
+def test_redaction_keeps_env_values_and_secret_keys_out(monkeypatch):
+    monkeypatch.setenv("QT_TEST_PW", "s3cret-value")
+    cfg = OmegaConf.create({"a": {"password": "${oc.env:QT_TEST_PW}", "token": "plain-token", "n": 3}, "b": "${a.n}"})
+    out = redacted(cfg)
+    assert out == {"a": {"password": "<env:QT_TEST_PW>", "token": "<redacted>", "n": 3}, "b": 3}
+    assert "s3cret-value" not in str(out)
+
+
+def test_progress_is_silent_when_not_a_terminal(capsys):
+    with phase("backtest"):
+        pass
+    bar = SweepProgress()
+    bar.start(3)
+    bar.advance()
+    bar.stop()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+@pytest.mark.slow
+def test_qt_run_shows_no_progress_when_piped(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "qt", "run", *SMALL, f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "" and "\x1b[?25l" not in out.stdout  # no spinner, no cursor hiding
+
+
+@pytest.mark.slow
+def test_qt_run_shows_a_spinner_on_a_terminal(tmp_path):
+    main, child = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qt", "run", *SMALL, f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, stdin=child, stdout=child, stderr=child, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(child)
+    chunks, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(main)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "backtest" in text and "0:00:0" in text  # the spinner's label and elapsed time
