@@ -166,8 +166,8 @@ def _show(store: BarStore, args: argparse.Namespace) -> int:
         print(shown.to_string(index=False))
     close = frame["close"].to_numpy()
     print(
-        f"{args.symbol} ({adjust.value} prices): {len(frame):,} bars, {frame['timestamp'].iloc[0]} to "
-        f"{frame['timestamp'].iloc[-1]}; close min {close.min():.4g} max {close.max():.4g}, "
+        f"{args.symbol} ({adjust.value} prices): {len(frame):,} bars, {_shown(frame['timestamp'].iloc[0])} to "
+        f"{_shown(frame['timestamp'].iloc[-1])}; close min {close.min():.4g} max {close.max():.4g}, "
         f"first {close[0]:.4g} last {close[-1]:.4g} ({close[-1] / close[0] - 1:+.2%})"
     )
     if panel.tz is None:
@@ -175,3 +175,10 @@ def _show(store: BarStore, args: argparse.Namespace) -> int:
         listed = ", ".join(str(d) for d in gaps[:10]) + (" ..." if len(gaps) > 10 else "")
         print(f"missing {args.calendar} sessions: {len(gaps)}" + (f" ({listed})" if len(gaps) else ""))
     return 0
+
+
+def _shown(ts: object) -> str:
+    import pandas as pd
+
+    stamp = pd.Timestamp(ts)  # type: ignore[arg-type]
+    return str(stamp.date()) if stamp.tzinfo is None and stamp == stamp.normalize() else str(stamp)

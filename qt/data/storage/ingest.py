@@ -104,7 +104,9 @@ def check_file(
     problems += action_problems
     bad |= {row for row, _ in action_problems}
     good = good.loc[~good.index.isin(list(bad)), [c for c in BAR_COLUMNS if c in good.columns]]
-    cases = pd.concat([schema_cases, _as_cases(problems)], ignore_index=True)
+    parts = [c for c in (schema_cases, _as_cases(problems)) if len(c)]
+    cases = pd.concat(parts, ignore_index=True) if parts else schema_cases
+    cases["index"] = [int(i) for i in cases["index"]]  # row numbers print as 7, not 7.0
     report = format_failures(cases, frame, source) if len(cases) else ""
     schema_problems = [
         (int(r.index), _case_text(r.schema_context, r.column, r.check, r.failure_case))

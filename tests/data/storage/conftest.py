@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from qt.data.storage import open_store
@@ -47,3 +48,42 @@ def store(store_spec: dict[str, str]) -> Iterator[BarStore]:
         schema=store_spec.get("schema"),
     ) as opened:
         yield opened
+
+
+def snapshot(store: BarStore) -> tuple:
+    """Everything a store holds (metadata, bars, actions, coverage), in comparable form."""
+    meta = store.metadata()
+    symbols = sorted(meta)
+    bars = store._scan(symbols, None, None).to_pandas() if symbols else pd.DataFrame()
+    if len(bars):
+        bars["symbol"] = bars["symbol"].astype(str)
+        bars = bars.sort_values(["symbol", "timestamp"]).reset_index(drop=True)
+    actions = store._scan_actions(symbols, None).to_pandas() if symbols else pd.DataFrame()
+    return meta, bars, actions, store.coverage()
+
+
+def open_spec(spec: dict[str, str], **kwargs: object) -> BarStore:
+    """Open the store a ``store_spec`` describes."""
+    return open_store(
+        spec["kind"], data_dir=spec.get("data_dir"), dsn=spec.get("dsn"), schema=spec.get("schema"), **kwargs
+    )  # type: ignore[arg-type]
+
+
+def cli_env(spec: dict[str, str]) -> dict[str, str]:
+    """Environment that points `qt data` at the store a ``store_spec`` describes."""
+    env = {"QT_STORE": spec["kind"]}
+    if spec["kind"] == "postgres":
+        env |= {"QT_POSTGRES_DSN": spec["dsn"], "QT_POSTGRES_SCHEMA": spec["schema"]}
+    else:
+        env["QT_DATA_DIR"] = spec["data_dir"]
+    return env
+
+
+@pytest.fixture
+def helpers():
+    """snapshot, open_spec and cli_env, for tests in this folder."""
+    return type(
+        "Helpers",
+        (),
+        {"snapshot": staticmethod(snapshot), "open": staticmethod(open_spec), "env": staticmethod(cli_env)},
+    )

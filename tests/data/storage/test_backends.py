@@ -30,18 +30,6 @@ def write(store: BarStore, frame: pd.DataFrame, *, source="test", currency="USD"
     return store.write(barset)
 
 
-def dump(store: BarStore) -> tuple:
-    """Everything the store holds, in comparable form."""
-    meta = store.metadata()
-    symbols = sorted(meta)
-    bars = store._scan(symbols, None, None).to_pandas() if symbols else pd.DataFrame()
-    if len(bars):
-        bars["symbol"] = bars["symbol"].astype(str)
-        bars = bars.sort_values(["symbol", "timestamp"]).reset_index(drop=True)
-    actions = store._scan_actions(symbols, None).to_pandas() if symbols else pd.DataFrame()
-    return meta, bars, actions, store.coverage()
-
-
 def test_round_trip_is_exact(store: BarStore) -> None:
     frame = bars_frame()
     report = write(store, frame)
@@ -72,13 +60,13 @@ def test_window_and_symbol_subset(store: BarStore) -> None:
     assert np.array_equal(panel.close, want.pivot(index="timestamp", columns="symbol")["close"].to_numpy())
 
 
-def test_rewrite_changes_nothing_and_upsert_replaces(store: BarStore) -> None:
+def test_rewrite_changes_nothing_and_upsert_replaces(store: BarStore, helpers) -> None:
     frame = bars_frame()
     write(store, frame)
-    before = dump(store)
+    before = helpers.snapshot(store)
     again = write(store, frame)
     assert (again.rows, again.changed, again.unchanged) == (12, 0, 12)
-    after = dump(store)
+    after = helpers.snapshot(store)
     assert before[0] == after[0] and before[3] == after[3]
     pd.testing.assert_frame_equal(before[1], after[1])
     # change two closes and add one new day: 3 rows new or changed, nothing duplicated
