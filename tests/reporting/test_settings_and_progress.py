@@ -47,7 +47,9 @@ def test_reporters_are_built_from_config_with_env_secrets(monkeypatch):
     built = build_reporters(cfg)
     assert list(built) == ["slack"] and built["slack"].webhook_url.get_secret_value() == "http://127.0.0.1:9/hook"
     cfg.report.reporters.slack.webhook_url = "http://literal"
-    with pytest.raises(ConfigError, match=r"report\.reporters\.slack\.webhook_url: secrets are read from the environment"):
+    with pytest.raises(
+        ConfigError, match=r"report\.reporters\.slack\.webhook_url: secrets are read from the environment"
+    ):
         build_reporters(cfg)
     cfg.report.reporters.slack.webhook_url = "${oc.env:QT_TEST_HOOK}"
     cfg.report.reporters.slack.webhok = 1
