@@ -73,7 +73,7 @@ def _build(value: Any, raw: Any, key: str, allowed: tuple[str, ...]) -> Any:
     kwargs = {
         k: _build(v, raw.get(k), f"{key}.{k}", allowed)
         for k, v in value.items()
-        if k not in ("_target_", "_partial_") and k not in SPEC_ONLY_KEYS
+        if k not in ("_target_", "_partial_") and not (k in SPEC_ONLY_KEYS and "_target_" in value)
     }
     if "_target_" not in value:
         return kwargs
@@ -94,6 +94,10 @@ def _import(path: str, key: str) -> Any:
 
         return lookup(path, key)
     module_name, _, attr = path.rpartition(".")
+    if module_name.split(".")[0] == "strategies":
+        from qt.config.plugins import ensure_strategies_package
+
+        ensure_strategies_package()  # plugin modules live in the strategy folders
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -17,6 +17,8 @@ _REGISTRY: dict[str, Any] = {}
 _BUILTINS = {
     "xmom": "qt.strategies.xmom_crosssec.CrossSectionalMomentum",
     "equal_weight": "qt.strategies.equal_weight.EqualWeightStrategy",
+    "pipeline": "qt.strategies.pipeline.strategy.PipelineStrategy",
+    "mr_pairs": "qt.strategies.mr_pairs.PairsTrading",
 }
 
 

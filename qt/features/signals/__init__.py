@@ -1,0 +1,1 @@
+"""Built-in signals (momentum, mean reversion, volatility, transforms, combinators) and their registry."""
