@@ -27,15 +27,25 @@ def _drop_schema(dsn: str, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+def _spec(kind: str, request: pytest.FixtureRequest, tmp_path: Path, schema: str) -> Iterator[dict[str, str]]:
+    if kind == "postgres":
+        dsn = request.getfixturevalue("postgres")
+        yield {"kind": "postgres", "dsn": dsn, "schema": schema}
+        _drop_schema(dsn, schema)
+    else:
+        yield {"kind": kind, "data_dir": str(tmp_path / "store")}
+
+
 @pytest.fixture(params=["duckdb", "postgres", "parquet"])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Path, pg_schema: str) -> Iterator[dict[str, str]]:
     """How to open a fresh, empty store of each kind: {"kind", "data_dir" or "dsn"/"schema"}."""
-    if request.param == "postgres":
-        dsn = request.getfixturevalue("postgres")
-        yield {"kind": "postgres", "dsn": dsn, "schema": pg_schema}
-        _drop_schema(dsn, pg_schema)
-    else:
-        yield {"kind": request.param, "data_dir": str(tmp_path / "store")}
+    yield from _spec(request.param, request, tmp_path, pg_schema)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def transactional_spec(request: pytest.FixtureRequest, tmp_path: Path, pg_schema: str) -> Iterator[dict[str, str]]:
+    """Like ``store_spec``, for the stores that write in one database transaction."""
+    yield from _spec(request.param, request, tmp_path, pg_schema)
 
 
 @pytest.fixture
