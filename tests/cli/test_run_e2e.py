@@ -157,7 +157,7 @@ def test_hydra_run_dir_override_is_respected(qt_cli, tmp_path):
 def test_bad_override_names_the_key_and_writes_nothing(qt_cli, tmp_path):
     out = qt_cli("run", "strategy=xmom", "strategy.params.lookback=-3", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2
-    assert "strategy.params.lookback: should be greater than 0, got -3" in out.stderr
+    assert "strategy.params.lookback" in out.stderr and "got -3" in out.stderr
     assert "Traceback" not in out.stderr
     assert result_files(tmp_path) == set()
 
