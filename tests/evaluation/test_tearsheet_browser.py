@@ -191,3 +191,22 @@ def test_comparison_of_two_runs_renders(browser, runs, tmp_path):
     body = browser.find_element("tag name", "body").text
     assert "Comparison" in body and str(runs["full"].name) in body and str(runs["one_month"].name) in body
     screenshot(browser, "comparison")
+
+
+def test_leaderboard_html_renders_offline_and_links_tearsheets(browser, tmp_path):
+    sweep = tmp_path / "sweep"
+    done = qt(
+        "run", "-m", "data=synthetic", "data.n_assets=20", "data.n_days=300",
+        "strategy.params.lookback=42,-3", f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = open_page(browser, sweep / "leaderboard.html")
+    assert page["console"] == [] and page["requests"] == [] and page["resources"] == []
+    rows = browser.find_elements("css selector", "tbody tr")
+    assert [r.get_attribute("class") for r in rows] == ["ok", "failed"]
+    link = browser.find_element("link text", "open")
+    assert link.get_attribute("href").endswith("/0/tearsheet.html")
+    link.click()
+    assert browser.current_url.endswith("/0/tearsheet.html")
+    assert chart_sizes(browser)["equity"]["marks"] > 0
+    screenshot(browser, "leaderboard-linked")
