@@ -180,5 +180,5 @@ def _show(store: BarStore, args: argparse.Namespace) -> int:
 def _shown(ts: object) -> str:
     import pandas as pd
 
-    stamp = pd.Timestamp(ts)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(str(ts))
     return str(stamp.date()) if stamp.tzinfo is None and stamp == stamp.normalize() else str(stamp)

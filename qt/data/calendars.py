@@ -49,7 +49,7 @@ def sessions(start: str | np.datetime64, end: str | np.datetime64, calendar: str
     >>> [str(d)[:10] for d in sessions("2024-07-03", "2024-07-08")]
     ['2024-07-03', '2024-07-05', '2024-07-08']
     """
-    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+    lo, hi = np.datetime64(str(start)[:10], "D"), np.datetime64(str(end)[:10], "D")
     cal = _bounded(calendar, lo, hi)
     every = np.asarray(cal.sessions.values, dtype="datetime64[D]")
     return every[(every >= lo) & (every <= hi)].astype("datetime64[us]")

@@ -167,5 +167,5 @@ def test_period_ends_on_sessions() -> None:
 
 
 def test_unknown_calendar_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown exchange calendar 'XNYZ'.*did you mean"):
+    with pytest.raises(ConfigError, match=r"unknown exchange calendar 'XNYZ'.*did you mean"):
         sessions("2024-01-01", "2024-01-31", calendar="XNYZ")

@@ -162,7 +162,7 @@ class PostgresStore(BarStore):
             'WHERE symbol = ANY(%s) AND "timestamp" > %s ORDER BY symbol, "timestamp"',
             [symbols, _datetime(after, _FAR_PAST)],
         ).fetchall()
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in ACTIONS_SCHEMA.names]
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in ACTIONS_SCHEMA.names]
         return pa.table(
             {
                 name: pa.array(col, ACTIONS_SCHEMA.field(name).type)
