@@ -25,6 +25,10 @@ set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
 # name -> (module under qt.commands, or None for Hydra's `run`; one-line help)
 SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     "run": (None, "run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`"),
+    "validate": ("validate", "check a strategy spec: every error with its YAML path and file:line:col"),
+    "signals": ("signals", "list every signal, TA-Lib indicator and plugin usable from YAML, with parameters"),
+    "check": ("check", "prove a strategy's signals are causal: qt check lookahead strategy=NAME"),
+    "label": ("label", "write triple-barrier labels and meta-labels: qt label strategy=NAME labeling=triple_barrier"),
     "data": ("data", "store and inspect market data: ingest, ls, show"),
     "tearsheet": ("tearsheet", "re-render a finished run's HTML tearsheet, or compare runs: qt tearsheet RUN_A RUN_B"),
     "sweep-report": ("sweep_report", "rebuild the leaderboard of a finished sweep: qt sweep-report SWEEP_DIR"),

@@ -93,6 +93,9 @@ def _example(key: str) -> str:
 def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     """Run the backtest ``cfg`` describes and write its results into ``run_dir``."""
     clock = _Clock()
+    from qt.config.validate import validate_run
+
+    validate_run(cfg)  # every strategy-spec problem at once, with file:line:col, before anything is built
     parts = build_components(cfg)
     panel = parts.data.load().between(
         str(parts.settings.start) if parts.settings.start else None,
@@ -108,7 +111,10 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
         panel.timestamps[0],
         panel.timestamps[-1],
     )
-    scores = parts.strategy.scores(panel)
+    from qt.features.cache import cache_from_config, using_cache
+
+    with using_cache(cache_from_config(cfg)):  # on-disk signal cache; cache=off disables it
+        scores = parts.strategy.scores(panel)
     clock.lap("signals_s")
     engine = BacktestEngine(
         strategy=parts.strategy,

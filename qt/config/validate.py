@@ -142,14 +142,16 @@ def spec_as_config(path: str | Path) -> DictConfig:
 
 def source_of(cfg: DictConfig) -> Path | None:
     """The YAML file the run's ``strategy`` came from (via Hydra's choices), if it can be found."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
+    choice = OmegaConf.select(cfg, "hydra.runtime.choices.strategy", default=None)  # compose(return_hydra_config=True)
+    if choice is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
 
-        if not HydraConfig.initialized():
+            if not HydraConfig.initialized():
+                return None
+            choice = HydraConfig.get().runtime.choices.get(KEY)
+        except Exception:
             return None
-        choice = HydraConfig.get().runtime.choices.get(KEY)
-    except Exception:
-        return None
     if not choice:
         return None
     from qt.config.paths import strategy_dirs

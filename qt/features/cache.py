@@ -33,7 +33,7 @@ class CacheSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
-    dir: str = ".qt_cache/signals"
+    dir: str = "outputs/.signal_cache"
 
 
 class SignalCache:
