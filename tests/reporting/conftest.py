@@ -105,6 +105,10 @@ class Smtp:
     port: int
     inbox: Inbox
     ca_file: Path | None = None
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+SMTP_USER, SMTP_PASSWORD = "qt-user", "smtp-pw-SECRET-71x"
 
 
 def _free_port() -> int:
@@ -146,8 +150,28 @@ def smtp_tls(tmp_path) -> Iterator[Smtp]:
     )  # fmt: skip
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context, require_starttls=True)
+    server = Smtp(0, inbox, cert)
+
+    def authenticate(smtp_server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = (v.decode() if isinstance(v, bytes) else str(v) for v in auth_data)
+        server.logins.append((user, password))
+        return AuthResult(success=(user, password) == (SMTP_USER, SMTP_PASSWORD))
+
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
     controller.start()
-    yield Smtp(controller.port, inbox, cert)
+    server.port = controller.port
+    yield server
     controller.stop()
