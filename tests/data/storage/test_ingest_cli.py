@@ -185,3 +185,28 @@ def test_qt_run_reads_a_hive_partitioned_parquet_folder(tmp_path, qt_cli) -> Non
     assert panel.n_bars == 400
     out = qt_cli("run", "strategy=xmom", "data=parquet", f"data.path={root}", f"hydra.run.dir={tmp_path / 'run'}")
     assert out.returncode == 0, out.stderr
+
+
+def test_intraday_file_with_tz_and_column_mapping(tmp_path, qt_cli) -> None:
+    path = tmp_path / "spy.csv"
+    path.write_text(
+        "Time,Ticker,Last\n2024-03-08 09:30:00,SPY,510.5\n2024-03-08 15:55:00,SPY,511\n2024-03-11 09:30:00,SPY,512.25\n"
+    )
+    env = {"QT_DATA_DIR": str(tmp_path / "store")}
+    out = qt_cli(
+        "data",
+        "ingest",
+        str(path),
+        "--columns",
+        "Time=timestamp,Ticker=symbol,Last=close",
+        "--tz",
+        "America/New_York",
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    ls = qt_cli("data", "ls", env=env).stdout.splitlines()[1].split()
+    # first and last in New York time, across the DST change (-05:00 then -04:00)
+    assert ls[:5] == ["SPY", "2024-03-08", "09:30:00-05:00", "2024-03-11", "09:30:00-04:00"]
+    assert ls[6] == "America/New_York"
+    bad = qt_cli("data", "ingest", str(path), "--columns", "Time", env=env)
+    assert bad.returncode == 2 and "--columns: expected SOURCE=BAR pairs" in bad.stderr
