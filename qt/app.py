@@ -72,7 +72,8 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
             log_scale=settings.log_scale,
         )
     report = run_report(summary, evaluation.performance.summary, evaluation.tearsheet)
-    dispatch(reporters, report, timeout=settings.timeout, network=not multirun)
+    # inside a sweep nothing is sent per run: the leaderboard callback reports the sweep once
+    dispatch(reporters, report, timeout=settings.timeout, network=not multirun, local=not multirun)
     sharpe = summary.metrics.get("sharpe")
     return float(sharpe) if sharpe is not None else None
 

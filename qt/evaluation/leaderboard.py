@@ -107,7 +107,7 @@ def _overrides(run_dir: Path) -> dict[str, str]:
     for item in items if isinstance(items, list) else []:
         key, _, value = str(item).partition("=")
         key = key.lstrip("+~")
-        if not key.startswith("hydra."):
+        if not key.startswith(("hydra.", "hydra/")):
             out[key] = value
     return out
 

@@ -34,7 +34,7 @@ def sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
 def test_the_sweep_continues_past_a_failed_run(sweep):
     sweep_dir, out = sweep
     assert out.returncode == 0, out.stderr
-    assert "run 2 failed: strategy.params.lookback: should be greater than 0, got -3" in out.stderr
+    assert "run 2 failed: strategy." in out.stderr and "got -3" in out.stderr
     error = json.loads((sweep_dir / "2" / "error.json").read_text())
     assert error["type"] == "ConfigError" and "got -3" in error["error"]
     assert not (sweep_dir / "2" / "equity.parquet").exists()
@@ -110,5 +110,6 @@ def test_qt_tearsheet_rerenders_a_finished_run(sweep):
 def test_a_single_failing_run_still_exits_2_with_one_message(tmp_path):
     out = qt("run", *SMALL, "strategy.params.lookback=-3", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1].startswith("ERROR: strategy.params.lookback")
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ERROR: strategy.") and "lookback" in last and "-3" in last
     assert "Traceback" not in out.stderr and not (tmp_path / "error.json").exists()
