@@ -99,6 +99,7 @@ class ParquetStore(BarStore):
         bounds = np.searchsorted(codes[order], np.arange(len(symbols) + 1))
         total, done, changed = table.num_rows, 0, 0
         with self._locked():
+            self._remove_leftovers()
             staged: list[tuple[Path, Path]] = []
             try:
                 for j, symbol in enumerate(symbols):
@@ -124,6 +125,13 @@ class ParquetStore(BarStore):
             for tmp, final in staged:
                 os.replace(tmp, final)
         return WriteReport(rows=total, changed=changed, symbols=len(symbols))
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files and trash of a writer that was killed (we hold the lock, so no writer is live)."""
+        for tmp in [*self._root.glob(".tmp-*.parquet"), *self._root.glob("*/.tmp-*.parquet")]:
+            tmp.unlink(missing_ok=True)
+        for trash in self._root.glob(".trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)
 
     def _merge(self, symbol: str, new: pa.Table) -> tuple[int, pa.Table | None]:
         """(rows new or changed, the merged table or None when nothing changes)."""

@@ -210,3 +210,17 @@ def test_close_only_bars(store: BarStore) -> None:
     panel = store.read()
     assert set(panel.fields) == {Field.CLOSE}
     assert np.array_equal(panel.close, frame.pivot(index="timestamp", columns="symbol")["close"].to_numpy())
+
+
+def test_parquet_store_is_a_plain_hive_dataset_and_cleans_up_after_a_killed_writer(tmp_path) -> None:
+    from qt.data.sources.files import ParquetData
+    from qt.data.storage import open_store
+
+    with open_store("parquet", data_dir=str(tmp_path)) as store:
+        write(store, bars_frame(symbols=("0700", "AAPL")))
+        leftover = store.root / "symbol=AAPL" / ".tmp-dead.parquet"
+        leftover.write_bytes(b"half a file")
+        panel = ParquetData(path=str(store.root)).load()  # readers skip dot-files and _qt_* side files
+        assert panel.symbols == ("0700", "AAPL") and panel.n_bars == 6
+        write(store, bars_frame(symbols=("MSFT",)))
+        assert not leftover.exists()
