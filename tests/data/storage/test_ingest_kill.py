@@ -18,6 +18,29 @@ REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 
+def _kill_after_first_batch(path: Path, env: dict[str, str]) -> tuple[str, int]:
+    """Start `qt data ingest PATH`, SIGKILL it once the first batch is staged (inside the transaction)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qt", "data", "ingest", str(path), "--chunk-rows", "1000"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "staged 1,000 / 300,000 rows": 299 batches and the commit still to go
+        assert "staged 1,000 / 300,000 rows" in line, line + proc.stderr.read()
+        proc.send_signal(signal.SIGKILL)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return stdout, proc.returncode
+
+
 def test_killed_ingest_leaves_the_store_as_before(tmp_path, transactional_spec, helpers) -> None:
     store_spec = transactional_spec
     env = {**os.environ, **helpers.env(store_spec)}
@@ -38,35 +61,23 @@ def test_killed_ingest_leaves_the_store_as_before(tmp_path, transactional_spec, 
     with helpers.open(store_spec) as store:
         before = helpers.snapshot(store)
 
-    # 300 symbols x 1,000 days; the first 3 symbols overlap the stored ones with different prices
+    # 300 symbols x 1,000 days: first overlapping the stored S000..S002 (PostgreSQL merges through a
+    # temporary table), then all new symbols (PostgreSQL copies straight into the bars table)
     big = SyntheticData(n_assets=300, n_days=1000, seed=2).load().to_frame()
     big_path = tmp_path / "big.parquet"
     big.to_parquet(big_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qt", "data", "ingest", str(big_path), "--chunk-rows", "1000"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stderr.readline()  # the first "staged 1,000 / 300,000 rows": inside the transaction
-        assert "staged 1,000 / 300,000 rows" in line, line + proc.stderr.read()
-        proc.send_signal(signal.SIGKILL)
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    assert "loaded" not in stdout
-
-    with helpers.open(store_spec) as store:
-        after = helpers.snapshot(store)
-    assert before[0] == after[0]
-    assert before[3] == after[3]
-    pd.testing.assert_frame_equal(before[1], after[1])
-    assert sum(c.rows for c in after[3]) == 60
+    fresh_path = tmp_path / "fresh.parquet"
+    big.assign(symbol=big["symbol"].str.replace("S", "N")).to_parquet(fresh_path)
+    for path in (big_path, fresh_path):
+        stdout, returncode = _kill_after_first_batch(path, env)
+        assert returncode == -signal.SIGKILL
+        assert "loaded" not in stdout
+        with helpers.open(store_spec) as store:
+            after = helpers.snapshot(store)
+        assert before[0] == after[0]
+        assert before[3] == after[3]
+        pd.testing.assert_frame_equal(before[1], after[1])
+        assert sum(c.rows for c in after[3]) == 60
 
     # and the store still works: the same ingest, uninterrupted, lands whole
     again = subprocess.run(
