@@ -54,36 +54,37 @@ def multi_horizon_returns(close: np.ndarray, horizons: Sequence[int]) -> dict[in
     return {h: simple_returns(close, h) for h in horizons}
 
 
-def _window_sums(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sum, sum of squares, count of finite values (of x - center) per trailing window, and the center."""
+def _window_sums(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum and count of finite values of (x - center) per trailing window, and the center (a past value)."""
     valid = np.isfinite(x)
     first = np.argmax(valid, axis=0)
     center = np.where(valid.any(axis=0), x[first, np.arange(x.shape[1])], 0.0)  # a past value: limits cancellation
     z = np.where(valid, x - center, 0.0)
     zero = np.zeros((1, x.shape[1]))
     s1 = np.concatenate([zero, np.cumsum(z, axis=0)])
-    s2 = np.concatenate([zero, np.cumsum(z * z, axis=0)])
     n = np.concatenate([zero, np.cumsum(valid, axis=0, dtype=np.float64)])
     lo = np.maximum(np.arange(1, x.shape[0] + 1) - window, 0)
     hi = np.arange(1, x.shape[0] + 1)
-    return s1[hi] - s1[lo], s2[hi] - s2[lo], n[hi] - n[lo], center
+    return s1[hi] - s1[lo], n[hi] - n[lo], center
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Mean of the trailing ``window`` rows; NaN unless all of them are finite."""
-    s1, _, n, center = _window_sums(x, window)
+    s1, n, center = _window_sums(x, window)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n == window, s1 / window + center, np.nan)
 
 
 def rolling_std(x: np.ndarray, window: int, ddof: int = 1) -> np.ndarray:
-    """Standard deviation of the trailing ``window`` rows (``ddof`` as in pandas); NaN unless all are finite."""
+    """Standard deviation of the trailing ``window`` rows (``ddof`` as in pandas); NaN unless all are finite.
+
+    pandas' online algorithm: no cancellation when the spread is tiny next to the level.
+    """
+    import pandas as pd
+
     if window <= ddof:
         raise ValueError(f"window must exceed ddof ({ddof}), got {window}")
-    s1, s2, n, _ = _window_sums(x, window)
-    var = (s2 - s1 * s1 / window) / (window - ddof)
-    with np.errstate(invalid="ignore"):
-        return np.where(n == window, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    return pd.DataFrame(x).rolling(window, min_periods=window).std(ddof=ddof).to_numpy(dtype=np.float64)
 
 
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:

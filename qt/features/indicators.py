@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from qt.config.problems import Problem, from_validation_error, to_validation_error
 from qt.data.panel import BarPanel
@@ -85,10 +85,20 @@ def indicator_info(name: str) -> IndicatorInfo:
     )
 
 
+def _ma_type(value: Any) -> Any:
+    """An MA type given by name (``EMA``) becomes its number."""
+    if isinstance(value, str) and value.upper() in MAType.__members__:
+        return int(MAType[value.upper()])
+    return value
+
+
+MATypeParam = Annotated[int, BeforeValidator(_ma_type), Field(ge=0)]
+
+
 def _param_field(name: str, default: Any, kind: int) -> tuple[Any, Any]:
     """(type, Field) of one TA-Lib parameter: 0/1 real, 2 integer range, 3 integer list (MA type)."""
     if kind == 3 or "matype" in name:
-        return (MAType, Field(MAType(int(default))))
+        return (MATypeParam, int(default))
     if kind == 2 or isinstance(default, int):
         return (int, Field(int(default), ge=1 if "period" in name else None))
     return (float, Field(float(default)))
@@ -123,7 +133,7 @@ class Indicator(Signal):
             raise to_validation_error("Indicator", problems)
         info = indicator_info(str(data["indicator"]).upper())
         params = info.schema.model_validate(data.get("params") or {}).model_dump()
-        return {**data, "indicator": info.name, "params": {k: int(v) if isinstance(v, MAType) else v for k, v in params.items()}}
+        return {**data, "indicator": info.name, "params": params}
 
     @property
     def output_name(self) -> str:
