@@ -224,3 +224,24 @@ def test_parquet_store_is_a_plain_hive_dataset_and_cleans_up_after_a_killed_writ
         assert panel.symbols == ("0700", "AAPL") and panel.n_bars == 6
         write(store, bars_frame(symbols=("MSFT",)))
         assert not leftover.exists()
+
+
+def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
+    from qt.data.storage import open_store
+
+    with pytest.raises(DataError) as info:
+        open_store("postgres", dsn="postgresql://me:s3cret@127.0.0.1:1/bars?connect_timeout=2")
+    message = str(info.value)
+    assert "cannot connect to PostgreSQL at 'postgresql://me:***@127.0.0.1:1/bars" in message
+    assert "s3cret" not in message
+    assert "QT_POSTGRES_DSN" in message
+
+
+def test_unknown_store_kind_names_the_choices() -> None:
+    from qt.data.storage import open_store
+    from qt.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"data\.store: unknown store 'sqlite'; choose one of duckdb, postgres, parquet"
+    ):
+        open_store("sqlite")
