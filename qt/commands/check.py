@@ -18,9 +18,21 @@ from qt.errors import ConfigError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``lookahead`` then Hydra overrides; ``--samples`` dates, ``--seed``."""
     parser.add_argument("what", choices=["lookahead"], help="the check to run")
-    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. strategy=rsi_reversal data=sample_ohlcv")
     parser.add_argument("--samples", type=int, default=8, help="number of sampled cut-off dates (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the dates and the scrambling")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="config overrides, e.g. strategy=rsi_reversal")
+
+
+def split_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    """Options given among the overrides (``... strategy=x --samples 3``) set on ``args``; the overrides returned."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for name in names:
+        parser.add_argument(f"--{name}", type=type(getattr(args, name)) if getattr(args, name) is not None else str)
+    known, rest = parser.parse_known_args(list(args.overrides))
+    for name in names:
+        if getattr(known, name) is not None:
+            setattr(args, name, getattr(known, name))
+    return rest
 
 
 def compose(overrides: list[str]) -> Any:
@@ -88,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from qt.config.validate import validate_run
     from qt.features.lookahead import check_graph, sample_cutoffs
 
-    cfg = compose(list(args.overrides))
+    cfg = compose(split_options(args, ("samples", "seed")))
     validate_run(cfg)
     parts = build_components(cfg)
     s = parts.settings

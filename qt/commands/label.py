@@ -14,8 +14,8 @@ import numpy as np
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Hydra overrides and ``--out``."""
-    parser.add_argument("overrides", nargs="*", help="e.g. strategy=xmom labeling=triple_barrier labeling.horizon=21")
     parser.add_argument("--out", default=None, help="output parquet (default outputs/labels/STRATEGY-LABELING.parquet)")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="e.g. strategy=xmom labeling=triple_barrier")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from qt.features.labeling.triple_barrier import Barrier, meta_labels
     from qt.strategies.base import DecisionContext
 
-    overrides = [f"+{o}" if o.startswith("labeling=") else o for o in args.overrides]
+    from qt.commands.check import split_options
+
+    overrides = [f"+{o}" if o.startswith("labeling=") else o for o in split_options(args, ("out",))]
     if not any(o.startswith("+labeling=") for o in overrides):
         overrides.append("+labeling=triple_barrier")
     cfg = compose(overrides)
