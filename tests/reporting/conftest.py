@@ -106,9 +106,8 @@ class Smtp:
     inbox: Inbox
     ca_file: Path | None = None
     logins: list[tuple[str, str]] = field(default_factory=list)
-
-
-SMTP_USER, SMTP_PASSWORD = "qt-user", "smtp-pw-SECRET-71x"
+    user: str = "qt-user"  # the only account smtp_tls accepts
+    password: str = "smtp-pw-SECRET-71x"
 
 
 def _free_port() -> int:
@@ -160,7 +159,7 @@ def smtp_tls(tmp_path) -> Iterator[Smtp]:
             return AuthResult(success=False, handled=False)
         user, password = (v.decode() if isinstance(v, bytes) else str(v) for v in auth_data)
         server.logins.append((user, password))
-        return AuthResult(success=(user, password) == (SMTP_USER, SMTP_PASSWORD))
+        return AuthResult(success=(user, password) == (server.user, server.password))
 
     controller = Controller(
         inbox,

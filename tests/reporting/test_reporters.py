@@ -199,23 +199,21 @@ def test_email_over_starttls_verifies_the_certificate(smtp_tls, tmp_path):
 
 
 def test_email_logs_in_over_starttls_and_a_wrong_password_fails_softly(smtp_tls, tmp_path, caplog):
-    from conftest import SMTP_PASSWORD, SMTP_USER
-
     base = {
         "host": "127.0.0.1",
         "port": smtp_tls.port,
         "sender": "qt@example.org",
         "recipients": ["a@example.org"],
         "ca_file": str(smtp_tls.ca_file),
-        "username": SMTP_USER,
+        "username": smtp_tls.user,
     }
-    EmailReporter(**base, password=SMTP_PASSWORD).send(report(tmp_path))
-    assert smtp_tls.logins == [(SMTP_USER, SMTP_PASSWORD)] and len(smtp_tls.inbox.messages) == 1
+    EmailReporter(**base, password=smtp_tls.password).send(report(tmp_path))
+    assert smtp_tls.logins == [(smtp_tls.user, smtp_tls.password)] and len(smtp_tls.inbox.messages) == 1
     # refused credentials (aiosmtpd answers them slowly, so this may also end at the timeout): logged, nothing sent
     failed = dispatch({"email": EmailReporter(**base, password="wrong-pw-Z9")}, report(tmp_path), timeout=3)
     assert failed == ["email"] and len(smtp_tls.inbox.messages) == 1
     assert "reporter email" in caplog.text and "wrong-pw-Z9" not in caplog.text
-    assert ("qt-user", "wrong-pw-Z9") in smtp_tls.logins
+    assert (smtp_tls.user, "wrong-pw-Z9") in smtp_tls.logins
 
 
 @pytest.mark.slow
