@@ -88,14 +88,13 @@ def test_qt_run_shows_no_progress_when_piped(tmp_path):
     assert out.stderr == "" and "\x1b[?25l" not in out.stdout  # no spinner, no cursor hiding
 
 
-@pytest.mark.slow
-def test_qt_run_shows_a_spinner_on_a_terminal(tmp_path):
+def run_in_terminal(*args: str) -> tuple[int, str]:
+    """Run `qt ARGS` with stdout and stderr on a pseudo-terminal; return its exit code and output."""
     main, child = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qt", "run", *SMALL, f"hydra.run.dir={tmp_path}"],
-        cwd=REPO, stdin=child, stdout=child, stderr=child, env=env, close_fds=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "qt", *args], cwd=REPO, stdin=child, stdout=child, stderr=child, env=env, close_fds=True
+    )
     os.close(child)
     chunks, deadline = [], time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -108,6 +107,20 @@ def test_qt_run_shows_a_spinner_on_a_terminal(tmp_path):
         chunks.append(data)
     proc.wait(timeout=30)
     os.close(main)
-    text = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0, text
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_qt_run_shows_a_spinner_on_a_terminal(tmp_path):
+    code, text = run_in_terminal("run", *SMALL, f"hydra.run.dir={tmp_path}")
+    assert code == 0, text
     assert "backtest" in text and "0:00:0" in text  # the spinner's label and elapsed time
+
+
+@pytest.mark.slow
+def test_a_sweep_shows_a_bar_over_its_runs_on_a_terminal(tmp_path):
+    code, text = run_in_terminal(
+        "run", "-m", *SMALL[:3], "strategy.params.lookback=42,63", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert code == 0, text
+    assert "sweep" in text and "2/2" in text and "leaderboard - 2 runs" in text
