@@ -18,7 +18,9 @@ class StoreData(BaseModel):
 
     Examples
     --------
-    >>> StoreData(store="duckdb", symbols=["AAPL", "MSFT"], start="2020-01-01").load()  # doctest: +SKIP
+    >>> src = StoreData(store="duckdb", symbols=["AAPL", "MSFT"], start="2020-01-01", calendar="XNYS")
+    >>> src.store.value, src.adjust.value
+    ('duckdb', 'adjusted')
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
