@@ -33,7 +33,7 @@ def open_store(
     Examples
     --------
     >>> import tempfile
-    >>> with open_store("duckdb", data_dir=tempfile.mkdtemp()) as store:
+    >>> with tempfile.TemporaryDirectory() as folder, open_store("duckdb", data_dir=folder) as store:
     ...     store.kind.value
     'duckdb'
     """

@@ -59,7 +59,7 @@ class DuckDBStore(BarStore):
     Examples
     --------
     >>> import tempfile
-    >>> with DuckDBStore(data_dir=tempfile.mkdtemp()) as store:
+    >>> with tempfile.TemporaryDirectory() as folder, DuckDBStore(data_dir=folder) as store:
     ...     store.coverage()
     []
     """

@@ -59,7 +59,8 @@ class ParquetStore(BarStore):
     Examples
     --------
     >>> import tempfile
-    >>> ParquetStore(data_dir=tempfile.mkdtemp()).coverage()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     ParquetStore(data_dir=folder).coverage()
     []
     """
 
