@@ -8,7 +8,9 @@ warning and never fails the run, delays it past its timeout, or touches its outp
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,8 +220,6 @@ def dispatch(
         thread = threading.Thread(target=_send, args=(reporter, report, errors), name=f"qt-report-{name}", daemon=True)
         thread.start()
         threads.append((name, thread, errors))
-    import time
-
     deadline = time.monotonic() + timeout
     for name, thread, errors in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
@@ -241,7 +241,5 @@ def _send(reporter: Reporter, report: Report, errors: list[BaseException]) -> No
 
 def _describe(exc: BaseException) -> str:
     """The error's type and message, without any URL (which may carry a secret token)."""
-    import re
-
     text = re.sub(r"https?://\S+", "<url>", str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
