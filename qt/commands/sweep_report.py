@@ -8,7 +8,9 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """SWEEP_DIR, --sort-by, --ascending, --top."""
-    parser.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR", help="a sweep directory, outputs/multirun/DATE/TIME")
+    parser.add_argument(
+        "sweep_dir", type=Path, metavar="SWEEP_DIR", help="a sweep directory, outputs/multirun/DATE/TIME"
+    )
     parser.add_argument("--sort-by", default="sharpe", help="the ranking metric (default: sharpe)")
     parser.add_argument("--ascending", action="store_true", help="smaller is better (e.g. for max_drawdown magnitude)")
     parser.add_argument("--top", type=int, default=3, help="write tearsheets of the best TOP runs (default 3; 0: none)")
