@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -198,6 +199,16 @@ class BarStore(ABC):
         name: str | None = None,
     ) -> BarPanel:
         """Bars of ``symbols`` (None = all) with start <= timestamp <= end (dates inclusive) as a panel."""
+        with self._snapshot():
+            return self._read(symbols, start, end, adjust, name)
+
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """Hold one consistent view of the store for the reads of one ``read`` (backends override)."""
+        return nullcontext()
+
+    def _read(
+        self, symbols: Sequence[str] | None, start: str | None, end: str | None, adjust: Adjust, name: str | None
+    ) -> BarPanel:
         from qt.data.adjustments import apply_actions
         from qt.data.storage.frames import table_to_panel, window_bounds
 

@@ -84,9 +84,10 @@ class ParquetStore(BarStore):
         return self._root / f"symbol={quote(symbol, safe='')}"
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+        """Writers hold the lock exclusively; a read holds it shared, so it never sees half a write."""
         with open(self._root / "_qt.lock", "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl.flock(fh, mode)
             try:
                 yield
             finally:
@@ -198,6 +199,9 @@ class ParquetStore(BarStore):
         return pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
 
     # -- reading --------------------------------------------------------------------
+    def _snapshot(self) -> contextlib.AbstractContextManager[None]:
+        return self._locked(fcntl.LOCK_SH)
+
     def _scan(self, symbols: list[str], lo: np.datetime64 | None, hi: np.datetime64 | None) -> pa.Table:
         import pyarrow.dataset as ds
 

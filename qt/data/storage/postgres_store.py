@@ -7,8 +7,9 @@ transaction holding an advisory lock, so concurrent writers queue instead of cla
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,13 @@ class PostgresStore(BarStore):
         return WriteReport(rows=total, changed=changed, symbols=len(symbols))
 
     # -- reading --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Metadata, bars and actions of one read come from one REPEATABLE READ transaction."""
+        with self._conn.transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
     def _scan(self, symbols: list[str], lo: np.datetime64 | None, hi: np.datetime64 | None) -> pa.Table:
         params = [symbols, _datetime(lo, _FAR_PAST), _datetime(hi, _FAR_FUTURE)]
         chunks: list[bytes] = []
