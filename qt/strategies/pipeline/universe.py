@@ -19,6 +19,8 @@ class Universe(BaseModel):
     >>> from qt.testing.panels import daily_panel
     >>> Universe(min_history=2).mask(daily_panel([[1.0, 5.0], [2.0, 6.0]])).tolist()
     [[False, False], [True, True]]
+    >>> Universe(min_price=5.0).mask(daily_panel([[1.0, 5.0]])).tolist()
+    [[False, True]]
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,7 +34,7 @@ class Universe(BaseModel):
     def mask(self, panel: BarPanel, key: str = "strategy.universe") -> np.ndarray:
         """Bool [T x N]: in the universe at bar t."""
         close = panel.close
-        ok = np.isfinite(close)
+        ok = np.ones(close.shape, dtype=bool)  # no filter: every asset (tradability is checked at each decision)
         if self.symbols is not None:
             missing = sorted(set(self.symbols) - set(panel.symbols))
             if missing:
