@@ -15,20 +15,28 @@ SECONDS_PER_YEAR = 365.25 * 86400.0
 
 
 def periods_per_year(timestamps: np.ndarray) -> float:
-    """Bars per year inferred from the median spacing: 252 for daily, 52 weekly, 12 monthly.
+    """Bars per year inferred from the median spacing of ``timestamps``.
 
-    Daily-like data (median gap of 1 to 4 days) counts trading days (252); intraday bars
-    scale 252 trading days by bars per day; anything slower uses calendar time.
+    Intraday: 252 sessions of 6.5 hours, ceil(6.5 h / bar) bars each (hourly 9:30-16:00
+    has 7 bars). Daily (a median gap up to 4 days, weekends included): 252. Weekly,
+    monthly, quarterly and yearly bars: 52, 12, 4 and 1. Anything else: calendar time.
     """
     if len(timestamps) < 2:
         return 252.0
     gap = float(np.median(np.diff(timestamps.astype("datetime64[s]").astype(np.int64))))
     days = gap / 86400.0
     if days < 1.0:
-        bars_per_day = max(1.0, round(6.5 * 3600.0 / gap)) if gap < 6.5 * 3600 else 1.0
-        return 252.0 * bars_per_day
-    if days <= 4.0:
-        return 252.0
+        session = 6.5 * 3600.0
+        return 252.0 * (math.ceil(session / gap - 1e-9) if gap < session else 1.0)
+    for low, high, per_year in (
+        (0.0, 4.0, 252.0),
+        (5.0, 9.0, 52.0),
+        (27.0, 32.0, 12.0),
+        (88.0, 93.0, 4.0),
+        (360.0, 367.0, 1.0),
+    ):
+        if low <= days <= high:
+            return per_year
     return SECONDS_PER_YEAR / gap
 
 

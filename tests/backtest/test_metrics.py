@@ -14,9 +14,13 @@ def test_periods_per_year_follows_the_bar_spacing():
     days = np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]").astype("datetime64[us]")
     assert periods_per_year(days) == 252.0
     weeks = days[::7]
-    assert periods_per_year(weeks) == pytest.approx(365.25 / 7)
+    assert periods_per_year(weeks) == 52.0
+    months = np.arange("2020-01", "2024-01", dtype="datetime64[M]").astype("datetime64[us]")
+    assert periods_per_year(months) == 12.0
     hours = np.arange(0, 48, dtype="timedelta64[h]") + np.datetime64("2024-01-02T00", "h")
-    assert periods_per_year(hours.astype("datetime64[us]")) == 252.0 * 6  # 6.5h sessions of hourly bars -> 6
+    assert periods_per_year(hours.astype("datetime64[us]")) == 252.0 * 7  # 9:30-16:00 has 7 hourly bars
+    halves = np.arange(0, 48, 1, dtype="timedelta64[m]") * 30 + np.datetime64("2024-01-02T00", "m")
+    assert periods_per_year(halves.astype("datetime64[us]")) == 252.0 * 13
 
 
 def test_max_drawdown_by_hand():

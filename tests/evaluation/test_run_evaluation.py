@@ -62,8 +62,8 @@ def test_unknown_benchmark_is_one_clear_error(tmp_path):
     assert not (tmp_path / "tearsheet.html").exists() and not (tmp_path / "performance.json").exists()
 
 
-# weekly bars count calendar weeks a year (365.25 / 7), daily ones trading days, hourly 6.5 h sessions
-@pytest.mark.parametrize(("step", "ppy"), [("7D", 365.25 / 7), ("1D", 252.0), ("1h", 252.0 * 6.0)])
+# weekly bars count 52 a year, daily ones 252 trading days, hourly bars 7 per 6.5 h session
+@pytest.mark.parametrize(("step", "ppy"), [("7D", 52.0), ("1D", 252.0), ("1h", 252.0 * 7.0)])
 def test_annualization_follows_the_bar_frequency(step, ppy):
     n = 400
     rng = np.random.default_rng(3)
