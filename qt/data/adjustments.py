@@ -42,6 +42,15 @@ def action_factors(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, s
     """
     import pandas as pd
 
+    if not any(c in frame.columns for c in ACTION_COLUMNS):
+        empty = {
+            "symbol": [],
+            "timestamp": frame["timestamp"].iloc[:0],
+            "split_ratio": [],
+            "dividend": [],
+            "factor": [],
+        }
+        return pd.DataFrame(empty), []
     ratio = pd.to_numeric(frame.get("split_ratio", pd.Series(np.nan, index=frame.index)), errors="coerce")
     div = pd.to_numeric(frame.get("dividend", pd.Series(np.nan, index=frame.index)), errors="coerce")
     ratio_v = ratio.fillna(1.0).to_numpy(np.float64)
@@ -58,8 +67,9 @@ def action_factors(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, s
         bad.append((int(label), f"split_ratio must be > 0, got {ratio[label]}"))
     for label in frame.index[div_v < 0]:
         bad.append((int(label), f"dividend must be >= 0, got {div[label]}"))
-    order = np.lexsort((frame["timestamp"].to_numpy(), frame["symbol"].to_numpy(dtype=object)))
-    sym = frame["symbol"].to_numpy(dtype=object)[order]
+    codes = pd.factorize(frame["symbol"], sort=True)[0]  # integer codes: sorting strings is slow
+    order = np.lexsort((frame["timestamp"].to_numpy(), codes))
+    sym = codes[order]
     close = frame["close"].to_numpy(np.float64)[order]
     prev_close = np.full(len(order), np.nan)
     same = np.zeros(len(order), dtype=bool)
