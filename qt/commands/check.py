@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 import numpy as np
-from pydantic import ConfigDict, InstanceOf
+from pydantic import ConfigDict
 
 from qt.errors import ConfigError
 
@@ -62,7 +62,7 @@ def strategy_graph(strategy: Any) -> Any:
         """The strategy's ``scores(panel)``."""
 
         model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-        strategy: InstanceOf[object]
+        strategy: Any
 
         def compute(self, panel: Any, nodes: Any) -> np.ndarray:
             return np.asarray(self.strategy.scores(panel), dtype=np.float64)
@@ -80,7 +80,10 @@ def check_execution(parts: Any, panel: Any) -> str | None:
     from qt.enums import Field
 
     engine = BacktestEngine(
-        strategy=parts.strategy, portfolio=parts.portfolio, sizer=parts.sizer, execution=parts.execution,
+        strategy=parts.strategy,
+        portfolio=parts.portfolio,
+        sizer=parts.sizer,
+        execution=parts.execution,
         capital=parts.settings.capital,
     )
     result = engine.run(panel, parts.strategy.scores(panel))

@@ -24,14 +24,12 @@ def run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from qt.backtest.runner import build_components
-    from qt.commands.check import compose
+    from qt.commands.check import compose, split_options
     from qt.config.instantiate import build
     from qt.config.validate import validate_run
     from qt.errors import ConfigError
     from qt.features.labeling.triple_barrier import Barrier, meta_labels
     from qt.strategies.base import DecisionContext
-
-    from qt.commands.check import split_options
 
     overrides = [f"+{o}" if o.startswith("labeling=") else o for o in split_options(args, ("out",))]
     if not any(o.startswith("+labeling=") for o in overrides):
@@ -49,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     side = np.full(panel.close.shape, np.nan)
     zeros = np.zeros(panel.n_assets)
     for t in decide:
-        ctx = DecisionContext(t, panel.timestamps[t], 1.0, zeros, panel)
+        ctx = DecisionContext(int(t), panel.timestamps[t], 1.0, zeros, panel)
         target = parts.strategy.target(ctx, scores[t])
         side[t] = np.sign(target.weights) if target is not None else 0.0
     plain = labeling.outcome(panel.close)

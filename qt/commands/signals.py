@@ -39,7 +39,9 @@ def catalog(include_talib: bool = True) -> list[tuple[str, str, str, str]]:
             info = indicator_info(name)
             params = ", ".join(f"{k}={v!r}" for k, v in info.params.items()) or "-"
             outputs = f" outputs: {', '.join(info.outputs)}" if len(info.outputs) > 1 else ""
-            rows.append(("talib", name, params, f"{info.description} [{info.group}; inputs: {', '.join(info.inputs)}]{outputs}"))
+            rows.append(
+                ("talib", name, params, f"{info.description} [{info.group}; inputs: {', '.join(info.inputs)}]{outputs}")
+            )
     return rows
 
 
@@ -52,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
             import difflib
 
             close = difflib.get_close_matches(args.name, [r[1] for r in catalog()], n=3)
-            print(f"unknown signal or indicator '{args.name}'" + (f"; did you mean {', '.join(close)}?" if close else ""))
+            print(
+                f"unknown signal or indicator '{args.name}'" + (f"; did you mean {', '.join(close)}?" if close else "")
+            )
             return 1
     for kind, name, params, doc in rows:
         print(f"{kind:<7} {name:<20} {params}\n{'':<28} {doc}")

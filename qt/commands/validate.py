@@ -25,7 +25,9 @@ def resolve_spec(name: str) -> Path:
     for folder in strategy_dirs():
         if (folder / f"{stem}.yaml").is_file():
             return folder / f"{stem}.yaml"
-    raise ConfigError(name, "no such file, and no strategy spec of that name in " + ", ".join(map(str, strategy_dirs())))
+    raise ConfigError(
+        name, "no such file, and no strategy spec of that name in " + ", ".join(map(str, strategy_dirs()))
+    )
 
 
 def run(args: argparse.Namespace) -> int:

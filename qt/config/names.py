@@ -39,8 +39,10 @@ class NameRegistry:
 
         def deco(cls: T) -> T:
             known = self._classes.get(name)
-            if known is not None and known is not cls and getattr(known, "__qualname__", None) != getattr(
-                cls, "__qualname__", None
+            if (
+                known is not None
+                and known is not cls
+                and getattr(known, "__qualname__", None) != getattr(cls, "__qualname__", None)
             ):
                 raise ValueError(f"{self.kind} name '{name}' is already registered to {known!r}")
             self._classes[name] = cls

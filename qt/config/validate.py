@@ -76,7 +76,8 @@ def _problems(node: Any, raw: Any, allowed: tuple[str, ...]) -> list[Problem]:
         return [Problem(("_target_",), str(exc).removeprefix(f"{exc.key}: "), resolved["_target_"])]
     problems: list[Problem] = []
     kwargs: dict[str, Any] = {}
-    for k, v in resolved.items():
+    for key, v in resolved.items():
+        k = str(key)
         if k in ("_target_", "_partial_", *SPEC_ONLY_KEYS):
             continue
         if isinstance(v, Mapping) and "_target_" in v:

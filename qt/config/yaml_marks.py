@@ -24,13 +24,13 @@ class Mark:
 
 @dataclass(frozen=True)
 class YamlMarks:
-    """Marks of each key (where the key starts) and each scalar value, by path.
+    r"""Marks of each key (where the key starts) and each scalar value, by path.
 
     Examples
     --------
     >>> import tempfile, os
     >>> f = os.path.join(tempfile.mkdtemp(), "s.yaml")
-    >>> _ = open(f, "w").write("a:\\n  b: 5\\n")
+    >>> _ = open(f, "w").write("a:\n  b: 5\n")
     >>> str(YamlMarks.load(f).find(("a", "b"), key=False)).endswith("s.yaml:2:6")
     True
     """

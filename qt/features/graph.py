@@ -60,7 +60,9 @@ class SignalGraph:
                 if ref not in known:
                     close = difflib.get_close_matches(ref, list(self.nodes), n=1)
                     hint = f"; did you mean '{close[0]}'?" if close else ""
-                    problems.append(Problem((name,), f"refers to unknown node '{ref}'{hint}; nodes: {', '.join(self.nodes)}", ref))
+                    problems.append(
+                        Problem((name,), f"refers to unknown node '{ref}'{hint}; nodes: {', '.join(self.nodes)}", ref)
+                    )
         if not problems:
             cycle = self._cycle()
             if cycle:
@@ -154,7 +156,9 @@ def compute_node(name: str, node: Signal, panel: BarPanel, values: Mapping[str, 
         raise ConfigError(f"{prefix}.{name}", str(exc)) from None
     out = np.asarray(out, dtype=np.float64)
     if out.shape != (panel.n_bars, panel.n_assets):
-        raise ConfigError(f"{prefix}.{name}", f"signal returned shape {out.shape}, expected {(panel.n_bars, panel.n_assets)}")
+        raise ConfigError(
+            f"{prefix}.{name}", f"signal returned shape {out.shape}, expected {(panel.n_bars, panel.n_assets)}"
+        )
     return out
 
 
@@ -166,7 +170,9 @@ def _source_hash(cls: type) -> str:
         return "no-source"
 
 
-def parse_node(raw: Any, allowed: tuple[str, ...] = ("qt.", "strategies.")) -> tuple[Signal | None, Role | None, list[Problem]]:
+def parse_node(
+    raw: Any, allowed: tuple[str, ...] = ("qt.", "strategies.")
+) -> tuple[Signal | None, Role | None, list[Problem]]:
     """A node's Signal and declared role from its YAML mapping; problems have node-relative paths."""
     from qt.features.indicators import Indicator
     from qt.features.signals.registry import signal_class
@@ -174,13 +180,27 @@ def parse_node(raw: Any, allowed: tuple[str, ...] = ("qt.", "strategies.")) -> t
     if isinstance(raw, Signal):
         return raw, None, []
     if not isinstance(raw, Mapping):
-        return None, None, [Problem((), f"a signal node must be a mapping with `signal:` or `indicator:`, got {raw!r}", raw)]
+        return (
+            None,
+            None,
+            [Problem((), f"a signal node must be a mapping with `signal:` or `indicator:`, got {raw!r}", raw)],
+        )
     role: Role | None = None
     if "role" in raw:
         try:
             role = Role(raw["role"])
         except ValueError:
-            return None, None, [Problem(("role",), f"must be one of {', '.join(r.value for r in Role)}, got {raw['role']!r}", raw["role"])]
+            return (
+                None,
+                None,
+                [
+                    Problem(
+                        ("role",),
+                        f"must be one of {', '.join(r.value for r in Role)}, got {raw['role']!r}",
+                        raw["role"],
+                    )
+                ],
+            )
     body = {k: v for k, v in raw.items() if k not in ("signal", "role")}
     try:
         if "indicator" in raw and "signal" in raw:

@@ -63,25 +63,32 @@ def indicator_names() -> list[str]:
 @cache
 def indicator_info(name: str) -> IndicatorInfo:
     """TA-Lib's info for ``name`` and the pydantic schema of its parameters (cached)."""
-    import talib.abstract
-    from talib import _ta_lib
+    import importlib
 
-    info = talib.abstract.Function(name).info
+    abstract: Any = importlib.import_module("talib.abstract")
+    lib: Any = importlib.import_module("talib._ta_lib")
+    info = abstract.Function(name).info
     inputs: list[str] = []
     for value in info["input_names"].values():
         inputs.extend(value if isinstance(value, list) else [value])
     fields: dict[str, Any] = {}
     helps: dict[str, str] = {}
     for i, (pname, default) in enumerate(info["parameters"].items()):
-        meta = _ta_lib._ta_getOptInputParameterInfo(name.encode(), i)
+        meta = lib._ta_getOptInputParameterInfo(name.encode(), i)
         helps[pname] = str(meta.get("help") or meta.get("display_name") or "")
         fields[pname] = _param_field(pname, default, int(meta.get("type", 0)))
-    schema = create_model(  # type: ignore[call-overload]
+    schema = create_model(
         f"{name}Params", __config__=ConfigDict(frozen=True, extra="forbid"), **fields
     )
     return IndicatorInfo(
-        name, info["group"], info["display_name"], tuple(inputs), dict(info["parameters"]), helps,
-        tuple(info["output_names"]), schema,
+        name,
+        info["group"],
+        info["display_name"],
+        tuple(inputs),
+        dict(info["parameters"]),
+        helps,
+        tuple(info["output_names"]),
+        schema,
     )
 
 
@@ -160,7 +167,9 @@ class Indicator(Signal):
         return apply_per_asset(func, series, self.params, pick, len(info.outputs))
 
 
-def apply_per_asset(func: Any, series: list[np.ndarray], params: Mapping[str, Any], pick: int, n_out: int) -> np.ndarray:
+def apply_per_asset(
+    func: Any, series: list[np.ndarray], params: Mapping[str, Any], pick: int, n_out: int
+) -> np.ndarray:
     """Call ``func`` once per column on the rows where every input is finite; scatter the result back."""
     n_bars, n_assets = series[0].shape
     out = np.full((n_bars, n_assets), np.nan)
@@ -203,7 +212,9 @@ def indicator_problems(data: Mapping[str, Any]) -> list[Problem]:
             close = difflib.get_close_matches(str(key), list(info.params), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             allowed = ", ".join(info.params) or "none"
-            problems.append(Problem(("params", key), f"unknown parameter of {info.name}; {hint}allowed: {allowed}", key))
+            problems.append(
+                Problem(("params", key), f"unknown parameter of {info.name}; {hint}allowed: {allowed}", key)
+            )
     if not problems:
         try:
             info.schema.model_validate(params)
@@ -211,7 +222,9 @@ def indicator_problems(data: Mapping[str, Any]) -> list[Problem]:
             problems.extend(from_validation_error(exc, ("params",)))
     output = data.get("output")
     if output is not None and output not in info.outputs:
-        problems.append(Problem(("output",), f"{info.name} has outputs {', '.join(info.outputs)}, got {output!r}", output))
+        problems.append(
+            Problem(("output",), f"{info.name} has outputs {', '.join(info.outputs)}, got {output!r}", output)
+        )
     inputs = data.get("inputs") or {}
     if isinstance(inputs, Mapping):
         for key in inputs:
@@ -219,5 +232,7 @@ def indicator_problems(data: Mapping[str, Any]) -> list[Problem]:
                 problems.append(Problem(("inputs", key), f"{info.name} takes inputs {', '.join(info.inputs)}", key))
         for need in info.inputs:
             if need not in PRICE_FIELDS and need not in inputs:
-                problems.append(Problem(("inputs",), f"{info.name} needs input '{need}' from a node: inputs: {{{need}: NODE}}"))
+                problems.append(
+                    Problem(("inputs",), f"{info.name} needs input '{need}' from a node: inputs: {{{need}: NODE}}")
+                )
     return problems

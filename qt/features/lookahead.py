@@ -92,4 +92,6 @@ def first_difference(name: str, a: np.ndarray, b: np.ndarray, panel: BarPanel, t
     if same.all():
         return None
     row, col = np.argwhere(~same)[0]
-    return Leak(name, panel.timestamps[t], panel.timestamps[row], panel.symbols[col], float(a[row, col]), float(b[row, col]))
+    return Leak(
+        name, panel.timestamps[t], panel.timestamps[row], panel.symbols[col], float(a[row, col]), float(b[row, col])
+    )

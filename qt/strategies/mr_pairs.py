@@ -99,7 +99,17 @@ class PairsTrading(BaseModel):
                 break
             fit = engle_granger(window[:, i[k]], window[:, j[k]])
             if fit.p_value < self.p_value and fit.std > 0:
-                tested.append(Pair(int(complete[i[k]]), int(complete[j[k]]), fit.hedge_ratio, fit.intercept, fit.mean, fit.std, fit.p_value))
+                tested.append(
+                    Pair(
+                        int(complete[i[k]]),
+                        int(complete[j[k]]),
+                        fit.hedge_ratio,
+                        fit.intercept,
+                        fit.mean,
+                        fit.std,
+                        fit.p_value,
+                    )
+                )
         chosen: list[Pair] = []
         used: set[int] = set()
         for pair in sorted(tested, key=lambda p: p.p_value):
@@ -139,7 +149,6 @@ class PairsTrading(BaseModel):
             out[start + k, pair.x] -= position * leg
 
     def target(self, ctx: DecisionContext, scores: np.ndarray) -> TargetPositions:
-        """This bar's book, on tradable assets only."""
+        """The book at this bar, on tradable assets only."""
         weights = np.where(ctx.tradable & np.isfinite(scores), scores, 0.0)
         return TargetPositions(ctx.timestamp, weights, scores)
-

@@ -28,13 +28,49 @@ select: {rule: top_quantile, quantile: 0.2}
 
 BROKEN = [
     # (name, (old, new) edit of GOOD, key named, message fragment, line)
-    ("unknown key", ("    skip: 21\n", "    skipp: 21\n"), "strategy.signals.mom.skipp", "unknown key; did you mean 'skip'?", 8),
+    (
+        "unknown key",
+        ("    skip: 21\n", "    skipp: 21\n"),
+        "strategy.signals.mom.skipp",
+        "unknown key; did you mean 'skip'?",
+        8,
+    ),
     ("unknown top-level key", ("combine: mom\n", "combin: mom\n"), "strategy.combin", "did you mean 'combine'?", 12),
-    ("wrong type", ("    skip: 21\n", "    skip: soon\n"), "strategy.signals.mom.skip", "must be a valid integer, got 'soon'", 8),
-    ("negative window", ("  lookback: 126\n", "  lookback: -5\n"), "strategy.signals.mom.lookback", "must be > 0, got -5 (the value of strategy.params.lookback)", 7),
-    ("unknown indicator", ("    indicator: RSI\n", "    indicator: RSII\n"), "strategy.signals.rsi.indicator", "did you mean 'RSI'", 10),
-    ("talib param typo", ("{timeperiod: 14}", "{timeperod: 14}"), "strategy.signals.rsi.params.timeperod", "allowed: timeperiod", 11),
-    ("unknown signal", ("    signal: momentum\n", "    signal: momentun\n"), "strategy.signals.mom.signal", "did you mean 'momentum'", 6),
+    (
+        "wrong type",
+        ("    skip: 21\n", "    skip: soon\n"),
+        "strategy.signals.mom.skip",
+        "must be a valid integer, got 'soon'",
+        8,
+    ),
+    (
+        "negative window",
+        ("  lookback: 126\n", "  lookback: -5\n"),
+        "strategy.signals.mom.lookback",
+        "must be > 0, got -5 (the value of strategy.params.lookback)",
+        7,
+    ),
+    (
+        "unknown indicator",
+        ("    indicator: RSI\n", "    indicator: RSII\n"),
+        "strategy.signals.rsi.indicator",
+        "did you mean 'RSI'",
+        10,
+    ),
+    (
+        "talib param typo",
+        ("{timeperiod: 14}", "{timeperod: 14}"),
+        "strategy.signals.rsi.params.timeperod",
+        "allowed: timeperiod",
+        11,
+    ),
+    (
+        "unknown signal",
+        ("    signal: momentum\n", "    signal: momentun\n"),
+        "strategy.signals.mom.signal",
+        "did you mean 'momentum'",
+        6,
+    ),
     (
         "cycle",
         ("combine: mom\n", "  a: {signal: rank, of: b}\n  b: {signal: cs_zscore, of: a}\ncombine: mom\n"),
@@ -42,9 +78,27 @@ BROKEN = [
         "cycle between signal nodes: a -> b -> a",
         12,
     ),
-    ("unknown reference", ("combine: mom\n", "  z: {signal: rank, of: mon}\ncombine: mom\n"), "strategy.signals.z", "unknown node 'mon'; did you mean 'mom'?", 12),
-    ("forbidden _target_", ("_target_: pipeline\n", "_target_: os.system\n"), "strategy._target_", "not under an allowed prefix", 3),
-    ("nested forbidden _target_", ("combine: mom\n", "rebalance: {_target_: subprocess.run}\ncombine: mom\n"), "strategy.rebalance._target_", "not under an allowed prefix", 12),
+    (
+        "unknown reference",
+        ("combine: mom\n", "  z: {signal: rank, of: mon}\ncombine: mom\n"),
+        "strategy.signals.z",
+        "unknown node 'mon'; did you mean 'mom'?",
+        12,
+    ),
+    (
+        "forbidden _target_",
+        ("_target_: pipeline\n", "_target_: os.system\n"),
+        "strategy._target_",
+        "not under an allowed prefix",
+        3,
+    ),
+    (
+        "nested forbidden _target_",
+        ("combine: mom\n", "rebalance: {_target_: subprocess.run}\ncombine: mom\n"),
+        "strategy.rebalance._target_",
+        "not under an allowed prefix",
+        12,
+    ),
     ("bad selection", ("quantile: 0.2}", "quantile: 1.5}"), "strategy.select.quantile", "must be <= 1, got 1.5", 13),
     ("unknown combine node", ("combine: mom\n", "combine: mo\n"), "strategy.combine", "unknown signal node 'mo'", 12),
 ]
@@ -95,7 +149,11 @@ def test_forbidden_target_is_refused_before_import(tmp_path, monkeypatch):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    text = GOOD.replace("    skip: 21\n", "    skip: -1\n").replace("{timeperiod: 14}", "{timeperod: 14}").replace("combine: mom\n", "combin: mom\n")
+    text = (
+        GOOD.replace("    skip: 21\n", "    skip: -1\n")
+        .replace("{timeperiod: 14}", "{timeperod: 14}")
+        .replace("combine: mom\n", "combin: mom\n")
+    )
     keys = {e.key for e in errors_of(write(tmp_path, text))}
     assert {"strategy.signals.mom.skip", "strategy.signals.rsi.params.timeperod", "strategy.combin"} <= keys
 
@@ -112,7 +170,10 @@ def test_qt_validate_cli(tmp_path, qt_cli):
     bad = write(tmp_path, GOOD.replace("  lookback: 126\n", "  lookback: -5\n"))
     result = qt_cli("validate", str(bad))
     assert result.returncode == 1
-    assert f"strategy.signals.mom.lookback: must be > 0, got -5 (the value of strategy.params.lookback)  ({bad}:7:15)" in result.stdout
+    assert (
+        f"strategy.signals.mom.lookback: must be > 0, got -5 (the value of strategy.params.lookback)  ({bad}:7:15)"
+        in result.stdout
+    )
 
 
 def test_qt_run_validates_before_anything_loads(tmp_path, qt_cli):
@@ -121,6 +182,8 @@ def test_qt_run_validates_before_anything_loads(tmp_path, qt_cli):
     (folder / "broken.yaml").write_text(GOOD.replace("{timeperiod: 14}", "{timeperod: 14}"))
     result = qt_cli("run", "strategy=broken", f"hydra.run.dir={tmp_path / 'r'}", env={"QT_STRATEGIES": str(folder)})
     assert result.returncode == 2
-    assert "strategy.signals.rsi.params.timeperod: unknown parameter of RSI; did you mean 'timeperiod'?" in result.stderr
+    assert (
+        "strategy.signals.rsi.params.timeperod: unknown parameter of RSI; did you mean 'timeperiod'?" in result.stderr
+    )
     assert f"{folder / 'broken.yaml'}:11:" in result.stderr
     assert not (tmp_path / "r" / "equity.parquet").exists()

@@ -20,8 +20,12 @@ def frame(x):
 
 
 def test_simple_and_log_returns_and_skip():
-    np.testing.assert_allclose(fe.simple_returns(PRICES, 5), frame(PRICES).pct_change(5, fill_method=None), equal_nan=True)
-    np.testing.assert_allclose(fe.log_returns(PRICES, 3), np.log(frame(PRICES) / frame(PRICES).shift(3)), equal_nan=True)
+    np.testing.assert_allclose(
+        fe.simple_returns(PRICES, 5), frame(PRICES).pct_change(5, fill_method=None), equal_nan=True
+    )
+    np.testing.assert_allclose(
+        fe.log_returns(PRICES, 3), np.log(frame(PRICES) / frame(PRICES).shift(3)), equal_nan=True
+    )
     skipped = frame(PRICES).shift(2) / frame(PRICES).shift(10) - 1
     np.testing.assert_allclose(fe.simple_returns(PRICES, 10, 2), skipped, equal_nan=True)
     multi = fe.multi_horizon_returns(PRICES, [1, 21])
@@ -32,10 +36,18 @@ def test_simple_and_log_returns_and_skip():
 
 @pytest.mark.parametrize("window", [2, 10, 30])
 def test_rolling_mean_std_max_match_pandas(window):
-    np.testing.assert_allclose(fe.rolling_mean(PRICES, window), frame(PRICES).rolling(window).mean(), rtol=1e-10, equal_nan=True)
-    np.testing.assert_allclose(fe.rolling_std(PRICES, window), frame(PRICES).rolling(window).std(), rtol=1e-8, equal_nan=True)
     np.testing.assert_allclose(
-        fe.rolling_std(PRICES, window, ddof=0), frame(PRICES).rolling(window).std(ddof=0), rtol=1e-8, atol=1e-12, equal_nan=True
+        fe.rolling_mean(PRICES, window), frame(PRICES).rolling(window).mean(), rtol=1e-10, equal_nan=True
+    )
+    np.testing.assert_allclose(
+        fe.rolling_std(PRICES, window), frame(PRICES).rolling(window).std(), rtol=1e-8, equal_nan=True
+    )
+    np.testing.assert_allclose(
+        fe.rolling_std(PRICES, window, ddof=0),
+        frame(PRICES).rolling(window).std(ddof=0),
+        rtol=1e-8,
+        atol=1e-12,
+        equal_nan=True,
     )
     np.testing.assert_allclose(fe.rolling_max(PRICES, window), frame(PRICES).rolling(window).max(), equal_nan=True)
     std = fe.rolling_std(PRICES, window)

@@ -22,7 +22,8 @@ OPEN = (HIGH + LOW) / 2
 VOLUME = RNG.uniform(1e5, 1e6, size=(T, N))
 STAMPS = (np.datetime64("2020-01-01") + np.arange(T)).astype("datetime64[us]")
 OHLCV = BarPanel(
-    STAMPS, ("A", "B", "C"),
+    STAMPS,
+    ("A", "B", "C"),
     {Field.OPEN: OPEN, Field.HIGH: HIGH, Field.LOW: LOW, Field.CLOSE: CLOSE, Field.VOLUME: VOLUME},
 )
 
@@ -38,13 +39,21 @@ def evaluate(spec, panel=OHLCV, extra=None):
     [
         ({"indicator": "RSI", "params": {"timeperiod": 14}}, lambda j: talib.RSI(CLOSE[:, j], timeperiod=14)),
         ({"indicator": "MACD", "output": "macdhist"}, lambda j: talib.MACD(CLOSE[:, j])[2]),
-        ({"indicator": "BBANDS", "params": {"timeperiod": 10, "matype": "EMA"}, "output": "lowerband"},
-         lambda j: talib.BBANDS(CLOSE[:, j], timeperiod=10, matype=1)[2]),
+        (
+            {"indicator": "BBANDS", "params": {"timeperiod": 10, "matype": "EMA"}, "output": "lowerband"},
+            lambda j: talib.BBANDS(CLOSE[:, j], timeperiod=10, matype=1)[2],
+        ),
         ({"indicator": "STOCH", "output": "slowd"}, lambda j: talib.STOCH(HIGH[:, j], LOW[:, j], CLOSE[:, j])[1]),
-        ({"indicator": "ADX", "params": {"timeperiod": 10}}, lambda j: talib.ADX(HIGH[:, j], LOW[:, j], CLOSE[:, j], timeperiod=10)),
+        (
+            {"indicator": "ADX", "params": {"timeperiod": 10}},
+            lambda j: talib.ADX(HIGH[:, j], LOW[:, j], CLOSE[:, j], timeperiod=10),
+        ),
         ({"indicator": "OBV"}, lambda j: talib.OBV(CLOSE[:, j], VOLUME[:, j])),
         ({"indicator": "sma", "params": {"timeperiod": 30}}, lambda j: talib.SMA(CLOSE[:, j], timeperiod=30)),
-        ({"indicator": "CDLDOJI"}, lambda j: talib.CDLDOJI(OPEN[:, j], HIGH[:, j], LOW[:, j], CLOSE[:, j]).astype(float)),
+        (
+            {"indicator": "CDLDOJI"},
+            lambda j: talib.CDLDOJI(OPEN[:, j], HIGH[:, j], LOW[:, j], CLOSE[:, j]).astype(float),
+        ),
     ],
 )
 def test_yaml_indicator_equals_direct_talib_call(spec, direct):
@@ -54,7 +63,9 @@ def test_yaml_indicator_equals_direct_talib_call(spec, direct):
 
 
 def test_indicator_on_another_node():
-    out = evaluate({"indicator": "EMA", "params": {"timeperiod": 5}, "inputs": {"close": "r"}}, extra={"r": {"signal": "returns"}})
+    out = evaluate(
+        {"indicator": "EMA", "params": {"timeperiod": 5}, "inputs": {"close": "r"}}, extra={"r": {"signal": "returns"}}
+    )
     r = CLOSE[1:, 0] / CLOSE[:-1, 0] - 1
     np.testing.assert_allclose(out[1:, 0], talib.EMA(r, timeperiod=5), equal_nan=True)
 
@@ -91,8 +102,16 @@ def test_missing_field_names_indicator_and_field():
 @pytest.mark.parametrize(
     ("spec", "path", "message"),
     [
-        ({"indicator": "RSI", "params": {"timeperod": 14}}, ("x", "params", "timeperod"), "did you mean 'timeperiod'\\? allowed: timeperiod"),
-        ({"indicator": "RSI", "params": {"timeperiod": -3}}, ("x", "params", "timeperiod"), "greater than or equal to 1"),
+        (
+            {"indicator": "RSI", "params": {"timeperod": 14}},
+            ("x", "params", "timeperod"),
+            "did you mean 'timeperiod'\\? allowed: timeperiod",
+        ),
+        (
+            {"indicator": "RSI", "params": {"timeperiod": -3}},
+            ("x", "params", "timeperiod"),
+            "greater than or equal to 1",
+        ),
         ({"indicator": "BBANDS", "params": {"matype": "FOO"}}, ("x", "params", "matype"), "valid integer"),
         ({"indicator": "MACD", "output": "signal"}, ("x", "output"), "outputs macd, macdsignal, macdhist"),
         ({"indicator": "RSX"}, ("x", "indicator"), "did you mean 'RSI'"),

@@ -47,7 +47,12 @@ def test_scramble_keeps_the_past_and_changes_the_future():
 
 
 def test_leaky_plugin_is_caught_with_node_date_and_symbol():
-    graph = SignalGraph({"mom": parse_graph({"m": {"signal": "momentum", "lookback": 20, "skip": 5}})[0].nodes["m"], "tomorrow": Leaky()})
+    graph = SignalGraph(
+        {
+            "mom": parse_graph({"m": {"signal": "momentum", "lookback": 20, "skip": 5}})[0].nodes["m"],
+            "tomorrow": Leaky(),
+        }
+    )
     leak = check_graph(graph, PANEL, cutoffs=CUTOFFS)
     assert leak is not None and leak.node == "tomorrow"
     t = CUTOFFS[0]
@@ -62,7 +67,9 @@ def test_a_leak_that_never_trades_is_still_caught():
 
 
 def test_labels_are_exempt_by_role():
-    graph, problems = parse_graph({"y": {"signal": "triple_barrier", "horizon": 5}, "leak": {"signal": "returns", "role": "label"}})
+    graph, problems = parse_graph(
+        {"y": {"signal": "triple_barrier", "horizon": 5}, "leak": {"signal": "returns", "role": "label"}}
+    )
     assert problems == []
     assert check_graph(graph, PANEL, cutoffs=CUTOFFS) is None
 
@@ -76,7 +83,9 @@ def test_every_builtin_signal_is_causal(name):
     if "of" in fields:
         spec["of"] = "base"
     if "inputs" in fields:
-        spec["inputs"] = {"base": 1.0, "other": -1.0} if "float" in str(fields["inputs"].annotation) else ["base", "other"]
+        spec["inputs"] = (
+            {"base": 1.0, "other": -1.0} if "float" in str(fields["inputs"].annotation) else ["base", "other"]
+        )
     if "a" in fields:
         spec.update(a="base", b="other")
     if "groups" in fields:
@@ -86,7 +95,9 @@ def test_every_builtin_signal_is_causal(name):
     assert check_graph(graph, PANEL, cutoffs=CUTOFFS) is None
 
 
-@pytest.mark.parametrize("name", ["RSI", "MACD", "BBANDS", "ADX", "STOCH", "OBV", "KAMA", "SAR", "ATR", "MFI", "CCI", "WILLR"])
+@pytest.mark.parametrize(
+    "name", ["RSI", "MACD", "BBANDS", "ADX", "STOCH", "OBV", "KAMA", "SAR", "ATR", "MFI", "CCI", "WILLR"]
+)
 def test_talib_sample_is_causal(name):
     graph, problems = parse_graph({"x": {"indicator": name}})
     assert problems == []

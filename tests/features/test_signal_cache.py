@@ -72,8 +72,12 @@ def test_qt_run_hits_on_a_rerun_and_off_disables(tmp_path, qt_cli):
     second = qt_cli(*args, f"hydra.run.dir={tmp_path / 'r2'}")
     assert "signal cache hit: rsi" in (tmp_path / "r2" / "run.log").read_text()
     assert (tmp_path / "r1" / "equity.parquet").read_bytes() == (tmp_path / "r2" / "equity.parquet").read_bytes()
-    off = qt_cli("run", "strategy=rsi_reversal", "report.tearsheet=false", "cache=off", f"hydra.run.dir={tmp_path / 'r3'}")
+    off = qt_cli(
+        "run", "strategy=rsi_reversal", "report.tearsheet=false", "cache=off", f"hydra.run.dir={tmp_path / 'r3'}"
+    )
     assert off.returncode == 0, off.stderr
     assert "signal cache" not in (tmp_path / "r3" / "run.log").read_text()
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r1" / "equity.parquet"), pd.read_parquet(tmp_path / "r3" / "equity.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "r1" / "equity.parquet"), pd.read_parquet(tmp_path / "r3" / "equity.parquet")
+    )
     assert second.returncode == 0

@@ -72,11 +72,20 @@ def test_volatility_and_low_vol():
 def test_transforms_on_other_nodes():
     base = {"r": {"signal": "returns", "horizon": 1}}
     r = DF.pct_change(fill_method=None)
-    np.testing.assert_allclose(node({"signal": "ts_zscore", "of": "r", "window": 10}, base), (r - r.rolling(10).mean()) / r.rolling(10).std(), rtol=1e-7, equal_nan=True)
+    np.testing.assert_allclose(
+        node({"signal": "ts_zscore", "of": "r", "window": 10}, base),
+        (r - r.rolling(10).mean()) / r.rolling(10).std(),
+        rtol=1e-7,
+        equal_nan=True,
+    )
     row = r.iloc[100].to_numpy()
     np.testing.assert_allclose(node({"signal": "cs_zscore", "of": "r"}, base)[100], (row - row.mean()) / row.std())
     np.testing.assert_allclose(node({"signal": "demean", "of": "r"}, base)[100], row - row.mean())
-    np.testing.assert_allclose(node({"signal": "ewma", "of": "r", "halflife": 3}, base)[1:], r.iloc[1:].ewm(halflife=3, adjust=False).mean(), rtol=1e-10)
+    np.testing.assert_allclose(
+        node({"signal": "ewma", "of": "r", "halflife": 3}, base)[1:],
+        r.iloc[1:].ewm(halflife=3, adjust=False).mean(),
+        rtol=1e-10,
+    )
     logr = node({"signal": "returns", "horizon": 5, "skip": 1, "log": True})
     np.testing.assert_allclose(logr[20], np.log(CLOSE[19] / CLOSE[15]))
 
@@ -106,6 +115,8 @@ def test_bad_signal_parameters_are_problems_with_paths():
     assert problems[0].path == ("t",) and "give above, below" in problems[0].message
 
 
-@pytest.mark.parametrize("name", ["momentum", "reversal", "low_vol", "high_52w", "bollinger_pctb", "ma_zscore", "ts_momentum", "volatility"])
+@pytest.mark.parametrize(
+    "name", ["momentum", "reversal", "low_vol", "high_52w", "bollinger_pctb", "ma_zscore", "ts_momentum", "volatility"]
+)
 def test_every_builtin_price_signal_has_the_panel_shape(name):
     assert node({"signal": name}).shape == CLOSE.shape

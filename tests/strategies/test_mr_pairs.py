@@ -63,7 +63,9 @@ def test_strategy_picks_the_cointegrated_pair_and_trades_it_dollar_neutral():
 
 def test_positions_follow_the_zscore_rules_by_hand():
     panel = pair_panel()
-    strategy = PairsTrading(formation=250, reform_every=350, max_pairs=1, min_correlation=0.0, candidates=6, entry=1.5, exit=0.3, stop=3.5)
+    strategy = PairsTrading(
+        formation=250, reform_every=350, max_pairs=1, min_correlation=0.0, candidates=6, entry=1.5, exit=0.3, stop=3.5
+    )
     pair = strategy.choose_pairs(np.log(panel.close[:250]))[0]
     logp = np.log(panel.close)
     z = (logp[250:, pair.y] - pair.intercept - pair.hedge_ratio * logp[250:, pair.x] - pair.mean) / pair.std

@@ -37,7 +37,9 @@ def compose_strategy(overrides):
 
 
 def backtest(strategy, panel):
-    engine = BacktestEngine(strategy=strategy, portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(), capital=1e6)
+    engine = BacktestEngine(
+        strategy=strategy, portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(), capital=1e6
+    )
     return engine.run(panel, strategy.scores(panel))
 
 
@@ -45,7 +47,12 @@ def backtest(strategy, panel):
     "overrides",
     [
         [],
-        ["strategy.params.lookback=63", "strategy.params.skip=5", "strategy.params.quantile=0.3", "strategy.params.long_short=true"],
+        [
+            "strategy.params.lookback=63",
+            "strategy.params.skip=5",
+            "strategy.params.quantile=0.3",
+            "strategy.params.long_short=true",
+        ],
         ["strategy.params.frequency=weekly", "strategy.params.lookback=126"],
     ],
 )
@@ -54,7 +61,10 @@ def test_xmom_spec_equals_the_class_weights_and_nav(overrides):
     assert isinstance(spec, PipelineStrategy)
     mom = spec.signals.nodes["mom"]
     cls = CrossSectionalMomentum(
-        lookback=mom.lookback, skip=mom.skip, quantile=spec.select.quantile, long_short=spec.select.long_short,
+        lookback=mom.lookback,
+        skip=mom.skip,
+        quantile=spec.select.quantile,
+        long_short=spec.select.long_short,
         rebalance=spec.rebalance,
     )
     panel = SyntheticData(n_assets=40, n_days=900, seed=11, staggered=True).load()
@@ -80,7 +90,14 @@ def test_xmom_cli_run_is_byte_identical_to_the_class(tmp_path, qt_cli):
     runs = {}
     for name in ("xmom", "xmom_class"):
         out = tmp_path / name
-        result = qt_cli("run", f"strategy={name}", "cache=off", "report.tearsheet=false", f"hydra.run.dir={out}", env={"QT_STRATEGIES": str(folder)})
+        result = qt_cli(
+            "run",
+            f"strategy={name}",
+            "cache=off",
+            "report.tearsheet=false",
+            f"hydra.run.dir={out}",
+            env={"QT_STRATEGIES": str(folder)},
+        )
         assert result.returncode == 0, result.stderr
         runs[name] = out
     for file in ("equity.parquet", "weights.parquet", "fills.parquet", "orders.parquet"):
@@ -92,7 +109,11 @@ def ctx_for(panel, t):
 
 
 def spec(**kw):
-    base = {"signals": {"r": {"signal": "returns", "horizon": 1}}, "combine": "r", "rebalance": Calendar(frequency="daily")}
+    base = {
+        "signals": {"r": {"signal": "returns", "horizon": 1}},
+        "combine": "r",
+        "rebalance": Calendar(frequency="daily"),
+    }
     return PipelineStrategy(**{**base, **kw})
 
 
@@ -107,7 +128,11 @@ PANEL = daily_panel([[10.0, 10.0, 10.0, 10.0], [11.0, 9.0, 10.5, 10.2], [12.1, 8
         ({"rule": "top_k", "k": 1, "long_short": True}, {"scheme": "equal"}, [1, -1, 0, 0]),
         ({"rule": "top_quantile", "quantile": 0.5, "long_short": True}, {"scheme": "equal"}, [0.5, -0.5, 0.5, -0.5]),
         ({"rule": "threshold", "long_above": 0.0, "short_below": -0.05}, {"scheme": "equal"}, [1, -1, 0, 0]),
-        ({"rule": "top_k", "k": 2, "long_short": True}, {"scheme": "score"}, [1, -0.1 / (0.1 + 0.2 / 10.2), 0, -(0.2 / 10.2) / (0.1 + 0.2 / 10.2)]),
+        (
+            {"rule": "top_k", "k": 2, "long_short": True},
+            {"scheme": "score"},
+            [1, -0.1 / (0.1 + 0.2 / 10.2), 0, -(0.2 / 10.2) / (0.1 + 0.2 / 10.2)],
+        ),
     ],
 )
 def test_selection_and_weighting_by_hand(select, weight, expected):
@@ -135,9 +160,15 @@ def test_universe_filters_by_hand():
     panel = BarPanel(stamps, ("A", "B", "C"), {Field.CLOSE: close, Field.VOLUME: volume})
     base = {"signals": {"p": {"signal": "field"}}, "combine": "p"}
     assert np.isfinite(PipelineStrategy(**base, universe={"min_price": 5.0}).scores(panel)).tolist() == [
-        [False, True, False], [True, True, True], [True, True, True]
+        [False, True, False],
+        [True, True, True],
+        [True, True, True],
     ]
-    assert np.isfinite(PipelineStrategy(**base, universe={"min_history": 3}).scores(panel))[2].tolist() == [True, True, False]
+    assert np.isfinite(PipelineStrategy(**base, universe={"min_history": 3}).scores(panel))[2].tolist() == [
+        True,
+        True,
+        False,
+    ]
     adv = PipelineStrategy(**base, universe={"min_dollar_volume": 1e6, "dollar_volume_window": 2}).scores(panel)
     assert np.isfinite(adv).tolist() == [[False, False, False], [True, False, False], [True, False, True]]
     assert np.isfinite(PipelineStrategy(**base, universe={"symbols": ["B"]}).scores(panel))[:, 1].all()
@@ -163,12 +194,18 @@ def test_weighted_combine_of_zscores():
     ("kwargs", "message"),
     [
         ({"signals": {"a": {"signal": "returns"}, "b": {"signal": "reversal"}}}, r"combine: name the node to trade"),
-        ({"signals": {"a": {"signal": "returns"}}, "combine": "aa"}, r"combine: unknown signal node 'aa'; did you mean 'a'"),
+        (
+            {"signals": {"a": {"signal": "returns"}}, "combine": "aa"},
+            r"combine: unknown signal node 'aa'; did you mean 'a'",
+        ),
         (
             {"signals": {"y": {"signal": "triple_barrier"}, "x": {"signal": "cs_zscore", "of": "y"}}, "combine": "x"},
             r"depends on label node\(s\) y",
         ),
-        ({"signals": {"a": {"signal": "returns"}}, "select": {"rule": "top_kk"}}, r"strategy.select.rule: unknown selection rule 'top_kk'; did you mean 'top_k'"),
+        (
+            {"signals": {"a": {"signal": "returns"}}, "select": {"rule": "top_kk"}},
+            r"strategy.select.rule: unknown selection rule 'top_kk'; did you mean 'top_k'",
+        ),
     ],
 )
 def test_spec_level_errors_name_the_key(kwargs, message):
@@ -179,7 +216,8 @@ def test_spec_level_errors_name_the_key(kwargs, message):
 def test_plugin_strategy_by_short_name_and_by_path():
     strategy = compose_strategy(["strategy=my_plugin_strategy"])
     by_path = build(
-        {"_target_": "pipeline", "signals": {"b": {"signal": "strategies.my_signal.Breakout", "window": 55}}}, "strategy"
+        {"_target_": "pipeline", "signals": {"b": {"signal": "strategies.my_signal.Breakout", "window": 55}}},
+        "strategy",
     )
     panel = SyntheticData(n_assets=5, n_days=200, seed=2).load()
     np.testing.assert_array_equal(strategy.scores(panel), by_path.scores(panel))
@@ -200,7 +238,9 @@ def test_plugin_strategy_by_short_name_and_by_path():
     ],
 )
 def test_example_specs_run_from_the_cli(args, tmp_path, qt_cli):
-    result = qt_cli("run", *args, "report.tearsheet=false", f"cache.dir={tmp_path / 'c'}", f"hydra.run.dir={tmp_path / 'r'}")
+    result = qt_cli(
+        "run", *args, "report.tearsheet=false", f"cache.dir={tmp_path / 'c'}", f"hydra.run.dir={tmp_path / 'r'}"
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r" / "equity.parquet").is_file()
 

@@ -57,7 +57,7 @@ def triple_barrier(
     >>> float(out.label[0, 0]), int(out.bars[0, 0]), Barrier(out.barrier[0, 0]).name
     (1.0, 2, 'UPPER')
     """
-    n_bars, n_assets = close.shape
+    n_bars = close.shape[0]
     sign = np.ones_like(close) if side is None else side
     label = np.full(close.shape, np.nan)
     ret = np.full(close.shape, np.nan)

@@ -115,7 +115,7 @@ class Difference(Signal):
         return (self.a, self.b)
 
     def compute(self, panel: BarPanel, nodes: Mapping[str, np.ndarray]) -> np.ndarray:
-        """a - b [T x N]."""
+        """A - b [T x N]."""
         return nodes[self.a] - nodes[self.b]
 
 
@@ -123,7 +123,7 @@ class Ratio(Difference):
     """Node ``a`` / node ``b`` - 1 (e.g. a fast over a slow moving average)."""
 
     def compute(self, panel: BarPanel, nodes: Mapping[str, np.ndarray]) -> np.ndarray:
-        """a / b - 1 [T x N]."""
+        """A / b - 1 [T x N]."""
         with np.errstate(invalid="ignore", divide="ignore"):
             out = nodes[self.a] / nodes[self.b] - 1.0
         return np.where(np.isfinite(out), out, np.nan)

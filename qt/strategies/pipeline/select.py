@@ -20,10 +20,12 @@ from qt.strategies.base import DecisionContext
 
 _P = "qt.strategies.pipeline.select"
 SELECTIONS = NameRegistry(
-    "selection rule", {"top_quantile": f"{_P}.SelectTopQuantile", "top_k": f"{_P}.SelectTopK", "threshold": f"{_P}.SelectThreshold"}
+    "selection rule",
+    {"top_quantile": f"{_P}.SelectTopQuantile", "top_k": f"{_P}.SelectTopK", "threshold": f"{_P}.SelectThreshold"},
 )
 WEIGHTINGS = NameRegistry(
-    "weighting scheme", {"equal": f"{_P}.WeighEqual", "score": f"{_P}.WeighByScore", "inverse_vol": f"{_P}.WeighInverseVol"}
+    "weighting scheme",
+    {"equal": f"{_P}.WeighEqual", "score": f"{_P}.WeighByScore", "inverse_vol": f"{_P}.WeighInverseVol"},
 )
 register_selection = SELECTIONS.register
 register_weighting = WEIGHTINGS.register
@@ -166,7 +168,11 @@ class WeighInverseVol(Weigher):
         """Inverse-volatility weights per side (assets without a volatility get none)."""
         close = ctx.history(BarField.CLOSE, self.window + 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            vol = np.std(close[1:] / close[:-1] - 1.0, axis=0, ddof=1) if close.shape[0] > 2 else np.full(side.shape, np.nan)
+            vol = (
+                np.std(close[1:] / close[:-1] - 1.0, axis=0, ddof=1)
+                if close.shape[0] > 2
+                else np.full(side.shape, np.nan)
+            )
             inv = np.where(np.isfinite(vol) & (vol > 0), 1.0 / vol, 0.0)
         return spread(np.where(inv > 0, side, 0.0), inv)
 
@@ -184,7 +190,11 @@ def parse_component(data: Any, registry: NameRegistry, tag: str, default: str, b
         load_plugins()
     if not registry.has(name):
         hint = registry.suggest(name)
-        message = f"unknown {registry.kind} '{name}'; " + (hint + " " if hint else "") + f"known: {', '.join(registry.names())}"
+        message = (
+            f"unknown {registry.kind} '{name}'; "
+            + (hint + " " if hint else "")
+            + f"known: {', '.join(registry.names())}"
+        )
         raise to_validation_error(base.__name__, [Problem((tag,), message, name)])
     cls = registry.get(name)
     body = {**data, tag: name} if tag in cls.model_fields else {k: v for k, v in data.items() if k != tag}

@@ -19,8 +19,8 @@ from qt.strategies.pipeline.select import (
     WEIGHTINGS,
     Selector,
     SelectTopQuantile,
-    Weigher,
     WeighEqual,
+    Weigher,
     parse_component,
 )
 from qt.strategies.pipeline.universe import Universe
@@ -73,12 +73,12 @@ class PipelineStrategy(BaseModel):
     @field_validator("select", mode="before")
     @classmethod
     def _parse_select(cls, value: Any) -> Selector:
-        return parse_component(value, SELECTIONS, "rule", "top_quantile", Selector)  # type: ignore[no-any-return]
+        return parse_component(value, SELECTIONS, "rule", "top_quantile", Selector)
 
     @field_validator("weight", mode="before")
     @classmethod
     def _parse_weight(cls, value: Any) -> Weigher:
-        return parse_component(value, WEIGHTINGS, "scheme", "equal", Weigher)  # type: ignore[no-any-return]
+        return parse_component(value, WEIGHTINGS, "scheme", "equal", Weigher)
 
     @model_validator(mode="after")
     def _combine_names_feature_nodes(self) -> PipelineStrategy:
@@ -125,7 +125,9 @@ def combine_problems(graph: SignalGraph, combine: str | Combine | None) -> list[
 
     names = traded_nodes(graph, combine)
     if combine is None and len(names) != 1:
-        return [Problem(("combine",), f"name the node to trade (unreferenced feature nodes: {', '.join(names) or 'none'})")]
+        return [
+            Problem(("combine",), f"name the node to trade (unreferenced feature nodes: {', '.join(names) or 'none'})")
+        ]
     path: tuple[str, ...] = ("combine", "weights") if isinstance(combine, Combine) else ("combine",)
     for name in names:
         if name not in graph.nodes:
@@ -134,5 +136,9 @@ def combine_problems(graph: SignalGraph, combine: str | Combine | None) -> list[
             return [Problem(path, f"unknown signal node '{name}'{hint}; nodes: {', '.join(graph.nodes)}", name)]
         leaks = sorted(n for n in graph.ancestors(name) if graph.role(n) is Role.LABEL)
         if leaks:
-            return [Problem(path, f"traded node '{name}' depends on label node(s) {', '.join(leaks)}, which look ahead", name)]
+            return [
+                Problem(
+                    path, f"traded node '{name}' depends on label node(s) {', '.join(leaks)}, which look ahead", name
+                )
+            ]
     return []
