@@ -52,5 +52,5 @@ def test_every_strategy_spec_composes_and_builds(name):
 def test_params_drive_the_component_by_interpolation():
     cfg = compose_run(["strategy=xmom", "strategy.params.lookback=126", "strategy.params.frequency=weekly"])
     strategy = build_components(cfg).strategy
-    assert strategy.lookback == 126
+    assert strategy.signals.nodes["mom"].lookback == 126  # xmom is a pipeline spec (issue 4)
     assert strategy.rebalance.frequency.value == "weekly"
