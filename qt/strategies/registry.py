@@ -49,6 +49,10 @@ def lookup(name: str, key: str) -> Any:
 
         module, _, attr = _BUILTINS[name].rpartition(".")
         _REGISTRY[name] = getattr(importlib.import_module(module), attr)
+    if name not in _REGISTRY:
+        from qt.config.plugins import load_plugins
+
+        load_plugins()  # plugin modules in the strategy folders register their names on import
     if name in _REGISTRY:
         return _REGISTRY[name]
     known = sorted({*_REGISTRY, *_BUILTINS})
