@@ -88,6 +88,8 @@ def check_execution(parts: Any, panel: Any) -> str | None:
     )
     result = engine.run(panel, parts.strategy.scores(panel))
     for batch in result.fills:
+        if not batch.filled.any():
+            continue  # expired or cancelled: no price was used
         decided = batch.orders.decided_at
         if batch.filled_at < decided or (batch.filled_at == decided and parts.execution.price_field is not Field.CLOSE):
             return (

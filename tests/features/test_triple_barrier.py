@@ -57,3 +57,33 @@ def test_volatility_scaled_barriers_from_settings():
     assert np.isnan(out.label[-1]).all()  # no future at all
     early = np.isfinite(out.label[-5:])  # touched before the data ran out: upper or lower only
     assert set(np.unique(out.barrier[-5:][early])) <= {int(Barrier.UPPER), int(Barrier.LOWER)}
+
+
+def test_qt_label_writes_labels_and_meta_labels(tmp_path, qt_cli):
+    import pandas as pd
+
+    out = tmp_path / "labels.parquet"
+    result = qt_cli("label", "strategy=xmom", "labeling=triple_barrier", "labeling.horizon=5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_parquet(out)
+    expected = [
+        "timestamp",
+        "symbol",
+        "label",
+        "ret",
+        "barrier",
+        "touch_timestamp",
+        "bars_to_touch",
+        "side",
+        "meta_label",
+    ]
+    assert list(table.columns) == expected
+    assert set(table["label"].unique()) <= {-1.0, 0.0, 1.0}
+    assert set(table["barrier"].unique()) <= {"upper", "lower", "vertical"}
+    assert (table["bars_to_touch"].between(1, 5)).all()
+    assert (table["touch_timestamp"] > table["timestamp"]).all()
+    bets = table[table["side"] != 0]
+    assert len(bets) > 0 and bets["meta_label"].isin([0.0, 1.0]).all()
+    assert table.loc[table["side"] == 0, "meta_label"].isna().all()
+    # xmom is long-only: on a long bet the meta-label is 1 exactly when the barrier return was positive
+    assert ((bets["ret"] > 0) == (bets["meta_label"] == 1.0)).all()
