@@ -187,3 +187,22 @@ def test_qt_run_validates_before_anything_loads(tmp_path, qt_cli):
     )
     assert f"{folder / 'broken.yaml'}:11:" in result.stderr
     assert not (tmp_path / "r" / "equity.parquet").exists()
+
+
+@pytest.mark.parametrize("option", ["disk", "off"])
+def test_cache_options_compose(option):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from qt.config.paths import conf_dir
+    from qt.features.cache import SignalCache, cache_from_config
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"cache={option}", "+labeling=triple_barrier"])
+    cache = cache_from_config(cfg)
+    assert isinstance(cache, SignalCache) if option == "disk" else cache is None
+    from qt.config.instantiate import build
+
+    labeling = build(cfg.labeling, "labeling")
+    assert labeling.horizon == 10 and labeling.profit_take == 2.0
