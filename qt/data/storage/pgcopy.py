@@ -1,11 +1,13 @@
-"""PostgreSQL's binary COPY format, encoded and decoded with numpy (no per-row Python).
+"""PostgreSQL wire formats built and parsed with numpy (no per-row Python).
 
-Rows are grouped by layout (symbol byte length, which fields are NULL); each group is a
-numpy structured array written in one go. Reads select only fixed-width columns, so the
-whole reply parses as one structured array.
+Writes: binary COPY, rows grouped by layout (symbol byte length, which fields are NULL), each
+group one numpy structured array. Reads: one row per symbol whose columns are packed bytes.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -75,28 +77,21 @@ def _encode_group(
     return out.tobytes()
 
 
-READ_DTYPE = np.dtype(
-    [("count", ">i2"), ("sym_len", ">i4"), ("sym", ">i4"), ("ts_len", ">i4"), ("ts", ">i8")]
-    + [item for f in BAR_FIELDS for item in ((f"{f}_len", ">i4"), (f, ">f8"))]
-)
+def decode_columns(rows: Sequence[Sequence[Any]], symbols: list[str]) -> pa.Table:
+    """Per-symbol rows of (symbol index, count, then timestamps and the 5 fields as packed big-endian bytes).
 
-
-def decode_bars(payload: bytes, symbols: list[str]) -> pa.Table:
-    """Parse a binary COPY of (symbol index int4, timestamp, 5 x float8 never NULL) into a table.
-
-    The symbol column comes back dictionary-encoded over ``symbols``.
+    The server packs each column of a symbol into one ``bytea`` (``timestamp_send``, ``float8send``),
+    so a read is a few messages per symbol, parsed with ``np.frombuffer`` - no per-bar Python.
     """
-    if not payload.startswith(SIGNATURE):
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    ext = int.from_bytes(payload[15:19], "big")
-    start = 19 + ext
-    count = (len(payload) - start - len(TRAILER)) // READ_DTYPE.itemsize
-    rows = np.frombuffer(payload, dtype=READ_DTYPE, count=count, offset=start)
-    indices = pa.array(rows["sym"].astype(np.int32))
+    counts = np.array([r[1] for r in rows], dtype=np.int64)
+    indices = np.repeat(np.array([r[0] for r in rows], dtype=np.int32), counts)
+    stamps = np.frombuffer(b"".join(r[2] for r in rows), dtype=">i8").astype(np.int64) + PG_EPOCH_US
+    if len(stamps) != counts.sum():
+        raise ValueError(f"PostgreSQL returned {len(stamps)} timestamps for {counts.sum()} bars")
     columns: dict[str, pa.Array] = {
-        "symbol": pa.DictionaryArray.from_arrays(indices, pa.array(symbols, pa.string())),
-        "timestamp": pa.array(rows["ts"].astype(np.int64) + PG_EPOCH_US).cast(pa.timestamp("us")),
+        "symbol": pa.DictionaryArray.from_arrays(pa.array(indices), pa.array(symbols, pa.string())),
+        "timestamp": pa.array(stamps).cast(pa.timestamp("us")),
     }
-    for f in BAR_FIELDS:
-        columns[f] = pa.array(rows[f].astype(np.float64))
+    for k, f in enumerate(BAR_FIELDS):
+        columns[f] = pa.array(np.frombuffer(b"".join(r[3 + k] for r in rows), dtype=">f8").astype(np.float64))
     return pa.table(columns)

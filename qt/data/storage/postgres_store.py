@@ -29,7 +29,7 @@ from qt.data.storage.base import (
     WriteReport,
 )
 from qt.data.storage.locations import postgres_dsn, postgres_schema, redact
-from qt.data.storage.pgcopy import decode_bars, encode_bars
+from qt.data.storage.pgcopy import decode_columns, encode_bars
 from qt.errors import DataError
 
 _DDL = (
@@ -53,11 +53,16 @@ _UPSERT = (
     + ", ".join(f"EXCLUDED.{f}" for f in BAR_FIELDS)
     + ")"
 )
+_PACKED = ", ".join(
+    ["string_agg(timestamp_send(b.\"timestamp\"), ''::bytea)"]
+    + [f"string_agg(float8send(COALESCE(b.{f}, 'NaN'::float8)), ''::bytea)" for f in BAR_FIELDS]
+)
+# One row per symbol: its bars packed column by column. The aggregates of a group see the rows
+# in the same order, so the packed columns line up (no ORDER BY: it costs 3x on the server).
 _READ = (
-    'COPY (SELECT (s.i - 1)::int4, b."timestamp", '
-    + ", ".join(f"COALESCE(b.{f}, 'NaN'::float8)" for f in BAR_FIELDS)
-    + " FROM bars b JOIN unnest(%s::text[]) WITH ORDINALITY AS s(symbol, i) ON b.symbol = s.symbol"
-    + ' WHERE b."timestamp" >= %s AND b."timestamp" < %s) TO STDOUT (FORMAT BINARY)'
+    f"SELECT (s.i - 1)::int4, count(*)::int4, {_PACKED} "
+    "FROM bars b JOIN unnest(%s::text[]) WITH ORDINALITY AS s(symbol, i) ON b.symbol = s.symbol "
+    'WHERE b."timestamp" >= %s AND b."timestamp" < %s GROUP BY s.i'
 )
 _FAR_PAST = dt.datetime(1, 1, 1)
 _FAR_FUTURE = dt.datetime(9999, 12, 31)
@@ -156,13 +161,11 @@ class PostgresStore(BarStore):
 
     def _scan(self, symbols: list[str], lo: np.datetime64 | None, hi: np.datetime64 | None) -> pa.Table:
         params = [symbols, _datetime(lo, _FAR_PAST), _datetime(hi, _FAR_FUTURE)]
-        chunks: list[bytes] = []
-        with self._conn.cursor() as cur, cur.copy(_READ, params) as copy:
-            for block in copy:
-                chunks.append(bytes(block))
-        if not chunks:
+        with self._conn.cursor(binary=True) as cur:
+            rows = cur.execute(_READ, params).fetchall()
+        if not rows:
             return BARS_SCHEMA.empty_table()
-        return decode_bars(b"".join(chunks), symbols)
+        return decode_columns(rows, symbols)
 
     def _scan_actions(self, symbols: list[str], after: np.datetime64 | None) -> pa.Table:
         rows = self._conn.execute(
