@@ -158,7 +158,8 @@ def _markdown(results: dict[str, dict[str, float]], cli: dict[str, float]) -> st
         "How: DuckDB stages Arrow batches into a temporary table and merges with an anti-join (identical rows "
         "are skipped); PostgreSQL gets binary COPY built with numpy (no per-row Python) straight into the table "
         "when the symbols are new, else into a temporary table merged with `INSERT ... ON CONFLICT DO UPDATE "
-        "... WHERE IS DISTINCT FROM`, and reads back through binary `COPY TO` parsed as one numpy record array; "
+        "... WHERE IS DISTINCT FROM`, and reads back one row per symbol whose columns the server packs into "
+        "`bytea` (`timestamp_send`, `float8send`), parsed with `np.frombuffer`; "
         "Parquet writes one file per symbol partition and reads the requested partitions with `pyarrow.dataset`.",
     ]
     return "\n".join(lines)
