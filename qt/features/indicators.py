@@ -77,9 +77,7 @@ def indicator_info(name: str) -> IndicatorInfo:
         meta = lib._ta_getOptInputParameterInfo(name.encode(), i)
         helps[pname] = str(meta.get("help") or meta.get("display_name") or "")
         fields[pname] = _param_field(pname, default, int(meta.get("type", 0)))
-    schema = create_model(
-        f"{name}Params", __config__=ConfigDict(frozen=True, extra="forbid"), **fields
-    )
+    schema = create_model(f"{name}Params", __config__=ConfigDict(frozen=True, extra="forbid"), **fields)
     return IndicatorInfo(
         name,
         info["group"],
@@ -194,6 +192,24 @@ def apply_per_asset(
     return out
 
 
+def _trial_call(info: IndicatorInfo, checked: Mapping[str, Any], given: Mapping[str, Any]) -> list[Problem]:
+    """TA-Lib's own range checks (e.g. RSI needs timeperiod >= 2): call it once on 64 dummy bars."""
+    import talib
+
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 0.01, 64))
+    dummy = {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": np.full(64, 1e6)}
+    args = [dummy.get(name, np.full(64, 5.0)) for name in info.inputs]
+    try:
+        getattr(talib, info.name)(*args, **checked)
+    except Exception as exc:
+        shown = {k: checked[k] for k in given} or dict(checked)
+        path: tuple[str, ...] = ("params", *given) if len(given) == 1 else ("params",)
+        value = next(iter(given.values())) if len(given) == 1 else dict(given)
+        return [Problem(path, f"TA-Lib rejects {info.name} with {shown}: {exc}", value)]
+    return []
+
+
 def indicator_problems(data: Mapping[str, Any]) -> list[Problem]:
     """Every problem of an indicator node's ``indicator``/``params``/``output``/``inputs`` (relative paths)."""
     name = str(data.get("indicator"))
@@ -217,9 +233,11 @@ def indicator_problems(data: Mapping[str, Any]) -> list[Problem]:
             )
     if not problems:
         try:
-            info.schema.model_validate(params)
+            checked = info.schema.model_validate(params).model_dump()
         except ValidationError as exc:
             problems.extend(from_validation_error(exc, ("params",)))
+        else:
+            problems.extend(_trial_call(info, checked, params))
     output = data.get("output")
     if output is not None and output not in info.outputs:
         problems.append(

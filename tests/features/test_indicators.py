@@ -71,6 +71,8 @@ def test_indicator_on_another_node():
 
 
 def test_one_call_per_asset_over_the_whole_history(monkeypatch):
+    graph, problems = parse_graph({"x": {"indicator": "RSI"}})
+    assert problems == []
     calls = []
     real = talib.RSI
 
@@ -79,7 +81,7 @@ def test_one_call_per_asset_over_the_whole_history(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(talib, "RSI", counting)
-    evaluate({"indicator": "RSI"})
+    graph.evaluate(OHLCV, use_cache=False)
     assert calls == [T] * N
 
 
@@ -113,6 +115,12 @@ def test_missing_field_names_indicator_and_field():
             "greater than or equal to 1",
         ),
         ({"indicator": "BBANDS", "params": {"matype": "FOO"}}, ("x", "params", "matype"), "valid integer"),
+        (
+            {"indicator": "RSI", "params": {"timeperiod": 1}},
+            ("x", "params", "timeperiod"),
+            "TA-Lib rejects RSI .* Bad Parameter",
+        ),
+        ({"indicator": "MACD", "params": {"fastperiod": 1, "slowperiod": 1}}, ("x", "params"), "TA-Lib rejects MACD"),
         ({"indicator": "MACD", "output": "signal"}, ("x", "output"), "outputs macd, macdsignal, macdhist"),
         ({"indicator": "RSX"}, ("x", "indicator"), "did you mean 'RSI'"),
         ({"indicator": "MAVP"}, ("x", "inputs"), "needs input 'periods'"),
