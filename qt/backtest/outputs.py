@@ -40,8 +40,8 @@ def write_run(run_dir: Path, result: BacktestResult, metrics: Mapping[str, Any],
         "weights.parquet": lambda p: _write_parquet(weights_table(result), p),
         "orders.parquet": lambda p: _write_parquet(orders_table(result), p),
         "fills.parquet": lambda p: _write_parquet(fills_table(result), p),
-        "metrics.json": lambda p: _write_json(metrics, p),
-        "manifest.json": lambda p: _write_json(manifest, p),
+        "metrics.json": lambda p: write_json(metrics, p),
+        "manifest.json": lambda p: write_json(manifest, p),
     }
     write_atomically(run_dir, writers)
 
@@ -171,7 +171,8 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def _write_json(data: Mapping[str, Any], path: Path) -> None:
+def write_json(data: Mapping[str, Any], path: Path) -> None:
+    """Pretty, key-sorted JSON with NaN and infinities as null."""
     path.write_text(json.dumps(_json_safe(data), indent=2, sort_keys=True) + "\n")
 
 

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from qt.backtest.engine import BacktestEngine, BacktestResult
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.metrics import headline
-from qt.backtest.outputs import write_atomically, write_run
+from qt.backtest.outputs import write_atomically, write_json, write_run
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
 from qt.data.sources.base import DataSource
@@ -138,7 +138,7 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
     clock.lap("outputs_s")
     clock.timings["total_s"] = round(sum(clock.timings.values()), 6)
     manifest["timings"] = clock.timings
-    write_atomically(run_dir, {"manifest.json": lambda path: path.write_text(_dump_json(manifest))})
+    write_atomically(run_dir, {"manifest.json": lambda path: write_json(manifest, path)})
     return RunSummary(run_dir, metrics, clock.timings, result)
 
 
@@ -189,9 +189,3 @@ def _git_commit() -> str | None:
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and commit else None
-
-
-def _dump_json(data: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
