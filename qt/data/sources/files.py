@@ -59,7 +59,9 @@ class ParquetData(_FileSource):
 
     Examples
     --------
-    >>> ParquetData(path="prices.parquet", columns={"Date": "timestamp"})  # doctest: +SKIP
+    >>> source = ParquetData(path="prices.parquet", columns={"Date": "timestamp"})
+    >>> source.columns
+    {'Date': 'timestamp'}
     """
 
     def _read(self, path: Path) -> pd.DataFrame:
