@@ -109,7 +109,7 @@ class ParquetStore(BarStore):
                     n_changed, merged = self._merge(symbol, rows.cast(FILE_SCHEMA))
                     changed += n_changed
                     if merged is not None:
-                        staged.append(self._stage(merged, self._partition(symbol) / PART))
+                        staged.append(self._stage(_without_empty_fields(merged), self._partition(symbol) / PART))
                     done += rows.num_rows
                     if progress is not None and (
                         done // chunk_rows > (done - rows.num_rows) // chunk_rows or done == total
@@ -276,3 +276,12 @@ class ParquetStore(BarStore):
             for tmp, final in staged:
                 os.replace(tmp, final)
         return removed
+
+
+def _without_empty_fields(table: pa.Table) -> pa.Table:
+    """Leave out fields with no value at all (close-only data), so other Parquet readers see no NaN columns.
+
+    The store reads its files with FILE_SCHEMA, which restores them as nulls.
+    """
+    keep = [c for c in table.column_names if c in ("timestamp", "close") or table[c].null_count < table.num_rows]
+    return table.select(keep)

@@ -245,3 +245,17 @@ def test_unknown_store_kind_names_the_choices() -> None:
         ConfigError, match=r"data\.store: unknown store 'sqlite'; choose one of duckdb, postgres, parquet"
     ):
         open_store("sqlite")
+
+
+def test_parquet_store_of_close_only_bars_reads_as_a_plain_dataset(tmp_path) -> None:
+    from qt.data.sources.files import ParquetData
+    from qt.data.storage import open_store
+
+    frame = bars_frame()[["timestamp", "symbol", "close"]]
+    with open_store("parquet", data_dir=str(tmp_path)) as store:
+        write(store, frame)
+        write(store, frame.iloc[:3].assign(close=lambda f: f.close + 1))  # the merge re-reads the narrow files
+        assert set(store.read().fields) == {Field.CLOSE}
+        panel = ParquetData(path=str(store.root)).load()
+    assert set(panel.fields) == {Field.CLOSE}
+    assert panel.close[0].tolist() == [101.25, 110.25]  # AAPL day 1 went up by 1; MSFT as written
