@@ -58,7 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to the chosen action."""
+    """Dispatch to the chosen action; output piped into ``head`` may stop early without a traceback."""
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     from qt.data.storage import open_store
 
     read_only = args.action in ("ls", "show")
