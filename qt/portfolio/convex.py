@@ -1,0 +1,137 @@
+"""cvxpy problems built once with Parameters (DPP) and re-solved at every rebalance.
+
+Risk enters as ``||Bᵀw||² + ||sqrt(d)·w||²`` with ``B`` and ``d`` Parameters (the risk
+model's exact low-rank + diagonal form, annualized), so a re-solve only refills numbers.
+Assets outside the decision's universe get the bounds ``0 <= w <= 0``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cvxpy as cp
+import numpy as np
+
+from qt.portfolio.constraints import Constraints
+
+BIG = 10.0  # stands in for an infinite weight bound (homogenized max Sharpe multiplies bounds by kappa)
+
+
+class Objective(StrEnum):
+    """What a convex portfolio problem optimizes."""
+
+    MEAN_VARIANCE = "meanvar"
+    MIN_VARIANCE = "minvar"
+    MAX_SHARPE = "maxsharpe"
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Weights (None when the solver failed), the solver's status and the solve time."""
+
+    weights: np.ndarray | None
+    status: str
+    solve_ms: float
+
+
+class ConvexProblem:
+    """One compiled problem for a fixed panel size ``n``, factor count ``k`` and constraint set."""
+
+    def __init__(
+        self,
+        *,
+        objective: Objective,
+        n: int,
+        k: int,
+        constraints: Constraints,
+        group_rows: list[tuple[np.ndarray, str, float]],
+        risk_aversion: float = 1.0,
+        turnover_penalty: float = 0.0,
+        relaxed: bool = False,
+    ) -> None:
+        self.objective, self.n, self.k = objective, n, k
+        self.loadings = cp.Parameter((n, k), name="loadings")
+        self.sqrt_specific = cp.Parameter(n, nonneg=True, name="sqrt_specific")
+        self.mu = cp.Parameter(n, name="mu")
+        self.before = cp.Parameter(n, name="before")
+        self.lower = cp.Parameter(n, name="lower")
+        self.upper = cp.Parameter(n, name="upper")
+        w = cp.Variable(n, name="w")
+        self.w = w
+        homog = objective is Objective.MAX_SHARPE
+        kappa = cp.Variable(nonneg=True, name="kappa") if homog else None
+        self.kappa = kappa
+        scale = kappa if kappa is not None else 1.0
+        risk = cp.sum_squares(self.loadings.T @ w) + cp.sum_squares(cp.multiply(self.sqrt_specific, w))
+        c = constraints
+        cons = [cp.sum(w) == c.net * scale, w >= cp.multiply(self.lower, scale), w <= cp.multiply(self.upper, scale)]
+        if c.max_gross is not None:
+            cons.append(cp.norm1(w) <= c.max_gross * scale)
+        if not relaxed:
+            for row, relation, bound in group_rows:
+                expr = row @ w
+                rhs = bound * scale
+                cons.append(expr <= rhs if relation == "<=" else expr >= rhs if relation == ">=" else expr == rhs)
+            if c.max_turnover is not None:
+                cons.append(cp.norm1(w - cp.multiply(self.before, scale)) <= c.max_turnover * scale)
+            if c.target_vol is not None:
+                stacked = cp.hstack([self.loadings.T @ w, cp.multiply(self.sqrt_specific, w)])
+                cons.append(cp.norm(stacked, 2) <= c.target_vol * scale)
+        if objective is Objective.MEAN_VARIANCE:
+            utility = self.mu @ w - risk_aversion * risk
+            if turnover_penalty > 0:
+                utility = utility - turnover_penalty * cp.norm1(w - self.before)
+            problem = cp.Problem(cp.Maximize(utility), cons)
+        elif objective is Objective.MIN_VARIANCE:
+            problem = cp.Problem(cp.Minimize(risk), cons)
+        else:
+            cons.append(self.mu @ w == 1.0)
+            problem = cp.Problem(cp.Minimize(risk), cons)
+        if not problem.is_dcp(dpp=True):
+            raise TypeError("portfolio problem is not DPP; it would be recompiled at every rebalance")
+        self.problem = problem
+
+    def solve(
+        self,
+        *,
+        loadings: np.ndarray,
+        specific: np.ndarray,
+        mu: np.ndarray,
+        before: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        solver: str,
+    ) -> Solution:
+        """Fill the parameters (padding ``loadings`` to k columns) and solve with ``solver``."""
+        padded = np.zeros((self.n, self.k))
+        padded[:, : loadings.shape[1]] = loadings
+        self.loadings.value = padded
+        self.sqrt_specific.value = np.sqrt(np.clip(specific, 0.0, None))
+        self.mu.value = mu
+        self.before.value = before
+        self.lower.value = np.clip(lower, -BIG, BIG)
+        self.upper.value = np.clip(upper, -BIG, BIG)
+        start = time.perf_counter()
+        try:
+            self.problem.solve(solver=solver, warm_start=True)
+            status = str(self.problem.status)
+        except cp.error.SolverError as exc:
+            status = f"solver error: {exc}"
+        ms = (time.perf_counter() - start) * 1e3
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or self.w.value is None:
+            return Solution(None, status, ms)
+        w = np.asarray(self.w.value, dtype=np.float64)
+        if self.kappa is not None:
+            k = float(self.kappa.value) if self.kappa.value is not None else 0.0
+            if k <= 1e-12:
+                return Solution(None, "unbounded: no portfolio with positive expected return", ms)
+            w = w / k
+        w[(upper == 0) & (lower == 0)] = 0.0
+        return Solution(w, status, ms)
+
+
+def installed_solvers() -> list[str]:
+    """Names of the cvxpy solvers importable here."""
+    return list(cp.installed_solvers())

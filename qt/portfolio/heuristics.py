@@ -1,0 +1,123 @@
+"""Allocations without a solver: inverse volatility, equal risk contribution, hierarchical risk parity.
+
+All return long-only weights summing to 1 over the covariance's assets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def inverse_vol(cov: np.ndarray) -> np.ndarray:
+    """Weights proportional to 1 / volatility.
+
+    Examples
+    --------
+    >>> inverse_vol(np.diag([0.04, 0.01])).tolist()
+    [0.3333333333333333, 0.6666666666666666]
+    """
+    inv = 1.0 / np.sqrt(np.diag(cov))
+    return np.asarray(inv / inv.sum())
+
+
+def equal_risk_contribution(cov: np.ndarray, *, tol: float = 1e-12, max_iter: int = 100) -> np.ndarray:
+    """Long-only weights whose risk contributions ``w_i (Σw)_i`` are all equal.
+
+    Newton's method on the convex ``½ yᵀΣy - Σ log y_i / n`` (Spinu, 2013), then ``w = y / Σy``.
+
+    Examples
+    --------
+    >>> equal_risk_contribution(np.diag([0.04, 0.01])).round(6).tolist()
+    [0.333333, 0.666667]
+    """
+    n = cov.shape[0]
+    b = np.full(n, 1.0 / n)
+    y = 1.0 / np.sqrt(np.diag(cov))
+    y *= np.sqrt(1.0 / (y @ cov @ y))
+    for _ in range(max_iter):
+        grad = cov @ y - b / y
+        hess = cov + np.diag(b / y**2)
+        step = np.linalg.solve(hess, grad)
+        if np.abs(step).max() < tol * max(np.abs(y).max(), 1.0):
+            break
+        alpha = 1.0
+        while np.any(y - alpha * step <= 0):  # stay inside the domain y > 0
+            alpha *= 0.5
+        y = y - alpha * step
+    return np.asarray(y / y.sum())
+
+
+def risk_contributions(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Each asset's share of portfolio variance: ``w_i (Σw)_i / wᵀΣw``."""
+    marginal = cov @ weights
+    return np.asarray(weights * marginal / (weights @ marginal))
+
+
+def hrp(cov: np.ndarray) -> np.ndarray:
+    """Hierarchical risk parity (López de Prado, 2016): single-linkage tree, quasi-diagonal order, bisection.
+
+    Distance ``sqrt((1 - corr) / 2)``; each split gives the halves ``1 - v_left / (v_left + v_right)``
+    and its complement, with ``v`` the inverse-variance portfolio's variance of a half.
+    """
+    n = cov.shape[0]
+    if n == 1:
+        return np.ones(1)
+    order = quasi_diagonal_order(cov)
+    weights = np.ones(n)
+    clusters = [order]
+    while clusters:
+        nxt = []
+        for items in clusters:
+            if len(items) < 2:
+                continue
+            half = len(items) // 2
+            left, right = items[:half], items[half:]
+            v_left, v_right = _cluster_var(cov, left), _cluster_var(cov, right)
+            alpha = 1.0 - v_left / (v_left + v_right)
+            weights[left] *= alpha
+            weights[right] *= 1.0 - alpha
+            nxt += [left, right]
+        clusters = nxt
+    return weights / weights.sum()
+
+
+def quasi_diagonal_order(cov: np.ndarray) -> list[int]:
+    """Leaves of the single-linkage tree on correlation distance, left to right."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    vol = np.sqrt(np.diag(cov))
+    corr = np.clip(cov / np.outer(vol, vol), -1.0, 1.0)
+    dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, None))
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="single")
+    return [int(i) for i in leaves_list(tree)]
+
+
+def _cluster_var(cov: np.ndarray, items: list[int]) -> float:
+    sub = cov[np.ix_(items, items)]
+    ivp = 1.0 / np.diag(sub)
+    ivp /= ivp.sum()
+    return float(ivp @ sub @ ivp)
+
+
+def cap_weights(weights: np.ndarray, cap: float | None, total: float = 1.0) -> np.ndarray:
+    """Long-only weights summing to ``total`` with none above ``cap``: the excess is spread pro rata.
+
+    Examples
+    --------
+    >>> cap_weights(np.array([0.7, 0.2, 0.1]), 0.5).round(6).tolist()
+    [0.5, 0.333333, 0.166667]
+    """
+    w = weights * (total / weights.sum())
+    if cap is None or cap * len(w) < total - 1e-12:
+        return w
+    for _ in range(len(w)):
+        over = w > cap + 1e-15
+        if not over.any():
+            break
+        excess = float((w[over] - cap).sum())
+        w[over] = cap
+        free = w < cap - 1e-15
+        w[free] += excess * w[free] / w[free].sum()
+    return w
