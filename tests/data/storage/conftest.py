@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -90,10 +91,6 @@ def cli_env(spec: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def helpers():
-    """snapshot, open_spec and cli_env, for tests in this folder."""
-    return type(
-        "Helpers",
-        (),
-        {"snapshot": staticmethod(snapshot), "open": staticmethod(open_spec), "env": staticmethod(cli_env)},
-    )
+def helpers() -> SimpleNamespace:
+    """snapshot, open and env (see the functions above), for the tests in this folder."""
+    return SimpleNamespace(snapshot=snapshot, open=open_spec, env=cli_env)
