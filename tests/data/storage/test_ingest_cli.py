@@ -210,3 +210,16 @@ def test_intraday_file_with_tz_and_column_mapping(tmp_path, qt_cli) -> None:
     assert ls[6] == "America/New_York"
     bad = qt_cli("data", "ingest", str(path), "--columns", "Time", env=env)
     assert bad.returncode == 2 and "--columns: expected SOURCE=BAR pairs" in bad.stderr
+
+
+def test_one_transaction_per_file(tmp_path, qt_cli) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "\n".join(GOOD) + "\n")
+    bad = bad_file(tmp_path)
+    env = {"QT_DATA_DIR": str(tmp_path / "store")}
+    out = qt_cli("data", "ingest", str(good), str(bad), env=env)
+    assert out.returncode == 2
+    assert "loaded" in out.stdout and "good.csv: 3 rows of 2 symbol(s)" in out.stdout
+    assert "prices.csv: 6 problem(s)" in out.stderr
+    ls = qt_cli("data", "ls", env=env).stdout
+    assert "2 symbol(s), 3 bars" in ls  # the first file landed whole, the second not at all
