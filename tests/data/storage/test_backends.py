@@ -259,3 +259,17 @@ def test_parquet_store_of_close_only_bars_reads_as_a_plain_dataset(tmp_path) -> 
         panel = ParquetData(path=str(store.root)).load()
     assert set(panel.fields) == {Field.CLOSE}
     assert panel.close[0].tolist() == [101.25, 110.25]  # AAPL day 1 went up by 1; MSFT as written
+
+
+def test_a_panel_written_reads_back_with_the_same_fingerprint(store: BarStore) -> None:
+    from qt.data.panel import BarPanel
+    from qt.data.sources.synthetic import SyntheticData
+    from qt.data.storage.base import BarSet
+
+    panel = SyntheticData(n_assets=7, n_days=60, seed=4, staggered=True).load()  # listings and delistings: NaN
+    store.write(BarSet.from_panel(panel, SymbolMeta(source="synthetic")), chunk_rows=50)
+    back = store.read()
+    # a store keeps bars, not empty timestamps: compare with the panel rebuilt from its bars
+    expected = BarPanel.from_frame(panel.to_frame())
+    assert expected.n_bars == 55 and back.symbols == panel.symbols
+    assert back.fingerprint() == expected.fingerprint()
