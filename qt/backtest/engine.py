@@ -7,16 +7,20 @@ says which). An asset that stops trading is closed at its last price on the bar 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.portfolio import Ledger
 from qt.data.panel import BarPanel
-from qt.enums import OrderStatus
-from qt.portfolio.base import PortfolioConstructor
+from qt.enums import Field, OrderStatus
+from qt.portfolio.base import PortfolioConstructor, SolveReport, solve_report
+from qt.portfolio.rebalancing import drift_rule
+from qt.risk.limits import PreTradeLimits
+from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer
+from qt.risk.stops import PostTradeLimits, RiskEvent
 from qt.strategies.base import DecisionContext, Strategy
 from qt.types import FillBatch, OrderBatch
 
@@ -30,6 +34,8 @@ class Decision:
     t: int
     before: np.ndarray
     target: np.ndarray
+    report: SolveReport | None = None
+    risk: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class BacktestResult:
     turnover: np.ndarray
     decisions: list[Decision] = field(default_factory=list)
     fills: list[FillBatch] = field(default_factory=list)
+    events: list[RiskEvent] = field(default_factory=list)
 
     @property
     def returns(self) -> np.ndarray:
@@ -83,58 +90,98 @@ class BacktestEngine:
         sizer: Sizer,
         execution: ExecutionSimulator,
         capital: float,
+        limits: PreTradeLimits | None = None,
+        post_trade: PostTradeLimits | None = None,
+        var: ValueAtRisk | None = None,
     ) -> None:
         self.strategy = strategy
         self.portfolio = portfolio
         self.sizer = sizer
         self.execution = execution
         self.capital = capital
+        self.limits = limits
+        self.post_trade = post_trade
+        self.var = var
 
     def run(self, panel: BarPanel, scores: np.ndarray) -> BacktestResult:
         """Simulate every bar of ``panel`` given the strategy's precomputed ``scores`` [T x N]."""
         self.execution.check(panel)
+        if self.limits is not None and self.limits.max_participation is not None:
+            panel.require(Field.VOLUME, needed_by="risk.limits.max_participation")
         n_bars, n_assets = panel.n_bars, panel.n_assets
         marks, close, tradable, stamps = panel.mark_prices, panel.close, panel.tradable, panel.timestamps
         decide = self.strategy.rebalance.schedule(stamps)
+        drift = drift_rule(self.strategy.rebalance)
+        forced = drift.forced(stamps) if drift is not None else decide
         delistings = _delistings(panel)
         ledger = Ledger(cash=self.capital, n_assets=n_assets)
         nav, cash, gross, net, turnover = (np.zeros(n_bars) for _ in range(5))
         decisions: list[Decision] = []
         fills: list[FillBatch] = []
+        events: list[RiskEvent] = []
         pending: OrderBatch | None = None
+        notes: np.ndarray | None = None  # per pending order: why it was clipped
+        halted, peak, previous = False, self.capital, self.capital
 
         for t in range(n_bars):
             traded = 0.0
             if pending is not None:
-                batch = self.execution.fill(pending, t, panel)
+                batch = _annotate(self.execution.fill(pending, t, panel), notes)
                 traded += ledger.apply(batch)
                 fills.append(batch)
-                pending = None
+                pending, notes = None, None
             closing = _close_delisted(ledger, delistings[t], t, marks[t]) if t in delistings else None
             if closing is not None:
                 traded += ledger.apply(closing)
                 fills.append(closing)
-            if decide[t]:
-                orders, decision = self._decide(t, ledger, panel, scores[t], marks[t], close[t], tradable[t])
+            if (
+                decide[t]
+                and not halted
+                and (drift is None or forced[t] or _drifted(drift.threshold, decisions, ledger, marks[t]))
+            ):
+                orders, order_notes, rejected, decision = self._decide(
+                    t, ledger, panel, scores[t], marks[t], close[t], tradable[t]
+                )
                 decisions.append(decision)
+                if rejected is not None:
+                    fills.append(rejected)
                 if len(orders) and self.execution.fill_lag == 0:
-                    batch = self.execution.fill(orders, t, panel)
+                    batch = _annotate(self.execution.fill(orders, t, panel), order_notes)
                     traded += ledger.apply(batch)
                     fills.append(batch)
                 elif len(orders) and t + 1 < n_bars:
-                    pending = orders
+                    pending, notes = orders, order_notes
                 elif len(orders):
                     fills.append(self.execution.expire(orders, "no bar after the decision to fill on"))
+            if self.post_trade is not None and not halted:
+                value = ledger.nav(marks[t])
+                peak = max(peak, value)
+                hits = self.post_trade.check(t, nav=value, peak=peak, previous=previous)
+                if hits:
+                    events.extend(hits)
+                    halted = any(e.halt for e in hits)
+                    stop = _scale_book(ledger, min(e.scale for e in hits), t, tradable[t])
+                    reason = "superseded by " + hits[0].kind
+                    if pending is not None:
+                        fills.append(self.execution.expire(pending, reason))
+                        pending, notes = None, None
+                    if len(stop) and self.execution.fill_lag == 0:
+                        batch = _annotate(self.execution.fill(stop, t, panel), np.full(len(stop), hits[0].kind))
+                        traded += ledger.apply(batch)
+                        fills.append(batch)
+                    elif len(stop) and t + 1 < n_bars:
+                        pending, notes = stop, np.full(len(stop), hits[0].kind, dtype=object)
             held = ledger.positions * marks[t]
             cash[t] = ledger.cash
             nav[t] = ledger.cash + held.sum()
             gross[t] = np.abs(held).sum()
             net[t] = held.sum()
             turnover[t] = traded
+            previous = nav[t]
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(nav > 0, 1.0 / nav, np.nan)
         return BacktestResult(
-            panel, self.capital, nav, cash, gross * scale, net * scale, turnover * scale, decisions, fills
+            panel, self.capital, nav, cash, gross * scale, net * scale, turnover * scale, decisions, fills, events
         )
 
     def _decide(
@@ -146,17 +193,38 @@ class BacktestEngine:
         marks: np.ndarray,
         close: np.ndarray,
         tradable: np.ndarray,
-    ) -> tuple[OrderBatch, Decision]:
-        """Strategy -> portfolio -> sizing at decision bar t."""
+    ) -> tuple[OrderBatch, np.ndarray | None, FillBatch | None, Decision]:
+        """Strategy -> portfolio -> sizing -> pre-trade limits at decision bar t.
+
+        Returns the orders to send, why each was clipped (or None), the rejected orders, the decision.
+        """
         nav = ledger.nav(marks)
         before = ledger.weights(marks, nav)
         ctx = DecisionContext(t, panel.timestamps[t], nav, before, panel)
         target = self.strategy.target(ctx, scores)
         if target is None:
-            return OrderBatch(t, np.zeros(0, dtype=np.intp), np.zeros(0)), Decision(t, before, before)
+            return OrderBatch(t, np.zeros(0, dtype=np.intp), np.zeros(0)), None, None, Decision(t, before, before)
         weights = self.portfolio.weights(target, ctx).weights
-        orders = self.sizer.orders(weights, nav, ledger.positions, close, tradable, t)
-        return orders, Decision(t, before, weights)
+        report = solve_report(self.portfolio)
+        risk = self.var.measure(weights, ctx) if self.var is not None else {}
+        decision = Decision(t, before, weights, report, risk)
+        if self.limits is None and not self.sizer.min_trade_notional:
+            return self.sizer.orders(weights, nav, ledger.positions, close, tradable, t), None, None, decision
+        sized = self.sizer.size(weights, nav, ledger.positions, close, tradable, t)
+        orders, order_notes = sized.orders, None
+        dropped, reasons = [sized.dropped], [sized.reasons]
+        if self.limits is not None:
+            adv = None
+            if self.limits.max_participation is not None:
+                volume = ctx.history(Field.VOLUME, self.limits.adv_window)
+                adv = np.nanmean(np.where(np.isfinite(volume), volume, np.nan), axis=0)
+            checked = self.limits.check(
+                orders, nav=nav, positions=ledger.positions, prices=close, symbols=panel.symbols, adv=adv
+            )
+            orders, order_notes = checked.orders, checked.notes
+            dropped.append(checked.rejected)
+            reasons.append(checked.reasons)
+        return orders, order_notes, _rejected(t, dropped, reasons), decision
 
 
 def _delistings(panel: BarPanel) -> dict[int, np.ndarray]:
@@ -177,3 +245,36 @@ def _close_delisted(ledger: Ledger, assets: np.ndarray, t: int, marks: np.ndarra
     orders = OrderBatch(t, held, -ledger.positions[held])
     n = held.size
     return FillBatch(orders, t, np.full(n, OrderStatus.FILLED.value), marks[held], np.zeros(n), np.full(n, DELISTED))
+
+
+def _annotate(batch: FillBatch, notes: np.ndarray | None) -> FillBatch:
+    """Add each order's clip note to its reason."""
+    if notes is None or not (notes != "").any():
+        return batch
+    reasons = np.array([f"{r}; {n}" if r and n else (r or n) for r, n in zip(batch.reasons, notes, strict=True)])
+    return replace(batch, reasons=reasons)
+
+
+def _rejected(t: int, batches: list[OrderBatch], reasons: list[np.ndarray]) -> FillBatch | None:
+    """One FillBatch of REJECTED orders with their reasons, or None."""
+    assets = np.concatenate([b.assets for b in batches])
+    if assets.size == 0:
+        return None
+    quantities = np.concatenate([b.quantities for b in batches])
+    n = assets.size
+    status = np.full(n, OrderStatus.REJECTED.value)
+    return FillBatch(OrderBatch(t, assets, quantities), t, status, np.zeros(n), np.zeros(n), np.concatenate(reasons))
+
+
+def _drifted(threshold: float, decisions: list[Decision], ledger: Ledger, marks: np.ndarray) -> bool:
+    """True before the first decision, or when a weight moved more than ``threshold`` from its last target."""
+    if not decisions:
+        return True
+    now = ledger.weights(marks, ledger.nav(marks))
+    return bool(np.abs(now - decisions[-1].target).max(initial=0.0) > threshold)
+
+
+def _scale_book(ledger: Ledger, scale: float, t: int, tradable: np.ndarray) -> OrderBatch:
+    """Orders that scale every tradable position to ``scale`` of its size (0 = flatten)."""
+    assets = np.flatnonzero((ledger.positions != 0) & tradable)
+    return OrderBatch(t, assets, ledger.positions[assets] * (scale - 1.0))

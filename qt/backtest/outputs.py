@@ -7,6 +7,7 @@ half-written results behind.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -27,23 +28,39 @@ RESULT_FILES = (
     "weights.parquet",
     "orders.parquet",
     "fills.parquet",
+    "decisions.parquet",
+    "events.parquet",
     "metrics.json",
     "manifest.json",
 )
 STAGING = ".partial"
 
 
-def write_run(run_dir: Path, result: BacktestResult, metrics: Mapping[str, Any], manifest: Mapping[str, Any]) -> None:
-    """Write every result file of a run atomically (as a set) into ``run_dir``."""
+def write_run(
+    run_dir: Path,
+    result: BacktestResult,
+    metrics: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    extra_json: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Write every result file of a run atomically (as a set) into ``run_dir`` (plus ``extra_json`` files)."""
     writers: dict[str, Callable[[Path], None]] = {
         "equity.parquet": lambda p: _write_parquet(equity_table(result), p),
         "weights.parquet": lambda p: _write_parquet(weights_table(result), p),
         "orders.parquet": lambda p: _write_parquet(orders_table(result), p),
         "fills.parquet": lambda p: _write_parquet(fills_table(result), p),
+        "decisions.parquet": lambda p: _write_parquet(decisions_table(result), p),
+        "events.parquet": lambda p: _write_parquet(events_table(result), p),
         "metrics.json": lambda p: write_json(metrics, p),
         "manifest.json": lambda p: write_json(manifest, p),
     }
+    for name, data in (extra_json or {}).items():
+        writers[name] = functools.partial(_write_extra, data)
     write_atomically(run_dir, writers)
+
+
+def _write_extra(data: Mapping[str, Any], path: Path) -> None:
+    write_json(data, path)
 
 
 def write_atomically(run_dir: Path, writers: Mapping[str, Callable[[Path], None]]) -> None:
@@ -163,6 +180,38 @@ def fills_table(result: BacktestResult) -> pa.Table:
             "price": price,
             "fees": c["fees"][filled].astype(np.float64),
             "notional": np.abs(qty) * price,
+        }
+    )
+
+
+def decisions_table(result: BacktestResult) -> pa.Table:
+    """One row per decision: the optimizer's status, solver, fallback steps, solve time, and VaR/CVaR."""
+    ds = result.decisions
+    t = np.array([d.t for d in ds], dtype=np.intp)
+    columns: dict[str, Any] = {
+        "timestamp": _timestamps(result, t),
+        "status": pa.array([d.report.status if d.report else "" for d in ds], type=pa.string()),
+        "solver": pa.array([d.report.solver if d.report else "" for d in ds], type=pa.string()),
+        "fallback_steps": pa.array([" | ".join(d.report.steps) if d.report else "" for d in ds], type=pa.string()),
+        "solve_ms": np.array([d.report.solve_ms if d.report else 0.0 for d in ds], dtype=np.float64),
+        "gross": np.array([float(np.abs(d.target).sum()) for d in ds], dtype=np.float64),
+        "n_names": np.array([int((d.target != 0).sum()) for d in ds], dtype=np.int64),
+    }
+    for k in sorted({k for d in ds for k in d.risk}):
+        columns[k] = np.array([d.risk.get(k, np.nan) for d in ds], dtype=np.float64)
+    return pa.table(columns)
+
+
+def events_table(result: BacktestResult) -> pa.Table:
+    """One row per post-trade risk event: when, which limit, what was seen, the scale applied, halted or not."""
+    ev = result.events
+    return pa.table(
+        {
+            "timestamp": _timestamps(result, np.array([e.t for e in ev], dtype=np.intp)),
+            "kind": pa.array([e.kind for e in ev], type=pa.string()),
+            "detail": pa.array([e.detail for e in ev], type=pa.string()),
+            "scale": np.array([e.scale for e in ev], dtype=np.float64),
+            "halt": pa.array([e.halt for e in ev], type=pa.bool_()),
         }
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from qt.strategies.base import Strategy
 log = logging.getLogger("qt")
 
 COMPONENTS = ("data", "strategy", "portfolio", "execution", "risk.sizing")
+OPTIONAL = ("risk.limits", "risk.post_trade", "risk.var", "risk.stress")  # built when present and not null
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Components:
     portfolio: PortfolioConstructor
     execution: ExecutionSimulator
     sizer: Sizer
+    optional: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,19 @@ def build_components(cfg: DictConfig) -> Components:
             f"{type(built['strategy']).__name__} is not a Strategy "
             "(needs rebalance, scores(panel) and target(ctx, scores))",
         )
+    optional = {}
+    for key in OPTIONAL:
+        node = OmegaConf.select(cfg, key)
+        if node is not None:
+            optional[key] = build(node, key, allowed=allowed)
     return Components(
-        settings, built["data"], built["strategy"], built["portfolio"], built["execution"], built["risk.sizing"]
+        settings,
+        built["data"],
+        built["strategy"],
+        built["portfolio"],
+        built["execution"],
+        built["risk.sizing"],
+        optional,
     )
 
 
@@ -122,6 +135,9 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
         sizer=parts.sizer,
         execution=parts.execution,
         capital=parts.settings.capital,
+        limits=parts.optional.get("risk.limits"),
+        post_trade=parts.optional.get("risk.post_trade"),
+        var=parts.optional.get("risk.var"),
     )
     result = engine.run(panel, scores)
     clock.lap("engine_s")
@@ -133,8 +149,12 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
         n_decisions=len(result.decisions),
         n_trades=result.n_trades,
     )
+    from qt.risk.report import risk_metrics
+
+    extra = risk_metrics(result, parts.optional.get("risk.stress"))
+    metrics.update(extra.metrics)
     manifest = _manifest(cfg, panel.fingerprint(), parts.settings.seed, clock.timings)
-    write_run(run_dir, result, metrics, manifest)
+    write_run(run_dir, result, metrics, manifest, extra.files)
     clock.lap("outputs_s")
     clock.timings["total_s"] = round(sum(clock.timings.values()), 6)
     manifest["timings"] = clock.timings

@@ -41,7 +41,7 @@ class EqualWeight(BaseModel):
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Raw scaled to gross exposure ``gross``."""
         total = float(np.abs(raw).sum())
-        return raw * (self.gross / total) if total > 0 else np.zeros_like(raw)
+        return raw / total * self.gross if total > 0 else np.zeros_like(raw)  # raw / total: safe for subnormals
 
     def weights(self, target: TargetPositions, ctx: DecisionContext) -> TargetWeights:
         """The normalized strategy book."""

@@ -1,9 +1,16 @@
-"""Rebalancing rules: which bars are decision bars."""
+"""Rebalancing rules: which bars are decision bars.
+
+``Calendar`` decides on fixed dates. ``Drift`` checks the book on each ``check`` bar and
+decides when any weight moved more than ``threshold`` from its last target;
+``CalendarDrift`` does both (calendar dates always, drift checks in between).
+"""
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
-from pydantic import BaseModel, ConfigDict, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from qt.enums import Frequency
 
@@ -39,6 +46,63 @@ class Calendar(BaseModel):
         out = np.zeros(len(keys), dtype=bool)
         out[chosen] = True
         return out
+
+
+class Drift(BaseModel):
+    """Rebalance when any weight drifts more than ``threshold`` from its last target (checked every ``check`` bar).
+
+    The first check bar always decides (there is no target yet).
+
+    Examples
+    --------
+    >>> ts = np.array(["2024-01-30", "2024-01-31"], dtype="datetime64[us]")
+    >>> Drift(threshold=0.05).forced(ts).tolist()
+    [False, False]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float = Field(..., gt=0, lt=1)
+    check: Frequency = Frequency.DAILY
+
+    def schedule(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: the bars where drift is checked."""
+        return Calendar(frequency=self.check).schedule(timestamps)
+
+    def forced(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: bars that decide whatever the drift (none)."""
+        return np.zeros(len(timestamps), dtype=bool)
+
+
+class CalendarDrift(Calendar):
+    """Calendar decisions, plus a decision on any ``check`` bar where a weight drifted more than ``threshold``."""
+
+    threshold: float = Field(..., gt=0, lt=1)
+    check: Frequency = Frequency.DAILY
+
+    def schedule(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: calendar bars and drift-check bars."""
+        return Calendar(frequency=self.check).schedule(timestamps) | self.forced(timestamps)
+
+    def forced(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: the calendar bars, which always decide."""
+        return super().schedule(timestamps)
+
+
+@runtime_checkable
+class DriftRule(Protocol):
+    """A rebalancing rule whose scheduled bars decide only when forced or when the book drifted."""
+
+    threshold: float
+
+    def forced(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: bars that decide whatever the drift."""
+        ...
+
+
+def drift_rule(rebalance: object) -> DriftRule | None:
+    """``rebalance`` if it is a drift rule, else None (every scheduled bar decides)."""
+    return rebalance if isinstance(rebalance, DriftRule) else None
 
 
 def period_keys(timestamps: np.ndarray, frequency: Frequency) -> np.ndarray:

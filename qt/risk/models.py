@@ -1,0 +1,111 @@
+"""Value at risk and conditional value at risk of a book: historical, parametric (normal), Cornish-Fisher.
+
+Losses are positive fractions of NAV over one bar, at ``confidence`` (0.99 = the 1% tail).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from statistics import NormalDist
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from qt.enums import Field as BarField
+from qt.strategies.base import DecisionContext
+
+
+def historical_var(returns: np.ndarray, confidence: float) -> float:
+    """Minus the empirical (1 - confidence) quantile of returns (numpy's linear interpolation)."""
+    return float(-np.quantile(returns, 1.0 - confidence))
+
+
+def historical_cvar(returns: np.ndarray, confidence: float) -> float:
+    """Minus the mean of returns at or below the (1 - confidence) quantile."""
+    cut = np.quantile(returns, 1.0 - confidence)
+    return float(-returns[returns <= cut].mean())
+
+
+def parametric_var(mu: float, sigma: float, confidence: float) -> float:
+    """Normal VaR: ``-(mu + sigma z)``, z the (1 - confidence) normal quantile.
+
+    Examples
+    --------
+    >>> round(parametric_var(0.0, 0.01, 0.99), 6)
+    0.023263
+    """
+    return -(mu + sigma * NormalDist().inv_cdf(1.0 - confidence))
+
+
+def parametric_cvar(mu: float, sigma: float, confidence: float) -> float:
+    """Normal expected shortfall: ``-mu + sigma phi(z) / (1 - confidence)``."""
+    z = NormalDist().inv_cdf(1.0 - confidence)
+    return -mu + sigma * NormalDist().pdf(z) / (1.0 - confidence)
+
+
+def cornish_fisher_z(z: np.ndarray | float, skew: float, excess_kurtosis: float) -> np.ndarray | float:
+    """The Cornish-Fisher expansion of a normal quantile ``z`` for skewness and excess kurtosis."""
+    s, k = skew, excess_kurtosis
+    return z + (z**2 - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s**2 / 36
+
+
+def cornish_fisher_var(returns: np.ndarray, confidence: float) -> float:
+    """VaR with the normal quantile adjusted for the sample's skewness and excess kurtosis."""
+    mu, sigma, s, k = _moments(returns)
+    return float(-(mu + sigma * cornish_fisher_z(NormalDist().inv_cdf(1.0 - confidence), s, k)))
+
+
+def cornish_fisher_cvar(returns: np.ndarray, confidence: float, points: int = 2000) -> float:
+    """Mean of the Cornish-Fisher quantiles over the tail (0, 1 - confidence), by the midpoint rule."""
+    mu, sigma, s, k = _moments(returns)
+    z = _tail_quantiles(confidence, points)
+    return float(-(mu + sigma * np.asarray(cornish_fisher_z(z, s, k)).mean()))
+
+
+@lru_cache(maxsize=16)
+def _tail_quantiles(confidence: float, points: int) -> np.ndarray:
+    tail = (np.arange(points) + 0.5) / points * (1.0 - confidence)
+    return np.array([NormalDist().inv_cdf(p) for p in tail])
+
+
+def _moments(r: np.ndarray) -> tuple[float, float, float, float]:
+    mu, sigma = float(r.mean()), float(r.std(ddof=1))
+    c = r - mu
+    m2 = float((c**2).mean())
+    if m2 == 0:
+        return mu, sigma, 0.0, 0.0
+    return mu, sigma, float((c**3).mean() / m2**1.5), float((c**4).mean() / m2**2 - 3.0)
+
+
+class ValueAtRisk(BaseModel):
+    """VaR and CVaR of each decision's target book from its assets' last ``window`` bars of returns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    confidence: float = Field(0.99, gt=0.5, lt=1)
+    window: PositiveInt = 252
+    min_periods: PositiveInt = 20
+
+    def measure(self, weights: np.ndarray, ctx: DecisionContext) -> dict[str, float]:
+        """The six figures for ``weights``; NaN when fewer than ``min_periods`` complete bars."""
+        held = np.flatnonzero(weights != 0)
+        names = [f"{m}_{k}" for k in ("historical", "parametric", "cornish_fisher") for m in ("var", "cvar")]
+        if held.size == 0:
+            return dict.fromkeys(names, 0.0)
+        prices = ctx.history(BarField.CLOSE, self.window + 1)[:, held]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rets = prices[1:] / prices[:-1] - 1.0
+        rets = rets[np.isfinite(rets).all(axis=1)]
+        if rets.shape[0] < self.min_periods:
+            return dict.fromkeys(names, float("nan"))
+        book = rets @ weights[held]
+        c = self.confidence
+        mu, sigma = float(book.mean()), float(book.std(ddof=1))
+        return {
+            "var_historical": historical_var(book, c),
+            "cvar_historical": historical_cvar(book, c),
+            "var_parametric": parametric_var(mu, sigma, c),
+            "cvar_parametric": parametric_cvar(mu, sigma, c),
+            "var_cornish_fisher": cornish_fisher_var(book, c),
+            "cvar_cornish_fisher": cornish_fisher_cvar(book, c),
+        }

@@ -1,0 +1,59 @@
+"""The risk figures of a finished backtest: post-trade events, VaR summary, fallbacks, stress tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qt.risk.stress import StressTests, stress_report
+
+if TYPE_CHECKING:
+    from qt.backtest.engine import BacktestResult
+
+
+@dataclass(frozen=True)
+class RiskOutputs:
+    """Entries to add to metrics.json, and extra JSON files for the run directory."""
+
+    metrics: dict[str, Any]
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def final_weights(result: BacktestResult) -> np.ndarray:
+    """Weights of NAV held at the last bar, rebuilt from the fills."""
+    positions = np.zeros(result.panel.n_assets)
+    for b in result.fills:
+        m = b.filled
+        np.add.at(positions, b.orders.assets[m], b.orders.quantities[m])
+    nav = float(result.nav[-1]) if result.nav.size else 0.0
+    marks = result.panel.mark_prices[-1]
+    return np.asarray(positions * np.nan_to_num(marks) / nav) if nav > 0 else np.zeros_like(positions)
+
+
+def risk_metrics(result: BacktestResult, stress: StressTests | None) -> RiskOutputs:
+    """Events by kind, decisions that used a fallback, last and mean VaR/CVaR, stress P&L."""
+    kinds: dict[str, int] = {}
+    for e in result.events:
+        kinds[e.kind] = kinds.get(e.kind, 0) + 1
+    out: dict[str, Any] = {
+        "risk_events": kinds,
+        "fallback_decisions": sum(1 for d in result.decisions if d.report is not None and d.report.steps),
+    }
+    measured = [d.risk for d in result.decisions if d.risk]
+    if measured:
+        keys = sorted(measured[-1])
+        out["var"] = {
+            "last": {k: measured[-1][k] for k in keys},
+            "mean": {k: float(np.nanmean([m.get(k, np.nan) for m in measured])) for k in keys},
+        }
+    files: dict[str, dict[str, Any]] = {}
+    if stress is not None:
+        books = [(d.t, d.target) for d in result.decisions]
+        report = stress_report(stress, result.panel, books, final_weights(result))
+        out["stress"] = report
+        files["stress.json"] = {
+            "scenarios": [{k: v for k, v in r.items() if k != "decision_pnl"} for r in report["scenarios"]]
+        }
+    return RiskOutputs(out, files)
