@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from qt.config.paths import conf_dir
+from qt.config.secrets import save_run_config, scrub_sweep_config
 from qt.errors import QtError
 
 log = logging.getLogger("qt")
@@ -32,6 +33,9 @@ def main(cfg: DictConfig) -> float | None:
     """Run one backtest, write its tearsheet, send its reports; return its Sharpe (for sweepers)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    save_run_config(run_dir, cfg, HydraConfig.instance().cfg)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        scrub_sweep_config(Path(hydra_cfg.sweep.dir))
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         return _run(cfg, run_dir, multirun=multirun)

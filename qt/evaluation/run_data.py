@@ -113,7 +113,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     """The run's composed config from ``.hydra/config.yaml``, resolved but with secrets redacted ({} if absent)."""
     from omegaconf import DictConfig, OmegaConf
 
-    from qt.reporting.secrets import redacted
+    from qt.config.secrets import redacted
 
     path = run_dir / ".hydra" / "config.yaml"
     if not path.is_file():

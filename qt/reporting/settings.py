@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from qt.errors import ConfigError
-from qt.reporting.secrets import is_env_reference
+from qt.config.secrets import is_env_reference
 
 SECRET_FIELDS = ("webhook_url", "password")
 

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from qt.errors import ConfigError
 from qt.reporting.progress import SweepProgress, phase
-from qt.reporting.secrets import redacted
+from qt.config.secrets import redacted
 from qt.reporting.settings import ReportSettings, build_reporters
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,120 @@
+"""Keeping secrets out of outputs: values read from the environment are never resolved into files.
+
+A secret lives only in the environment and reaches qt through ``${oc.env:NAME}``; when a
+config is shown or saved (``.hydra/``, tearsheet, logs) such values appear unresolved or
+as ``<env:NAME>``, keys that name a secret (password, webhook_url, token, ...) are masked
+whatever their value, and so is the password inside a connection string (DSN).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+ENV_INTERPOLATION = re.compile(r"\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
+SECRET_KEYS = frozenset({"password", "webhook_url", "token", "secret", "api_key", "smtp_password"})
+MASK = "<redacted>"
+DSN_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)|(password=)(?!\$\{)([^\s&;]+)", re.IGNORECASE)
+
+
+def is_env_reference(raw: Any) -> bool:
+    """True when ``raw`` (an unresolved config value) is exactly one ``${oc.env:NAME[,default]}``."""
+    return isinstance(raw, str) and ENV_INTERPOLATION.fullmatch(raw.strip()) is not None
+
+
+def redacted(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """The config resolved, except environment values (``<env:NAME>``) and secret keys (masked).
+
+    Examples
+    --------
+    >>> redacted({"a": 1, "url": "${oc.env:HOME}", "password": "hunter2"})
+    {'a': 1, 'url': '<env:HOME>', 'password': '<redacted>'}
+    """
+    raw = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, (DictConfig, ListConfig)) else cfg
+    safe = OmegaConf.create(_mask(raw))
+    try:
+        out = OmegaConf.to_container(safe, resolve=True)
+    except Exception:
+        out = OmegaConf.to_container(safe, resolve=False)
+    return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
+
+
+def _mask(value: Any, key: str = "", *, keep_env: bool = False) -> Any:
+    """Mask secret keys and DSN passwords; ``${oc.env:NAME}`` becomes ``<env:NAME>`` unless ``keep_env``."""
+    if isinstance(value, dict):
+        return {k: _mask(v, str(k), keep_env=keep_env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key, keep_env=keep_env) for v in value]
+    if isinstance(value, str):
+        if "oc.env:" in value:
+            return value if keep_env else ENV_INTERPOLATION.sub(lambda m: f"<env:{m.group(1)}>", value)
+        if key.lower() in SECRET_KEYS and value:
+            return MASK
+        return mask_dsn(value)
+    return value
+
+
+def mask_dsn(text: str) -> str:
+    """``postgresql://user:pw@host/db`` -> ``postgresql://user:<redacted>@host/db`` (and ``password=...``).
+
+    Examples
+    --------
+    >>> mask_dsn("postgresql://qt:s3cret@db:5432/prices")
+    'postgresql://qt:<redacted>@db:5432/prices'
+    """
+    return DSN_PASSWORD.sub(lambda m: f"{m[1]}{MASK}{m[3]}" if m[1] else f"{m[4]}{MASK}", text)
+
+
+def mask_override(override: str) -> str:
+    """A command-line override ``key=value`` with a secret key's value or a DSN's password masked.
+
+    Examples
+    --------
+    >>> mask_override("report.reporters.slack.webhook_url=https://hooks.example/T0/B0/x")
+    'report.reporters.slack.webhook_url=<redacted>'
+    """
+    key, sep, value = override.partition("=")
+    if sep and key.lstrip("+~").rsplit(".", 1)[-1].lower() in SECRET_KEYS and not is_env_reference(value):
+        return f"{key}={MASK}"
+    return mask_dsn(override)
+
+
+def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) -> None:
+    """Write ``.hydra/config.yaml``, ``hydra.yaml`` and ``overrides.yaml`` with secrets masked.
+
+    qt turns off Hydra's own copy (``hydra.output_subdir: null``) because Hydra saves
+    overrides verbatim, and a password given on the command line would land on disk.
+    """
+    folder = run_dir / ".hydra"
+    folder.mkdir(parents=True, exist_ok=True)
+    overrides = [mask_override(str(o)) for o in hydra_cfg.hydra.overrides.task]
+    hydra_raw = _mask(OmegaConf.to_container(hydra_cfg, resolve=False), keep_env=True)
+    if isinstance(hydra_raw, dict):
+        hydra_raw["hydra"]["overrides"]["task"] = overrides
+        hydra_raw["hydra"]["job"]["override_dirname"] = mask_dsn(str(hydra_raw["hydra"]["job"]["override_dirname"]))
+    files = {
+        "config.yaml": _mask(OmegaConf.to_container(task_cfg, resolve=False), keep_env=True),
+        "hydra.yaml": hydra_raw,
+        "overrides.yaml": overrides,
+    }
+    for name, content in files.items():
+        OmegaConf.save(OmegaConf.create(content), folder / name)
+
+
+def scrub_sweep_config(sweep_dir: Path) -> None:
+    """Mask secrets in the ``multirun.yaml`` Hydra's sweeper saved before the jobs ran (idempotent, atomic)."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return
+    raw = _mask(OmegaConf.to_container(OmegaConf.load(path), resolve=False), keep_env=True)
+    overrides = raw.get("hydra", {}).get("overrides", {}) if isinstance(raw, dict) else {}
+    for group in ("task", "hydra"):
+        if isinstance(overrides.get(group), list):
+            overrides[group] = [mask_override(str(o)) for o in overrides[group]]
+    tmp = path.with_name(f".multirun.{os.getpid()}.yaml")
+    OmegaConf.save(OmegaConf.create(raw), tmp)
+    os.replace(tmp, path)
