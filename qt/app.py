@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> float | None:
     """Run one backtest, write its tearsheet, send its reports; return its Sharpe (for sweepers)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    save_run_config(run_dir, cfg, HydraConfig.instance().cfg)
+    save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
     if hydra_cfg.mode == RunMode.MULTIRUN:
         scrub_sweep_config(Path(hydra_cfg.sweep.dir))
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
