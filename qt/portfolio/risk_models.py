@@ -24,7 +24,6 @@ from qt.strategies.base import DecisionContext
 log = logging.getLogger("qt")
 
 PERIODS_PER_YEAR = {Frequency.DAILY: 252, Frequency.WEEKLY: 52, Frequency.MONTHLY: 12, Frequency.QUARTERLY: 4}
-BARS_PER_PERIOD = {Frequency.DAILY: 1, Frequency.WEEKLY: 5, Frequency.MONTHLY: 21, Frequency.QUARTERLY: 63}
 
 
 class CovarianceRepairWarning(UserWarning):
@@ -68,13 +67,13 @@ class RiskModel(BaseModel):
 
     def returns(self, ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray]:
         """Asset indices with enough history, and their returns [periods x assets] (NaN = gap)."""
-        bars = self.window * BARS_PER_PERIOD[self.frequency] + BARS_PER_PERIOD[self.frequency] + 5
-        prices = ctx.history(BarField.CLOSE, bars)
-        if self.frequency is not Frequency.DAILY:
-            stamps = ctx._panel.timestamps[ctx.t - prices.shape[0] + 1 : ctx.t + 1]
+        if self.frequency is Frequency.DAILY:
+            prices = ctx.history(BarField.CLOSE, self.window + 1)
+        else:  # closes on the last bar of each period (the decision bar ends the current one)
+            stamps = ctx._panel.timestamps[: ctx.t + 1]  # DecisionContext exposes no timestamp history
             keys = period_keys(stamps, self.frequency)
-            last = np.r_[keys[1:] != keys[:-1], True]
-            prices = prices[last]
+            ends = np.flatnonzero(np.r_[keys[1:] != keys[:-1], True])[-(self.window + 1) :]
+            prices = ctx.history(BarField.CLOSE, ctx.t - int(ends[0]) + 1)[ends - ends[0]]
         with np.errstate(divide="ignore", invalid="ignore"):
             rets = prices[1:] / prices[:-1] - 1.0
         rets = rets[-self.window :]
