@@ -84,7 +84,7 @@ class ValueAtRisk(BaseModel):
 
     confidence: float = Field(0.99, gt=0.5, lt=1)
     window: PositiveInt = 252
-    min_periods: PositiveInt = 20
+    min_periods: int = Field(20, ge=3)
 
     def measure(self, weights: np.ndarray, ctx: DecisionContext) -> dict[str, float]:
         """The six figures for ``weights``; NaN when fewer than ``min_periods`` complete bars."""

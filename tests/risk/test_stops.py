@@ -1,0 +1,57 @@
+"""Post-trade limits in the engine: drawdown stop flattens and halts; daily loss de-risks; events recorded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qt.backtest.engine import BacktestEngine
+from qt.backtest.execution_sim import ExecutionSimulator
+from qt.portfolio.optimizers import EqualWeight
+from qt.portfolio.rebalancing import Calendar
+from qt.risk.sizing import Sizer
+from qt.risk.stops import DailyLossLimit, DrawdownStop, PostTradeLimits
+from qt.testing.panels import daily_panel
+from qt.types import TargetPositions
+
+
+class AllIn:
+    rebalance = Calendar(frequency="daily")
+
+    def scores(self, panel):
+        return np.ones(panel.close.shape)
+
+    def target(self, ctx, scores):
+        return TargetPositions(ctx.timestamp, np.ones(len(ctx.symbols)), scores)
+
+
+def run(close, post_trade):
+    panel = daily_panel(close)
+    engine = BacktestEngine(
+        strategy=AllIn(),
+        portfolio=EqualWeight(),
+        sizer=Sizer(),
+        execution=ExecutionSimulator(),
+        capital=1000.0,
+        post_trade=post_trade,
+    )
+    return engine.run(panel, np.ones(panel.close.shape))
+
+
+def test_drawdown_stop_flattens_and_halts():
+    close = np.array([[10.0], [11.0], [9.0], [8.0], [12.0]])  # peak 1100, then 900: drawdown 18.2%
+    result = run(close, PostTradeLimits(drawdown=DrawdownStop(max_drawdown=0.15)))
+    assert [(e.t, e.kind, e.halt) for e in result.events] == [(2, "drawdown_stop", True)]
+    assert result.events[0].detail == "drawdown 18.18% >= max_drawdown 15.00%"
+    np.testing.assert_allclose(result.nav, [1000.0, 1100.0, 900.0, 900.0, 900.0])  # flat, no more decisions
+    assert len(result.decisions) == 3
+    stop = result.fills[-1]
+    assert stop.reasons.tolist() == ["drawdown_stop"] and stop.orders.quantities.tolist() == [-100.0]
+
+
+def test_daily_loss_derisks_without_halting():
+    close = np.array([[10.0], [9.0], [9.0], [9.0]])  # -10% on bar 1
+    result = run(close, PostTradeLimits(daily_loss=DailyLossLimit(max_loss=0.05, derisk_to=0.5)))
+    assert [(e.t, e.kind, e.scale, e.halt) for e in result.events] == [(1, "daily_loss", 0.5, False)]
+    halved = [f for f in result.fills if f.filled_at == 1][-1]
+    assert halved.orders.quantities.tolist() == [-50.0] and halved.reasons.tolist() == ["daily_loss"]
+    assert len(result.decisions) == 4  # trading resumes at the next decision
