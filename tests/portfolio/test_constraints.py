@@ -20,7 +20,7 @@ def test_group_limit_expressions_parse():
 
 @pytest.mark.parametrize("text", ["tech < 0.3", "<= 0.3", "tech <= x", "tech * 2 <= 0.3"])
 def test_unreadable_group_limits_say_how_to_write_them(text):
-    with pytest.raises(ValueError, match="LABEL|cannot read|no group"):
+    with pytest.raises(ValueError, match=r"LABEL|cannot read|no group"):
         parse_group_limit(text)
 
 
