@@ -89,7 +89,7 @@ class ConvexProblem:
         else:
             cons.append(self.mu @ w == 1.0)
             problem = cp.Problem(cp.Minimize(risk), cons)
-        if not problem.is_dcp(dpp=True):
+        if not problem.is_dpp():
             raise TypeError("portfolio problem is not DPP; it would be recompiled at every rebalance")
         self.problem = problem
 

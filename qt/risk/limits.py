@@ -83,7 +83,7 @@ class PreTradeLimits(BaseModel):
                     notes[live], np.char.add("clipped: ", np.broadcast_to(text, (m,))[live].astype(str))
                 )
             else:
-                reasons[live] = np.char.add("rejected: ", np.broadcast_to(text, (m,))[live].astype(str))
+                reasons[live] = np.char.add("rejected: ", np.broadcast_to(text, (m,))[live].astype(str)).astype(object)
 
         if self.restricted:
             banned = np.isin(np.asarray(symbols, dtype=object)[a], self.restricted) & (np.abs(pos + q) > np.abs(pos))
@@ -165,4 +165,4 @@ class PreTradeLimits(BaseModel):
 
 
 def _join(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    return np.array([f"{o}; {n}" if o else n for o, n in zip(old, new, strict=True)], dtype=object)
+    return np.array([f"{o}; {n}" if o else str(n) for o, n in zip(old, new, strict=True)], dtype=object)

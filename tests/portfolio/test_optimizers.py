@@ -44,7 +44,7 @@ def test_min_variance_reuses_the_compiled_problem(panel, ctx_of, target_of):
     first = next(iter(opt._cache.values()))
     opt.weights(target_of(panel, t=299), ctx_of(panel))
     assert len(opt._cache) == 1 and next(iter(opt._cache.values())) is first
-    assert first.problem.is_dcp(dpp=True)
+    assert first.problem.is_dpp()
 
 
 def test_risk_aversion_to_infinity_approaches_min_variance(panel, ctx_of, target_of):
