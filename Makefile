@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install qt with its dev tools
 
 run: $(STAMP)  ## the default backtest on the bundled sample data
-	$(BIN)/qt run strategy=xmom portfolio=equal
+	$(BIN)/qt run strategy=xmom portfolio=meanvar
 
 test: $(STAMP)  ## the whole test suite (services it needs are checked, see README)
 	.ci/ensure-chromium
