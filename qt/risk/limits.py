@@ -1,4 +1,4 @@
-"""Pre-trade limits: each breach clips the order or rejects it (``action``), with the reason per order.
+"""Pre-trade limits: each breach clips the order or rejects it (``action``, or per limit ``actions``), with the reason.
 
 Checked in this order on the sized orders of one decision: restricted list (always a
 rejection of orders that add exposure), position weight, order notional, participation
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
@@ -55,6 +56,13 @@ class PreTradeLimits(BaseModel):
     adv_window: PositiveInt = 20
     restricted: list[str] = Field(default_factory=list)
     action: LimitAction = LimitAction.CLIP
+    actions: dict[
+        Literal["max_position_weight", "max_gross", "max_net", "max_order_notional", "max_participation"], LimitAction
+    ] = Field(default_factory=dict)
+
+    def action_for(self, limit: str) -> LimitAction:
+        """The action of ``limit``: its entry in ``actions``, else ``action``."""
+        return self.actions.get(limit, self.action)  # type: ignore[call-overload]
 
     def check(
         self,
@@ -73,11 +81,10 @@ class PreTradeLimits(BaseModel):
         notes = np.full(m, "", dtype=object)
         reasons = np.full(m, "", dtype=object)
         px, pos = prices[a], positions[a]
-        clip = self.action is LimitAction.CLIP
 
-        def breach(mask: np.ndarray, text: np.ndarray | str, new_q: np.ndarray | None) -> None:
+        def breach(limit: str, mask: np.ndarray, text: np.ndarray | str, new_q: np.ndarray | None) -> None:
             live = mask & (reasons == "")
-            if clip and new_q is not None:
+            if self.action_for(limit) is LimitAction.CLIP and new_q is not None:
                 q[live] = new_q[live]
                 notes[live] = _join(
                     notes[live], np.char.add("clipped: ", np.broadcast_to(text, (m,))[live].astype(str))
@@ -87,18 +94,18 @@ class PreTradeLimits(BaseModel):
 
         if self.restricted:
             banned = np.isin(np.asarray(symbols, dtype=object)[a], self.restricted) & (np.abs(pos + q) > np.abs(pos))
-            breach(banned, "restricted list", None)
+            breach("restricted", banned, "restricted list", None)
         if self.max_position_weight is not None:
             cap = self.max_position_weight
             w = (pos + q) * px / nav
             over = np.abs(w) > cap + 1e-12
             text = np.array([f"position weight {x:.4g} > max_position_weight {cap:g}" for x in w], dtype=object)
-            breach(over, text, np.sign(w) * cap * nav / px - pos)
+            breach("max_position_weight", over, text, np.sign(w) * cap * nav / px - pos)
         if self.max_order_notional is not None:
             cap = self.max_order_notional
             notional = np.abs(q) * px
             text = np.array([f"notional {x:.2f} > max_order_notional {cap:g}" for x in notional], dtype=object)
-            breach(notional > cap * (1 + 1e-12), text, np.sign(q) * cap / px)
+            breach("max_order_notional", notional > cap * (1 + 1e-12), text, np.sign(q) * cap / px)
         if self.max_participation is not None:
             if adv is None:
                 raise ValueError("max_participation needs the average daily volume (a volume field in the data)")
@@ -110,7 +117,7 @@ class PreTradeLimits(BaseModel):
                 ],
                 dtype=object,
             )
-            breach(np.abs(q) > cap_q * (1 + 1e-12), text, np.sign(q) * cap_q)
+            breach("max_participation", np.abs(q) > cap_q * (1 + 1e-12), text, np.sign(q) * cap_q)
         self._exposure(q, a, notes, reasons, nav, positions, prices)
         ok = reasons == ""
         return Checked(
@@ -152,7 +159,7 @@ class PreTradeLimits(BaseModel):
                 added = np.where(adds, np.abs(q * prices[a]), 0.0)
             excess = (level - cap) * nav
             text = f"{kind} exposure {level:.4g} > max_{kind} {cap:g}"
-            if self.action is LimitAction.REJECT or added.sum() <= excess:
+            if self.action_for(f"max_{kind}") is LimitAction.REJECT or added.sum() <= excess:
                 reasons[adds] = "rejected: " + text
                 continue
             keep = 1.0 - excess / added.sum()

@@ -72,3 +72,14 @@ def test_net_exposure_scales_orders_in_its_direction():
     out = check(PreTradeLimits(max_net=0.6), [0.0, -100.0, 100.0], positions=(500.0, 0.0, 0.0))
     np.testing.assert_allclose(out.orders.quantities, [-100.0, 60.0])
     assert out.notes.tolist() == ["", "clipped: net exposure 0.8 > max_net 0.6 (scaled by 0.6)"]
+
+
+def test_per_limit_actions_override_the_default():
+    limits = PreTradeLimits(
+        max_position_weight=0.2, max_order_notional=1000.0, actions={"max_order_notional": "reject"}
+    )
+    out = check(limits, [300.0, 100.0, 0.0])  # A: 30% -> clipped to 20% (2000 notional, then rejected); B: 2000
+    assert out.rejected.assets.tolist() == [0, 1]
+    assert out.reasons.tolist() == ["rejected: notional 2000.00 > max_order_notional 1000"] * 2
+    with pytest.raises(ValueError, match="actions"):
+        PreTradeLimits(actions={"max_weight": "clip"})
