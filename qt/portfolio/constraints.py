@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 _TERM = re.compile(r"\s*([+-]?)\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*?\s*)?([A-Za-z_][\w.]*)\s*")
 _RELATION = re.compile(r"^(.*?)(<=|>=|==)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$")
@@ -94,7 +94,6 @@ class Constraints(BaseModel):
     max_turnover: PositiveFloat | None = None
     max_names: PositiveInt | None = None
     target_vol: PositiveFloat | None = None
-    cash_tolerance: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> Constraints:

@@ -9,6 +9,9 @@ only when they first solve. Expected returns come from the strategy's scores, se
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from typing import ClassVar
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
@@ -51,6 +54,8 @@ class EqualWeight(BaseModel):
 class _Heuristic(RiskBased):
     """Closed-form or iterative allocations: long-only, sum to ``constraints.net``, capped at max_weight."""
 
+    uses_solver: ClassVar[bool] = False
+
     def allocate(
         self,
         target: TargetPositions,
@@ -69,9 +74,9 @@ class _Heuristic(RiskBased):
         raw = self.rule(estimate.cov[np.ix_(idx, idx)])
         return cap_weights(raw, self.constraints.max_weight, self.constraints.net), "optimal", 0.0
 
+    @abstractmethod
     def rule(self, cov: np.ndarray) -> np.ndarray:
         """Weights summing to 1 from the universe's covariance."""
-        raise TypeError(f"{type(self).__name__} must define rule")
 
 
 class InverseVolatility(_Heuristic):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr
@@ -17,7 +18,7 @@ from qt.types import TargetPositions, TargetWeights
 log = logging.getLogger("qt")
 
 
-class RiskBased(BaseModel):
+class RiskBased(BaseModel, ABC):
     """Shared parts of the risk-based optimizers: risk model, constraints, universe, failure policy.
 
     ``fallback`` lists the steps tried, in order, when the solve fails: another solver's name,
@@ -32,6 +33,7 @@ class RiskBased(BaseModel):
     universe: Literal["selected", "scored"] = "selected"
     solver: Solver = Solver.CLARABEL
     fallback: list[FallbackStep] = Field(default_factory=list)
+    uses_solver: ClassVar[bool] = True
     _report: SolveReport | None = PrivateAttr(default=None)
     _cache: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
@@ -60,20 +62,20 @@ class RiskBased(BaseModel):
         status = "infeasible: " + "; ".join(conflicts) if conflicts else ""
         result: np.ndarray | None = None
         solve_ms = 0.0
+        used = self.solver.value if self.uses_solver else "none"
         if not conflicts:
             result, status, solve_ms = self.allocate(target, ctx, estimate, idx, self.solver.value, relaxed=False)
         for step in self.fallback if result is None else []:
             steps.append(f"{status} -> {step.value}")
             log.warning("portfolio at %s: %s; trying fallback '%s'", str(ctx.timestamp)[:10], status, step.value)
             if step is FallbackStep.PREVIOUS:
-                result, status = ctx.weights.copy(), "previous weights kept"
+                result, status, used = ctx.weights.copy(), "previous weights kept", "none"
             elif step is FallbackStep.EQUAL:
-                result, status = _normalize(target.weights, abs(self.constraints.net) or 1.0), "equal"
-            elif step is FallbackStep.RELAX:
-                result, status, ms = self.allocate(target, ctx, estimate, idx, self.solver.value, relaxed=True)
-                solve_ms += ms
+                result, status, used = _normalize(target.weights, abs(self.constraints.net) or 1.0), "equal", "none"
             else:
-                result, status, ms = self.allocate(target, ctx, estimate, idx, step.value, relaxed=False)
+                relax = step is FallbackStep.RELAX
+                used = self.solver.value if relax else step.value
+                result, status, ms = self.allocate(target, ctx, estimate, idx, used, relaxed=relax)
                 solve_ms += ms
             if result is not None:
                 break
@@ -84,9 +86,10 @@ class RiskBased(BaseModel):
                 + "; add a fallback (portfolio.fallback=[relax,previous]) or loosen the constraints"
             )
         full = result if result.shape[0] == n else _scatter(result, assets, n)
-        self._report = SolveReport(status=status, solver=self.solver.value, steps=tuple(steps), solve_ms=solve_ms)
+        self._report = SolveReport(status=status, solver=used, steps=tuple(steps), solve_ms=solve_ms)
         return TargetWeights(target.timestamp, full)
 
+    @abstractmethod
     def allocate(
         self,
         target: TargetPositions,
@@ -98,7 +101,6 @@ class RiskBased(BaseModel):
         relaxed: bool,
     ) -> tuple[np.ndarray | None, str, float]:
         """Weights over ``estimate.assets[idx]`` (or the full panel), status, solve milliseconds."""
-        raise TypeError(f"{type(self).__name__} must define allocate")
 
 
 def _normalize(raw: np.ndarray, gross: float) -> np.ndarray:

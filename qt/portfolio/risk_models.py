@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ class RiskEstimate:
         return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
 
 
-class RiskModel(BaseModel):
+class RiskModel(BaseModel, ABC):
     """Shared parameters: estimation window (in periods), minimum history, return frequency."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,8 +95,9 @@ class RiskModel(BaseModel):
             return RiskEstimate(assets, z, z, np.zeros(0), PERIODS_PER_YEAR[self.frequency])
         return self._fit(np.asarray(returns, dtype=np.float64), assets)
 
+    @abstractmethod
     def _fit(self, returns: np.ndarray, assets: np.ndarray) -> RiskEstimate:
-        raise TypeError(f"{type(self).__name__} must define _fit")
+        """The estimate from returns without empty columns."""
 
     def _finish(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Literal
 
 import numpy as np
@@ -40,9 +41,9 @@ class _Convex(RiskBased):
                 raise ValueError(f"fallback solver {step.value} is not installed")
         return v
 
+    @abstractmethod
     def objective(self) -> Any:
         """The problem's Objective."""
-        raise TypeError(f"{type(self).__name__} must define objective")
 
     def problem_options(self) -> dict[str, float]:
         """Extra keyword arguments of ConvexProblem (risk aversion, turnover penalty)."""

@@ -126,6 +126,7 @@ def test_inverse_vol_and_hrp_stay_within_max_weight(panel, ctx_of, target_of):
     for cls in (InverseVolatility, HierarchicalRiskParity, RiskParity):
         w = cls(risk_model=RM, constraints=c).weights(target_of(panel), ctx_of(panel)).weights
         assert w.sum() == pytest.approx(1.0) and w.max() <= 0.3 + 1e-12
+        assert cls(risk_model=RM).pop_report() is None
 
 
 def test_selected_universe_is_the_strategys_picks(panel, ctx_of, target_of):
@@ -154,7 +155,7 @@ def test_fallback_chain_is_walked_and_recorded(panel, ctx_of, target_of):
     w = opt.weights(tgt, ctx_of(panel, weights=held)).weights
     np.testing.assert_allclose(w, held)
     report = opt.pop_report()
-    assert report.status == "previous weights kept"
+    assert (report.status, report.solver) == ("previous weights kept", "none")
     assert report.steps == ("infeasible: max_weight 0.3 x 3 assets in the universe < net 1.0 -> previous",)
 
 
@@ -165,6 +166,7 @@ def test_solver_failure_falls_back_to_a_relaxed_problem(panel, ctx_of, target_of
     w = opt.weights(target_of(panel), ctx_of(panel, weights=held)).weights
     report = opt.pop_report()
     assert [s.split(" -> ")[1] for s in report.steps] == ["OSQP", "relax"]
+    assert report.solver == "CLARABEL"  # the relaxed problem is solved with the configured solver
     assert report.steps[0].startswith("infeasible")
     assert w.max() <= 0.5 + 1e-7 and w.sum() == pytest.approx(1.0, abs=1e-7)
     with pytest.raises(OptimizationError, match=r"MinVariance at 2024-10-26: infeasible"):
