@@ -165,7 +165,7 @@ class FactorModel(RiskModel):
     n_factors: PositiveInt = 5
 
     def _fit(self, returns: np.ndarray, assets: np.ndarray) -> RiskEstimate:
-        sample = nearest_psd(pairwise_cov(returns, ddof=1), warn=False)
+        sample = nearest_psd(pairwise_cov(returns, ddof=1))
         vals, vecs = np.linalg.eigh(sample)
         k = min(self.n_factors, len(vals))
         top = np.argsort(vals)[::-1][:k]
