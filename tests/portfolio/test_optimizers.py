@@ -204,3 +204,35 @@ def test_bad_config_fails_at_construction():
 
 def test_equal_weight_is_a_pass_through():
     assert EqualWeight(gross=2.0).normalize(np.array([1.0, 3.0])).tolist() == [0.5, 1.5]
+
+
+def test_fallbacks_are_recorded_per_decision_in_the_outputs():
+    from qt.backtest.engine import BacktestEngine
+    from qt.backtest.execution_sim import ExecutionSimulator
+    from qt.backtest.outputs import decisions_table
+    from qt.portfolio.rebalancing import Calendar
+    from qt.risk.sizing import Sizer
+    from qt.types import TargetPositions
+
+    class ThreeNames:
+        rebalance = Calendar(frequency="monthly")
+
+        def scores(self, panel):
+            return np.ones(panel.close.shape)
+
+        def target(self, ctx, scores):
+            return TargetPositions(ctx.timestamp, np.array([1.0, 1, 1, 0, 0, 0]), scores)
+
+    from qt.testing.panels import daily_panel
+
+    rng = np.random.default_rng(0)
+    panel = daily_panel(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 6)), axis=0)))
+    opt = MinVariance(risk_model=RM, constraints=Constraints(max_weight=0.3), fallback=["equal"])
+    engine = BacktestEngine(
+        strategy=ThreeNames(), portfolio=opt, sizer=Sizer(), execution=ExecutionSimulator(), capital=1e6
+    )
+    table = decisions_table(engine.run(panel, np.ones((300, 6)))).to_pandas()
+    solved = table[table.status != "empty universe: cash"]
+    assert len(solved) == 7 and set(solved.status) == {"equal"}  # Apr..Sep month ends and the last bar
+    assert set(solved.fallback_steps) == {"infeasible: max_weight 0.3 x 3 assets in the universe < net 1.0 -> equal"}
+    assert solved.gross.tolist() == pytest.approx([1.0] * 7)
