@@ -160,17 +160,10 @@ class BacktestEngine:
                 if hits:
                     events.extend(hits)
                     halted = any(e.halt for e in hits)
-                    stop = _scale_book(ledger, min(e.scale for e in hits), t, tradable[t])
-                    reason = "superseded by " + hits[0].kind
-                    if pending is not None:
-                        fills.append(self.execution.expire(pending, reason))
-                        pending, notes = None, None
-                    if len(stop) and self.execution.fill_lag == 0:
-                        batch = _annotate(self.execution.fill(stop, t, panel), np.full(len(stop), hits[0].kind))
-                        traded += ledger.apply(batch)
-                        fills.append(batch)
-                    elif len(stop) and t + 1 < n_bars:
-                        pending, notes = stop, np.full(len(stop), hits[0].kind, dtype=object)
+                    if pending is not None:  # the stop replaces orders still waiting for the next bar
+                        fills.append(self.execution.expire(pending, "superseded by " + hits[0].kind))
+                    pending, notes, stopped = self._stop(hits, ledger, panel, t, fills)
+                    traded += stopped
             held = ledger.positions * marks[t]
             cash[t] = ledger.cash
             nav[t] = ledger.cash + held.sum()
@@ -183,6 +176,20 @@ class BacktestEngine:
         return BacktestResult(
             panel, self.capital, nav, cash, gross * scale, net * scale, turnover * scale, decisions, fills, events
         )
+
+    def _stop(
+        self, hits: list[RiskEvent], ledger: Ledger, panel: BarPanel, t: int, fills: list[FillBatch]
+    ) -> tuple[OrderBatch | None, np.ndarray | None, float]:
+        """Scale the book as the events say: fill now (at close) or leave pending; returns pending, notes, traded."""
+        stop = _scale_book(ledger, min(e.scale for e in hits), t, panel.tradable[t])
+        notes = np.full(len(stop), hits[0].kind, dtype=object)
+        if len(stop) and self.execution.fill_lag == 0:
+            batch = _annotate(self.execution.fill(stop, t, panel), notes)
+            fills.append(batch)
+            return None, None, ledger.apply(batch)
+        if len(stop) and t + 1 < panel.n_bars:
+            return stop, notes, 0.0
+        return None, None, 0.0
 
     def _decide(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
@@ -55,3 +56,25 @@ def test_daily_loss_derisks_without_halting():
     halved = [f for f in result.fills if f.filled_at == 1][-1]
     assert halved.orders.quantities.tolist() == [-50.0] and halved.reasons.tolist() == ["daily_loss"]
     assert len(result.decisions) == 4  # trading resumes at the next decision
+
+
+def test_with_next_open_fills_the_stop_fills_on_the_next_bar():
+    close = np.array([[10.0], [11.0], [9.0], [8.0], [12.0]])
+    panel = daily_panel(close, open_=close)
+    engine = BacktestEngine(
+        strategy=AllIn(),
+        portfolio=EqualWeight(),
+        sizer=Sizer(),
+        execution=ExecutionSimulator(timing="next_open"),
+        capital=1000.0,
+        post_trade=PostTradeLimits(drawdown=DrawdownStop(max_drawdown=0.15, action="derisk", derisk_to=0.25)),
+    )
+    result = engine.run(panel, np.ones(close.shape))
+    event = result.events[0]
+    assert (event.kind, event.scale) == ("drawdown_stop", 0.25)
+    stop = next(f for f in result.fills if f.reasons.tolist() and f.reasons[0] == "drawdown_stop")
+    assert stop.filled_at == event.t + 1 and stop.prices.tolist() == [close[event.t + 1, 0]]
+    held = sum(f.orders.quantities[f.filled].sum() for f in result.fills)
+    assert held == pytest.approx(
+        0.25 * sum(f.orders.quantities[f.filled].sum() for f in result.fills if f.filled_at <= event.t)
+    )
