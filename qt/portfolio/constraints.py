@@ -151,6 +151,21 @@ class Constraints(BaseModel):
             out.append(f"no asset in the universe but net {self.net}")
         return out
 
+    def turnover_conflict(self, before: np.ndarray, universe: np.ndarray) -> str | None:
+        """``max_turnover`` below the least turnover any book meeting ``net`` needs from ``before``.
+
+        Assets outside ``universe`` (bool [N]) must be sold; the rest must move the sum to ``net``.
+        """
+        if self.max_turnover is None:
+            return None
+        held = np.nan_to_num(before)
+        needed = abs(self.net - float(held[universe].sum())) + float(np.abs(held[~universe]).sum())
+        if needed <= self.max_turnover + 1e-9:
+            return None
+        return (
+            f"max_turnover {self.max_turnover:g} < {needed:.4g} needed to reach net {self.net:g} from the current book"
+        )
+
     def _group_conflicts(self) -> list[str]:
         """Group minimums (on disjoint single-label limits) summing above ``net``, and signs vs long_only."""
         out: list[str] = []

@@ -59,6 +59,11 @@ class RiskBased(BaseModel, ABC):
             self._report = SolveReport(status="empty universe: cash", solver="none")
             return TargetWeights(target.timestamp, np.zeros(n))
         conflicts = self.constraints.conflicts(len(assets))
+        if self.uses_solver:
+            inside = np.zeros(n, dtype=bool)
+            inside[assets] = True
+            turnover = self.constraints.turnover_conflict(ctx.weights, inside)
+            conflicts += [turnover] if turnover else []
         status = "infeasible: " + "; ".join(conflicts) if conflicts else ""
         result: np.ndarray | None = None
         solve_ms = 0.0

@@ -69,3 +69,15 @@ def test_infeasible_yaml_fails_with_the_dotted_key():
     )
     with pytest.raises(ConfigError, match=r"portfolio.constraints: .*max_names 5 x max_weight 0.1 < net 1.0"):
         build(node, "portfolio")
+
+
+def test_turnover_limit_below_what_reaching_net_needs_is_named():
+    import numpy as np
+
+    c = Constraints(max_turnover=0.2)
+    universe = np.array([True, True, False])
+    assert c.turnover_conflict(np.array([0.5, 0.3, 0.2]), universe) == (
+        "max_turnover 0.2 < 0.4 needed to reach net 1 from the current book"  # sell C (0.2) + buy 0.2 inside
+    )
+    assert c.turnover_conflict(np.array([0.5, 0.4, 0.1]), universe) is None
+    assert c.turnover_conflict(np.zeros(3), universe).startswith("max_turnover 0.2 < 1 needed")
