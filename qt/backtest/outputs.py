@@ -185,7 +185,7 @@ def fills_table(result: BacktestResult) -> pa.Table:
 
 
 def decisions_table(result: BacktestResult) -> pa.Table:
-    """One row per decision: the optimizer's status, solver, fallback steps, solve time, and VaR/CVaR."""
+    """One row per decision: the optimizer's status, solver, fallback steps, and VaR/CVaR (no timings: reruns match)."""
     ds = result.decisions
     t = np.array([d.t for d in ds], dtype=np.intp)
     columns: dict[str, Any] = {
@@ -193,7 +193,6 @@ def decisions_table(result: BacktestResult) -> pa.Table:
         "status": pa.array([d.report.status if d.report else "" for d in ds], type=pa.string()),
         "solver": pa.array([d.report.solver if d.report else "" for d in ds], type=pa.string()),
         "fallback_steps": pa.array([" | ".join(d.report.steps) if d.report else "" for d in ds], type=pa.string()),
-        "solve_ms": np.array([d.report.solve_ms if d.report else 0.0 for d in ds], dtype=np.float64),
         "gross": np.array([float(np.abs(d.target).sum()) for d in ds], dtype=np.float64),
         "n_names": np.array([int((d.target != 0).sum()) for d in ds], dtype=np.int64),
     }

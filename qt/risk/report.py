@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qt.risk.stress import StressTests, stress_report
+
+log = logging.getLogger("qt")
 
 if TYPE_CHECKING:
     from qt.backtest.engine import BacktestResult
@@ -41,6 +44,9 @@ def risk_metrics(result: BacktestResult, stress: StressTests | None) -> RiskOutp
         "risk_events": kinds,
         "fallback_decisions": sum(1 for d in result.decisions if d.report is not None and d.report.steps),
     }
+    solves = [d.report.solve_ms for d in result.decisions if d.report is not None and d.report.solver != "none"]
+    if solves:
+        log.info("optimizer: %d solves, median %.1f ms, max %.1f ms", len(solves), np.median(solves), max(solves))
     measured = [d.risk for d in result.decisions if d.risk]
     if measured:
         keys = sorted(measured[-1])

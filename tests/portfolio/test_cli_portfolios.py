@@ -51,3 +51,19 @@ def test_bad_portfolio_config_fails_before_the_run(qt_cli, tmp_path):
     )
     assert out.returncode != 0 and "max_names 5 x max_weight 0.1 < net 1.0" in out.stderr + out.stdout
     assert not (tmp_path / "equity.parquet").exists()
+
+
+def test_a_meanvar_rerun_is_byte_identical(qt_cli, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run_dir in runs:
+        out = qt_cli("run", "strategy=xmom", "portfolio=meanvar", "risk=conservative", f"hydra.run.dir={run_dir}")
+        assert out.returncode == 0, out.stderr
+    for name in (
+        "weights.parquet",
+        "orders.parquet",
+        "decisions.parquet",
+        "events.parquet",
+        "metrics.json",
+        "stress.json",
+    ):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
