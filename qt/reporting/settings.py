@@ -7,8 +7,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
-from qt.errors import ConfigError
 from qt.config.secrets import is_env_reference
+from qt.errors import ConfigError
 
 SECRET_FIELDS = ("webhook_url", "password")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from qt.config.secrets import redacted
 from qt.errors import ConfigError
 from qt.reporting.progress import SweepProgress, phase
-from qt.config.secrets import redacted
 from qt.reporting.settings import ReportSettings, build_reporters
 
 REPO = Path(__file__).resolve().parents[2]
