@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from qt.backtest.runner import RunSummary
 
 _PERCENT = {"total_return", "cagr", "ann_vol", "max_drawdown", "avg_turnover", "annual_turnover"}
-_ORDER = (
+HEADLINE = (  # the metrics every summary shows, in this order
     "total_return",
     "cagr",
     "ann_vol",
@@ -45,7 +45,7 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name in _ORDER:
+    for name in HEADLINE:
         table.add_row(name, format_metric(name, summary.metrics.get(name)))
     console.print(table)
     t = summary.timings

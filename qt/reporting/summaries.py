@@ -6,24 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qt.reporting.console import format_metric
+from qt.reporting.console import HEADLINE, format_metric
 from qt.reporting.reporters import Report
 
 if TYPE_CHECKING:
     from qt.backtest.runner import RunSummary
 
-HEADLINE = (
-    "total_return",
-    "cagr",
-    "ann_vol",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "avg_turnover",
-    "annual_turnover",
-    "n_trades",
-)
 RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
 _PERCENT = {"alpha", "tracking_error"}
 
