@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     reporters = build_reporters(cfg)
     benchmark = _benchmark(cfg)
     with phase("backtest", enabled=settings.progress and not multirun):
-        summary = run_backtest(cfg, run_dir)
+        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark))
     with phase("tearsheet", enabled=settings.progress and not multirun):
         evaluation = evaluate_run(
             run_dir,
@@ -80,6 +81,15 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     dispatch(reporters, report, timeout=settings.timeout, network=not multirun, local=not multirun)
     sharpe = summary.metrics.get("sharpe")
     return float(sharpe) if sharpe is not None else None
+
+
+def _benchmark_check(benchmark: str | None) -> Callable[[Any], object] | None:
+    """A check that ``benchmark`` resolves on the loaded data (before the backtest), or None."""
+    if benchmark is None:
+        return None
+    from qt.evaluation.benchmark import resolve
+
+    return lambda panel: resolve(benchmark, panel)
 
 
 def _benchmark(cfg: DictConfig) -> str | None:

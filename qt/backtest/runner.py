@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from qt.backtest.metrics import headline
 from qt.backtest.outputs import write_atomically, write_json, write_run
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
+from qt.data.panel import BarPanel
 from qt.data.sources.base import DataSource
 from qt.errors import ConfigError
 from qt.portfolio.base import PortfolioConstructor
@@ -103,8 +105,14 @@ def _example(key: str) -> str:
     }[key]
 
 
-def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
-    """Run the backtest ``cfg`` describes and write its results into ``run_dir``."""
+def run_backtest(
+    cfg: DictConfig, run_dir: Path, *, check_panel: Callable[[BarPanel], object] | None = None
+) -> RunSummary:
+    """Run the backtest ``cfg`` describes and write its results into ``run_dir``.
+
+    ``check_panel`` sees the loaded data before any signal is computed, so a setting that
+    depends on the data (a benchmark symbol) fails before the run instead of after it.
+    """
     clock = _Clock()
     from qt.config.validate import validate_run
 
@@ -115,6 +123,8 @@ def run_backtest(cfg: DictConfig, run_dir: Path) -> RunSummary:
         str(parts.settings.end) if parts.settings.end else None,
     )
     parts.execution.check(panel)
+    if check_panel is not None:
+        check_panel(panel)
     clock.lap("load_s")
     log.info(
         "data %s: %d bars x %d assets, %s to %s",

@@ -71,7 +71,7 @@ class RiskModel(BaseModel, ABC):
         if self.frequency is Frequency.DAILY:
             prices = ctx.history(BarField.CLOSE, self.window + 1)
         else:  # closes on the last bar of each period (the decision bar ends the current one)
-            stamps = ctx._panel.timestamps[: ctx.t + 1]  # DecisionContext exposes no timestamp history
+            stamps = ctx.timestamps()
             keys = period_keys(stamps, self.frequency)
             ends = np.flatnonzero(np.r_[keys[1:] != keys[:-1], True])[-(self.window + 1) :]
             prices = ctx.history(BarField.CLOSE, ctx.t - int(ends[0]) + 1)[ends - ends[0]]

@@ -40,6 +40,11 @@ class DecisionContext:
         """Bool [N]: which assets have a price at this bar."""
         return self._panel.tradable[self.t]
 
+    def timestamps(self, lookback: int | None = None) -> np.ndarray:
+        """The bar timestamps matching ``history(field, lookback)``: rows up to and including t."""
+        lo = 0 if lookback is None else max(0, self.t - lookback + 1)
+        return self._panel.timestamps[lo : self.t + 1]
+
     def history(self, field: Field = Field.CLOSE, lookback: int | None = None) -> np.ndarray:
         """Rows max(0, t - lookback + 1) .. t of ``field`` (all rows up to t if None)."""
         arr = self._panel.require(field, needed_by="this component")
