@@ -118,8 +118,11 @@ def canonical_frame(raw: pd.DataFrame, columns: dict[str, str], source: str) -> 
     return frame
 
 
-def parse_timestamps(col: pd.Series, source: str) -> pd.Series:
-    """Datetime column in one time zone (or naive); names rows that do not parse."""
+def to_datetimes(col: pd.Series, source: str) -> pd.Series:
+    """``col`` as datetimes in one time zone (or naive); values that do not parse become NaT.
+
+    Values carrying different time zones are an error: one file, one time zone.
+    """
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(col):
@@ -130,6 +133,14 @@ def parse_timestamps(col: pd.Series, source: str) -> pd.Series:
         raise DataError(f"{source}: timestamp: mixed or unparseable time zones ({exc}); use one time zone") from None
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise DataError(f"{source}: timestamp: values carry different time zones; use one time zone")
+    return parsed
+
+
+def parse_timestamps(col: pd.Series, source: str) -> pd.Series:
+    """Datetime column in one time zone (or naive); names rows that do not parse."""
+    parsed = to_datetimes(col, source)
+    if parsed is col:
+        return col
     bad = parsed.isna() & col.notna() | col.isna()
     if bad.any():
         rows = ", ".join(f"row {i} ({col[i]!r})" for i in bad[bad].index[:20])

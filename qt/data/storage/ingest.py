@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qt.data.adjustments import ACTION_COLUMNS, action_factors
-from qt.data.sources.files import BAR_COLUMNS, canonical_frame
+from qt.data.sources.files import BAR_COLUMNS, canonical_frame, to_datetimes
 from qt.data.storage.base import ACTIONS_SCHEMA, BAR_FIELDS, BARS_SCHEMA, BarSet, PriceBasis, Progress, SymbolMeta
 from qt.errors import DataError
 
@@ -130,15 +130,7 @@ def _parse_timestamps(
         return raw, []  # canonical_frame names the missing column
     name = names[0]
     col = raw[name]
-    if pd.api.types.is_datetime64_any_dtype(col):
-        parsed = col
-    else:
-        try:
-            parsed = pd.to_datetime(col, errors="coerce", format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{source}: timestamp: mixed time zones ({exc}); use one time zone, or --tz") from None
-        if not pd.api.types.is_datetime64_any_dtype(parsed):
-            raise DataError(f"{source}: timestamp: values carry different time zones; use one time zone")
+    parsed = to_datetimes(col, source)
     problems = [
         (int(label), "timestamp is missing" if pd.isna(col[label]) else f"timestamp is not a date, got {col[label]!r}")
         for label in raw.index[parsed.isna().to_numpy()]
