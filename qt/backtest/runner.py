@@ -47,6 +47,19 @@ class Components:
     sizer: Sizer
     optional: dict[str, Any] = field(default_factory=dict)
 
+    def engine(self) -> BacktestEngine:
+        """The engine this component graph describes (limits, stops and VaR included when configured)."""
+        return BacktestEngine(
+            strategy=self.strategy,
+            portfolio=self.portfolio,
+            sizer=self.sizer,
+            execution=self.execution,
+            capital=self.settings.capital,
+            limits=self.optional.get("risk.limits"),
+            post_trade=self.optional.get("risk.post_trade"),
+            var=self.optional.get("risk.var"),
+        )
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -139,16 +152,7 @@ def run_backtest(
     with using_cache(cache_from_config(cfg)):  # on-disk signal cache; cache=off disables it
         scores = parts.strategy.scores(panel)
     clock.lap("signals_s")
-    engine = BacktestEngine(
-        strategy=parts.strategy,
-        portfolio=parts.portfolio,
-        sizer=parts.sizer,
-        execution=parts.execution,
-        capital=parts.settings.capital,
-        limits=parts.optional.get("risk.limits"),
-        post_trade=parts.optional.get("risk.post_trade"),
-        var=parts.optional.get("risk.var"),
-    )
+    engine = parts.engine()
     result = engine.run(panel, scores)
     clock.lap("engine_s")
     metrics = headline(

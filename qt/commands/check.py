@@ -75,17 +75,10 @@ def strategy_graph(strategy: Any) -> Any:
 
 
 def check_execution(parts: Any, panel: Any) -> str | None:
-    """Run the backtest and check every fill is at or after its decision (same bar only at that bar's close)."""
-    from qt.backtest.engine import BacktestEngine
+    """Run the backtest `qt run` would run; check every fill is at or after its decision (same bar: at its close)."""
     from qt.enums import Field
 
-    engine = BacktestEngine(
-        strategy=parts.strategy,
-        portfolio=parts.portfolio,
-        sizer=parts.sizer,
-        execution=parts.execution,
-        capital=parts.settings.capital,
-    )
+    engine = parts.engine()
     result = engine.run(panel, parts.strategy.scores(panel))
     for batch in result.fills:
         if not batch.filled.any():

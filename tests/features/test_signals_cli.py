@@ -46,19 +46,20 @@ class SameBarOpen(ExecutionSimulator):
     ],
 )
 def test_execution_prices_must_come_after_the_decision(execution, ok):
-    from types import SimpleNamespace
-
+    from qt.backtest.runner import Components
+    from qt.config.settings import RunSettings
     from qt.portfolio.optimizers import EqualWeight
     from qt.risk.sizing import Sizer
     from qt.strategies.equal_weight import EqualWeightStrategy
 
     panel = SyntheticData(n_assets=3, n_days=80, seed=1).load()
-    parts = SimpleNamespace(
+    parts = Components(
+        data=SyntheticData(n_assets=3, n_days=80, seed=1),
         strategy=EqualWeightStrategy(),
         portfolio=EqualWeight(),
         sizer=Sizer(),
         execution=execution,
-        settings=SimpleNamespace(capital=1e6),
+        settings=RunSettings(capital=1e6),
     )
     problem = check_execution(parts, panel)
     assert (problem is None) is ok
