@@ -13,15 +13,16 @@ import numpy as np
 
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.portfolio import Ledger
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.enums import Field, OrderStatus
 from qt.portfolio.base import PortfolioConstructor, SolveReport, solve_report
-from qt.portfolio.rebalancing import drift_rule
+from qt.rebalancing import drift_rule
 from qt.risk.limits import PreTradeLimits
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer
 from qt.risk.stops import PostTradeLimits, RiskEvent
-from qt.strategies.base import DecisionContext, Strategy
+from qt.strategies.base import Strategy
 from qt.types import FillBatch, OrderBatch
 
 DELISTED = "delisted: closed at its last price"

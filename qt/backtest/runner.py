@@ -72,7 +72,13 @@ class RunSummary:
 
 
 def build_components(cfg: DictConfig) -> Components:
-    """Validate run settings and instantiate every component (no data is read)."""
+    """Validate the strategy spec and run settings, then instantiate every component (no data is read)."""
+    from qt.config.validate import validate_run
+    from qt.features.cache import cache_from_config
+    from qt.strategies.registry import STRATEGIES
+
+    validate_run(cfg, STRATEGIES)  # every strategy-spec problem at once, with file:line:col, before anything is built
+    cache_from_config(cfg)  # a bad cache setting fails before the data loads
     top = {str(k): v for k, v in cfg.items() if not isinstance(v, DictConfig)}
     resolved = OmegaConf.to_container(OmegaConf.create(top), resolve=True) if top else {}
     settings = RunSettings.parse({str(k): v for k, v in resolved.items()} if isinstance(resolved, dict) else {})
@@ -82,7 +88,7 @@ def build_components(cfg: DictConfig) -> Components:
         node = OmegaConf.select(cfg, key)
         if node is None:
             raise ConfigError(key, "missing; choose one, e.g. " + _example(key))
-        built[key] = build(node, key, allowed=allowed)
+        built[key] = build(node, key, allowed=allowed, names=STRATEGIES)
     for key, proto in (("data", DataSource), ("portfolio", PortfolioConstructor)):
         if not isinstance(built[key], proto):
             raise ConfigError(f"{key}._target_", f"{type(built[key]).__name__} does not implement {proto.__name__}")
@@ -127,9 +133,6 @@ def run_backtest(
     depends on the data (a benchmark symbol) fails before the run instead of after it.
     """
     clock = _Clock()
-    from qt.config.validate import validate_run
-
-    validate_run(cfg)  # every strategy-spec problem at once, with file:line:col, before anything is built
     parts = build_components(cfg)
     panel = parts.data.load().between(
         str(parts.settings.start) if parts.settings.start else None,
@@ -163,7 +166,7 @@ def run_backtest(
         n_decisions=len(result.decisions),
         n_trades=result.n_trades,
     )
-    from qt.risk.report import risk_metrics
+    from qt.evaluation.risk_report import risk_metrics
 
     extra = risk_metrics(result, parts.optional.get("risk.stress"))
     metrics.update(extra.metrics)

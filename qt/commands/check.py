@@ -53,8 +53,12 @@ def compose(overrides: list[str]) -> Any:
         raise
 
 
-def strategy_graph(strategy: Any) -> Any:
-    """The strategy's signal graph plus a node ``<scores>`` for what it finally trades on."""
+def strategy_graph(strategy: Any, panel: Any) -> Any:
+    """The strategy's signal graph plus a node ``<scores>`` for what it finally trades on.
+
+    A strategy whose scores are [T x K x N] (several score panels, e.g. sleeves) gets one
+    node ``<scores>[k]`` per panel.
+    """
     from qt.features.graph import SignalGraph
     from qt.features.signals.base import Signal
 
@@ -63,14 +67,20 @@ def strategy_graph(strategy: Any) -> Any:
 
         model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
         strategy: Any
+        part: int | None = None
 
         def compute(self, panel: Any, nodes: Any) -> np.ndarray:
-            return np.asarray(self.strategy.scores(panel), dtype=np.float64)
+            scores = np.asarray(self.strategy.scores(panel), dtype=np.float64)
+            return scores if self.part is None else scores[:, self.part]
 
     own = getattr(strategy, "signals", None)
     nodes = dict(own.nodes) if isinstance(own, SignalGraph) else {}
     roles = dict(own.roles) if isinstance(own, SignalGraph) else {}
-    nodes["<scores>"] = StrategyScores(strategy=strategy)
+    shape = np.shape(strategy.scores(panel))
+    if len(shape) == 3:
+        nodes.update({f"<scores>[{k}]": StrategyScores(strategy=strategy, part=k) for k in range(shape[1])})
+    else:
+        nodes["<scores>"] = StrategyScores(strategy=strategy)
     return SignalGraph(nodes, roles)
 
 
@@ -95,15 +105,13 @@ def check_execution(parts: Any, panel: Any) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Print ok, or the first leak; exit 1 on a leak."""
     from qt.backtest.runner import build_components
-    from qt.config.validate import validate_run
     from qt.features.lookahead import check_graph, sample_cutoffs
 
     cfg = compose(split_options(args, ("samples", "seed")))
-    validate_run(cfg)
     parts = build_components(cfg)
     s = parts.settings
     panel = parts.data.load().between(str(s.start) if s.start else None, str(s.end) if s.end else None)
-    graph = strategy_graph(parts.strategy)
+    graph = strategy_graph(parts.strategy, panel)
     cutoffs = sample_cutoffs(panel.n_bars, args.samples, np.random.default_rng(args.seed))
     leak = check_graph(graph, panel, cutoffs=cutoffs, seed=args.seed)
     exempt = [n for n in graph.nodes if graph.role(n).value == "label"]

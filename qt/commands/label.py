@@ -26,16 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from qt.backtest.runner import build_components
     from qt.commands.check import compose, split_options
     from qt.config.instantiate import build
-    from qt.config.validate import validate_run
+    from qt.context import DecisionContext
     from qt.errors import ConfigError
     from qt.features.labeling.triple_barrier import Barrier, meta_labels
-    from qt.strategies.base import DecisionContext
 
     overrides = [f"+{o}" if o.startswith("labeling=") else o for o in split_options(args, ("out",))]
     if not any(o.startswith("+labeling=") for o in overrides):
         overrides.append("+labeling=triple_barrier")
     cfg = compose(overrides)
-    validate_run(cfg)
     labeling = build(OmegaConf.select(cfg, "labeling"), "labeling")
     if not hasattr(labeling, "outcome"):
         raise ConfigError("labeling._target_", f"{type(labeling).__name__} is not a labeling method (needs outcome())")

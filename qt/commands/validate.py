@@ -34,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
     """Print ``ok`` per valid spec or each problem; exit 1 if any spec has problems."""
     from qt.config.instantiate import DEFAULT_ALLOWED
     from qt.config.validate import spec_as_config, validate_strategy
+    from qt.strategies.registry import STRATEGIES
 
     failed = 0
     for name in args.files:
         path = resolve_spec(name)
         cfg = spec_as_config(path)
         allowed = (*DEFAULT_ALLOWED, *(cfg.get("allowed_targets") or []), *args.allow)
-        errors = validate_strategy(cfg.strategy, source=path, allowed=allowed)
+        errors = validate_strategy(cfg.strategy, source=path, allowed=allowed, names=STRATEGIES)
         if errors:
             failed += 1
             print(f"{path}: {len(errors)} problem{'s' if len(errors) > 1 else ''}")

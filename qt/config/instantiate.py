@@ -18,15 +18,23 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from qt.config.names import NameRegistry
 from qt.errors import ConfigError
 
 DEFAULT_ALLOWED = ("qt.", "strategies.")
+MOVED = {  # old module path -> where it lives now; old YAML keeps working
+    "qt.portfolio.rebalancing.": "qt.rebalancing.",
+    "qt.portfolio.allocators.": "qt.strategies.multi.",
+}
 SPEC_ONLY_KEYS = ("params",)  # a spec's knob block: data for interpolation, not a constructor argument
 _INTERPOLATION = re.compile(r"^\$\{([^}]+)\}$")
 
 
-def build(node: Any, key: str, *, allowed: Iterable[str] = DEFAULT_ALLOWED) -> Any:
+def build(node: Any, key: str, *, allowed: Iterable[str] = DEFAULT_ALLOWED, names: NameRegistry | None = None) -> Any:
     """Instantiate ``node`` (a DictConfig or plain dict) found at dotted ``key``.
+
+    ``names`` resolves short ``_target_`` names (``xmom``, ``pipeline``); without it a target
+    must be a dotted path.
 
     Examples
     --------
@@ -41,7 +49,7 @@ def build(node: Any, key: str, *, allowed: Iterable[str] = DEFAULT_ALLOWED) -> A
     except OmegaConfBaseException as exc:
         full_key = getattr(exc, "full_key", None) or key
         raise ConfigError(str(full_key), f"cannot resolve: {exc.msg if hasattr(exc, 'msg') else exc}") from None
-    return _build(resolved, raw, key, allowed)
+    return _build(resolved, raw, key, allowed, names)
 
 
 def check_targets(node: Any, key: str, allowed: tuple[str, ...]) -> None:
@@ -63,21 +71,21 @@ def check_targets(node: Any, key: str, allowed: tuple[str, ...]) -> None:
             check_targets(v, f"{key}[{i}]", allowed)
 
 
-def _build(value: Any, raw: Any, key: str, allowed: tuple[str, ...]) -> Any:
+def _build(value: Any, raw: Any, key: str, allowed: tuple[str, ...], names: NameRegistry | None) -> Any:
     if isinstance(value, list):
         raws = raw if isinstance(raw, list) else [None] * len(value)
-        return [_build(v, r, f"{key}[{i}]", allowed) for i, (v, r) in enumerate(zip(value, raws, strict=True))]
+        return [_build(v, r, f"{key}[{i}]", allowed, names) for i, (v, r) in enumerate(zip(value, raws, strict=True))]
     if not isinstance(value, Mapping):
         return value
     raw = raw if isinstance(raw, Mapping) else {}
     kwargs = {
-        k: _build(v, raw.get(k), f"{key}.{k}", allowed)
+        k: _build(v, raw.get(k), f"{key}.{k}", allowed, names)
         for k, v in value.items()
         if k not in ("_target_", "_partial_") and not (k in SPEC_ONLY_KEYS and "_target_" in value)
     }
     if "_target_" not in value:
         return kwargs
-    target = _import(str(value["_target_"]), key)
+    target = import_target(str(value["_target_"]), key, names)
     _check_arguments(target, kwargs, key)
     if value.get("_partial_"):
         return functools.partial(target, **kwargs)
@@ -87,12 +95,15 @@ def _build(value: Any, raw: Any, key: str, allowed: tuple[str, ...]) -> Any:
         raise _as_config_error(exc, key, raw) from None
 
 
-def _import(path: str, key: str) -> Any:
-    """Import ``pkg.mod.Name``, or look a short name up in the registries."""
+def import_target(path: str, key: str, names: NameRegistry | None = None) -> Any:
+    """Import ``pkg.mod.Name``, or look a short name up in ``names``."""
     if "." not in path:
-        from qt.strategies.registry import lookup
-
-        return lookup(path, key)
+        if names is None:
+            raise ConfigError(f"{key}._target_", f"'{path}' is not a module path; write pkg.module.Name")
+        return names.lookup(path, f"{key}._target_")
+    for old, new in MOVED.items():
+        if path.startswith(old):
+            path = new + path.removeprefix(old)
     module_name, _, attr = path.rpartition(".")
     if module_name.split(".")[0] == "strategies":
         from qt.config.plugins import ensure_strategies_package

@@ -28,9 +28,10 @@ class NameRegistry:
     "did you mean 'dict'?"
     """
 
-    def __init__(self, kind: str, builtins: Mapping[str, str]) -> None:
+    def __init__(self, kind: str, builtins: Mapping[str, str], *, on_miss: Callable[[], object] | None = None) -> None:
         self.kind = kind
         self._builtins = dict(builtins)
+        self._on_miss = on_miss  # e.g. import the plugin modules, which register more names
         self._classes: dict[str, Any] = {}
         self._plugins: set[str] = set()
 
@@ -78,6 +79,8 @@ class NameRegistry:
 
     def lookup(self, name: str, key: str) -> Any:
         """Like ``get`` but an unknown name is a ConfigError at ``key`` with suggestions."""
+        if not self.has(name) and self._on_miss is not None:
+            self._on_miss()
         if not self.has(name):
             hint = self.suggest(name)
             raise ConfigError(key, f"unknown {self.kind} '{name}'" + (f"; {hint}" if hint else ""))

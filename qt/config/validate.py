@@ -16,7 +16,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from qt.config.instantiate import DEFAULT_ALLOWED, SPEC_ONLY_KEYS, _import, build, check_targets
+from qt.config.instantiate import DEFAULT_ALLOWED, SPEC_ONLY_KEYS, build, check_targets, import_target
+from qt.config.names import NameRegistry
 from qt.config.problems import Problem, dotted, from_validation_error
 from qt.config.yaml_marks import YamlMarks
 from qt.errors import ConfigError
@@ -45,17 +46,21 @@ class SpecError:
 
 
 def validate_strategy(
-    node: Any, *, source: str | Path | None = None, allowed: Iterable[str] = DEFAULT_ALLOWED, root: Any = None
+    node: Any,
+    *,
+    source: str | Path | None = None,
+    allowed: Iterable[str] = DEFAULT_ALLOWED,
+    names: NameRegistry | None = None,
 ) -> list[SpecError]:
-    """Every problem of the strategy spec ``node`` (a DictConfig inside ``root``, or a plain mapping)."""
+    """Every problem of the strategy spec ``node`` (a DictConfig, or a plain mapping); ``names`` resolves short names."""
     allowed = tuple(allowed)
     marks = YamlMarks.load(source) if source is not None and Path(source).is_file() else None
     raw = OmegaConf.to_container(node, resolve=False) if isinstance(node, (DictConfig, ListConfig)) else node
-    problems = _problems(node, raw, allowed)
+    problems = _problems(node, raw, allowed, names)
     return [_locate(p, raw, marks) for p in problems]
 
 
-def _problems(node: Any, raw: Any, allowed: tuple[str, ...]) -> list[Problem]:
+def _problems(node: Any, raw: Any, allowed: tuple[str, ...], names: NameRegistry | None) -> list[Problem]:
     if not isinstance(raw, Mapping):
         return [Problem((), f"a strategy spec must be a mapping, got {raw!r}", raw)]
     try:
@@ -71,7 +76,7 @@ def _problems(node: Any, raw: Any, allowed: tuple[str, ...]) -> list[Problem]:
     if "_target_" not in resolved:
         return [Problem(("_target_",), "missing: name the strategy class, or `pipeline` for a pipeline spec")]
     try:
-        target = _import(str(resolved["_target_"]), KEY)
+        target = import_target(str(resolved["_target_"]), KEY, names)
     except ConfigError as exc:
         return [Problem(("_target_",), str(exc).removeprefix(f"{exc.key}: "), resolved["_target_"])]
     problems: list[Problem] = []
@@ -82,7 +87,7 @@ def _problems(node: Any, raw: Any, allowed: tuple[str, ...]) -> list[Problem]:
             continue
         if isinstance(v, Mapping) and "_target_" in v:
             try:
-                kwargs[k] = build(v, f"{KEY}.{k}", allowed=allowed)
+                kwargs[k] = build(v, f"{KEY}.{k}", allowed=allowed, names=names)
             except ConfigError as exc:
                 problems.append(Problem(_relative(exc.key), str(exc).removeprefix(f"{exc.key}: ")))
             continue
@@ -90,7 +95,7 @@ def _problems(node: Any, raw: Any, allowed: tuple[str, ...]) -> list[Problem]:
     fields = getattr(target, "model_fields", None)
     if fields is None:
         try:
-            build(resolved, KEY, allowed=allowed)
+            build(resolved, KEY, allowed=allowed, names=names)
         except ConfigError as exc:
             problems.append(Problem(_relative(exc.key), str(exc).removeprefix(f"{exc.key}: ")))
         return problems
@@ -164,17 +169,14 @@ def source_of(cfg: DictConfig) -> Path | None:
     return None
 
 
-def validate_run(cfg: DictConfig) -> None:
-    """Before a run: raise one ConfigError listing every problem of the strategy spec (and the cache key)."""
-    from qt.features.cache import cache_from_config
-
+def validate_run(cfg: DictConfig, names: NameRegistry | None = None) -> None:
+    """Before a run: raise one ConfigError listing every problem of the strategy spec."""
     node = OmegaConf.select(cfg, KEY)
     if node is None:
         return
     extra = OmegaConf.select(cfg, "allowed_targets") or []
-    errors = validate_strategy(node, source=source_of(cfg), allowed=(*DEFAULT_ALLOWED, *extra))
+    errors = validate_strategy(node, source=source_of(cfg), allowed=(*DEFAULT_ALLOWED, *extra), names=names)
     if errors:
         if len(errors) == 1:
             raise ConfigError(errors[0].key, str(errors[0]).removeprefix(f"{errors[0].key}: "))
         raise ConfigError("", f"{len(errors)} problems in the strategy spec:\n" + "\n".join(f"  {e}" for e in errors))
-    cache_from_config(cfg)

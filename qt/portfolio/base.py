@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from qt.context import DecisionContext
 from qt.errors import QtError
-from qt.strategies.base import DecisionContext
 from qt.types import TargetPositions, TargetWeights
 
 

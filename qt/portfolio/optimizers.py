@@ -15,11 +15,11 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from qt.context import DecisionContext
 from qt.portfolio.expected_returns import expected_returns
 from qt.portfolio.risk_based import RiskBased
 from qt.portfolio.risk_models import RiskEstimate
 from qt.portfolio.solved import MaxSharpe, MeanVariance, MinVariance
-from qt.strategies.base import DecisionContext
 from qt.types import TargetPositions, TargetWeights
 
 

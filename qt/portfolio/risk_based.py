@@ -9,10 +9,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr
 
+from qt.context import DecisionContext
 from qt.portfolio.base import FallbackStep, OptimizationError, Solver, SolveReport
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.risk_models import LedoitWolf, RiskEstimate, RiskModel
-from qt.strategies.base import DecisionContext
 from qt.types import TargetPositions, TargetWeights
 
 log = logging.getLogger("qt")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from qt.context import DecisionContext
 from qt.enums import Field as BarField
 from qt.enums import Frequency
-from qt.portfolio.rebalancing import period_keys
-from qt.strategies.base import DecisionContext
+from qt.rebalancing import period_keys
 
 log = logging.getLogger("qt")
 

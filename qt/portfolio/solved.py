@@ -8,11 +8,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
+from qt.context import DecisionContext
 from qt.portfolio.base import FallbackStep, Solver
 from qt.portfolio.expected_returns import expected_returns
 from qt.portfolio.risk_based import RiskBased
 from qt.portfolio.risk_models import RiskEstimate, compress
-from qt.strategies.base import DecisionContext
 from qt.types import TargetPositions
 
 

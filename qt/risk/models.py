@@ -11,8 +11,8 @@ from statistics import NormalDist
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from qt.context import DecisionContext
 from qt.enums import Field as BarField
-from qt.strategies.base import DecisionContext
 
 
 def historical_var(returns: np.ndarray, confidence: float) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
-from qt.portfolio.rebalancing import Calendar
-from qt.strategies.base import DecisionContext
+from qt.rebalancing import Calendar
 from qt.strategies.registry import register_strategy
 from qt.types import TargetPositions
 

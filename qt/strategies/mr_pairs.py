@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.enums import Frequency
-from qt.portfolio.rebalancing import Calendar
-from qt.strategies.base import DecisionContext
+from qt.rebalancing import Calendar
 from qt.strategies.registry import register_strategy
 from qt.types import TargetPositions
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
-from qt.portfolio.rebalancing import Calendar
-from qt.strategies.base import DecisionContext
+from qt.rebalancing import Calendar
 from qt.strategies.registry import register_strategy
 from qt.types import TargetPositions
 

@@ -14,7 +14,7 @@ from qt.backtest.portfolio import Ledger
 from qt.backtest.slippage import FixedBps
 from qt.enums import OrderStatus
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
 from qt.testing.panels import daily_panel
 from qt.types import FillBatch, OrderBatch, TargetPositions

@@ -10,7 +10,7 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.synthetic import SyntheticData
 from qt.enums import OrderStatus
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
 from qt.strategies.equal_weight import EqualWeightStrategy
 from qt.strategies.xmom_crosssec import CrossSectionalMomentum

@@ -53,16 +53,25 @@ def test_nested_targets_are_built_and_params_are_not_passed():
     node = {
         "params": {"f": "weekly"},
         "_target_": "qt.strategies.equal_weight.EqualWeightStrategy",
-        "rebalance": {"_target_": "qt.portfolio.rebalancing.Calendar", "frequency": "weekly"},
+        "rebalance": {"_target_": "qt.rebalancing.Calendar", "frequency": "weekly"},
     }
     strategy = build(node, "strategy")
     assert strategy.rebalance.frequency.value == "weekly"
 
 
 def test_short_names_come_from_the_registry():
-    assert type(build({"_target_": "xmom"}, "strategy")).__name__ == "CrossSectionalMomentum"
-    with pytest.raises(ConfigError, match=r"unknown component name 'xmon' \(did you mean 'xmom'\?\)"):
-        build({"_target_": "xmon"}, "strategy")
+    from qt.strategies.registry import STRATEGIES
+
+    assert type(build({"_target_": "xmom"}, "strategy", names=STRATEGIES)).__name__ == "CrossSectionalMomentum"
+    with pytest.raises(ConfigError, match=r"strategy._target_: unknown strategy 'xmon'; did you mean 'xmom'\?"):
+        build({"_target_": "xmon"}, "strategy", names=STRATEGIES)
+    with pytest.raises(ConfigError, match=r"'xmom' is not a module path"):
+        build({"_target_": "xmom"}, "strategy")
+
+
+def test_moved_module_paths_keep_working():
+    node = {"_target_": "qt.portfolio.rebalancing.Calendar", "frequency": "weekly"}
+    assert type(build(node, "strategy.rebalance")).__module__ == "qt.rebalancing"
 
 
 def test_missing_attribute_and_module_are_named():

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from qt.config.validate import spec_as_config, validate_strategy
+from qt.strategies.registry import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +113,7 @@ def write(tmp_path, text):
 
 def errors_of(path):
     cfg = spec_as_config(path)
-    return validate_strategy(cfg.strategy, source=path)
+    return validate_strategy(cfg.strategy, source=path, names=STRATEGIES)
 
 
 def test_the_good_spec_is_valid(tmp_path):

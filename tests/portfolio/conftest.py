@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.strategies.base import DecisionContext
+from qt.context import DecisionContext
 from qt.testing.panels import daily_panel
 from qt.types import TargetPositions
 

@@ -210,7 +210,7 @@ def test_fallbacks_are_recorded_per_decision_in_the_outputs():
     from qt.backtest.engine import BacktestEngine
     from qt.backtest.execution_sim import ExecutionSimulator
     from qt.backtest.outputs import decisions_table
-    from qt.portfolio.rebalancing import Calendar
+    from qt.rebalancing import Calendar
     from qt.risk.sizing import Sizer
     from qt.types import TargetPositions
 

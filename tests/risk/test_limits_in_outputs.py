@@ -8,7 +8,7 @@ from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.outputs import decisions_table, orders_table
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.limits import PreTradeLimits
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qt.context import DecisionContext
 from qt.risk.models import (
     ValueAtRisk,
     cornish_fisher_cvar,
@@ -14,7 +15,6 @@ from qt.risk.models import (
     parametric_cvar,
     parametric_var,
 )
-from qt.strategies.base import DecisionContext
 from qt.testing.panels import daily_panel
 
 

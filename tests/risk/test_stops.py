@@ -8,7 +8,7 @@ import pytest
 from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
 from qt.risk.stops import DailyLossLimit, DrawdownStop, PostTradeLimits
 from qt.testing.panels import daily_panel

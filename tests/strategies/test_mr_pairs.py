@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from qt.config.instantiate import build
+from qt.context import DecisionContext
 from qt.errors import ConfigError
-from qt.strategies.base import DecisionContext
 from qt.strategies.mr_pairs import PairsTrading, engle_granger
+from qt.strategies.registry import STRATEGIES
 from qt.testing.panels import daily_panel
 
 
@@ -85,4 +86,4 @@ def test_positions_follow_the_zscore_rules_by_hand():
 
 def test_thresholds_must_be_ordered():
     with pytest.raises(ConfigError, match=r"need exit < entry < stop"):
-        build({"_target_": "mr_pairs", "entry": 2.0, "exit": 2.5, "stop": 4.0}, "strategy")
+        build({"_target_": "mr_pairs", "entry": 2.0, "exit": 2.5, "stop": 4.0}, "strategy", names=STRATEGIES)

@@ -14,15 +14,16 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.runner import build_components
 from qt.config.instantiate import build
 from qt.config.paths import conf_dir
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.data.sources.synthetic import SyntheticData
 from qt.enums import Field
 from qt.errors import ConfigError, MissingFieldError
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
-from qt.strategies.base import DecisionContext
 from qt.strategies.pipeline import PipelineStrategy
+from qt.strategies.registry import STRATEGIES
 from qt.strategies.xmom_crosssec import CrossSectionalMomentum
 from qt.testing.panels import daily_panel
 
@@ -85,7 +86,7 @@ def test_xmom_cli_run_is_byte_identical_to_the_class(tmp_path, qt_cli):
         "_target_: qt.strategies.xmom_crosssec.CrossSectionalMomentum\n"
         "lookback: ${strategy.params.lookback}\nskip: ${strategy.params.skip}\nquantile: ${strategy.params.quantile}\n"
         "long_short: ${strategy.params.long_short}\n"
-        "rebalance: {_target_: qt.portfolio.rebalancing.Calendar, frequency: '${strategy.params.frequency}'}\n"
+        "rebalance: {_target_: qt.rebalancing.Calendar, frequency: '${strategy.params.frequency}'}\n"
     )
     runs = {}
     for name in ("xmom", "xmom_class"):
@@ -210,7 +211,7 @@ def test_weighted_combine_of_zscores():
 )
 def test_spec_level_errors_name_the_key(kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        build({"_target_": "pipeline", **kwargs}, "strategy")
+        build({"_target_": "pipeline", **kwargs}, "strategy", names=STRATEGIES)
 
 
 def test_plugin_strategy_by_short_name_and_by_path():
@@ -218,6 +219,7 @@ def test_plugin_strategy_by_short_name_and_by_path():
     by_path = build(
         {"_target_": "pipeline", "signals": {"b": {"signal": "strategies.my_signal.Breakout", "window": 55}}},
         "strategy",
+        names=STRATEGIES,
     )
     panel = SyntheticData(n_assets=5, n_days=200, seed=2).load()
     np.testing.assert_array_equal(strategy.scores(panel), by_path.scores(panel))

@@ -10,7 +10,7 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.config.instantiate import build
 from qt.errors import ConfigError
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
 from qt.strategies.xmom_crosssec import CrossSectionalMomentum
 from qt.testing.panels import daily_panel

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 
 from qt.config.names import NameRegistry
 from qt.config.problems import Problem, from_validation_error, to_validation_error
+from qt.context import DecisionContext
 from qt.enums import Field as BarField
-from qt.strategies.base import DecisionContext
 
 _P = "qt.strategies.pipeline.select"
 SELECTIONS = NameRegistry(

@@ -8,12 +8,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qt.config.problems import Problem, to_validation_error
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.features.graph import SignalGraph, parse_graph
 from qt.features.signals.base import Role
 from qt.features.signals.combinators import Transform, transform
-from qt.portfolio.rebalancing import Calendar
-from qt.strategies.base import DecisionContext
+from qt.rebalancing import Calendar
 from qt.strategies.pipeline.select import (
     SELECTIONS,
     WEIGHTINGS,

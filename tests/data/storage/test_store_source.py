@@ -14,7 +14,7 @@ from qt.data.sources.store import StoreData
 from qt.data.storage import open_store
 from qt.data.storage.base import PriceBasis
 from qt.data.storage.ingest import to_barset
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 
 
 def _fill(data_dir: str) -> None:

@@ -1,4 +1,4 @@
-"""Allocators: several strategies (sleeves) combined into one book.
+"""MultiStrategy: several strategies (sleeves) combined into one book.
 
 Each sleeve's target book is normalized to gross 1, then the sleeves are weighted by
 ``fixed`` weights, ``equal`` weights, ``inverse_vol`` or ``risk_parity`` of the sleeves'
@@ -14,9 +14,13 @@ from enum import StrEnum
 
 import numpy as np
 
+from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.enums import Field
-from qt.strategies.base import DecisionContext, Rebalance, Strategy
+from qt.features.engineering import cs_zscore
+from qt.rebalancing import Rebalance
+from qt.strategies.base import Strategy
+from qt.strategies.registry import register_strategy
 from qt.types import TargetPositions
 
 
@@ -29,16 +33,18 @@ class Allocation(StrEnum):
     RISK_PARITY = "risk_parity"
 
 
+@register_strategy("multi")
 class MultiStrategy:
     """A strategy whose book is a weighted sum of its sleeves' books; it decides on its own ``rebalance``.
 
-    Scores are the mean over sleeves of each sleeve's cross-sectional z-scores (for optimizers
-    that map scores to expected returns). Sleeves' own rebalancing rules are not used.
+    ``scores`` is [T x (1 + S) x N]: row 0 the mean over sleeves of each sleeve's cross-sectional
+    z-scores (what optimizers that map scores to expected returns see), then each sleeve's own
+    scores, so ``target`` needs nothing but its arguments. Sleeves' own rebalancing rules are not used.
 
     Examples
     --------
     >>> from qt.strategies.equal_weight import EqualWeightStrategy
-    >>> from qt.portfolio.rebalancing import Calendar
+    >>> from qt.rebalancing import Calendar
     >>> m = MultiStrategy(sleeves={"a": EqualWeightStrategy(), "b": EqualWeightStrategy()},
     ...                   rebalance=Calendar(frequency="monthly"), allocation="fixed", weights={"a": 3, "b": 1})
     >>> m.fixed_weights().tolist()
@@ -76,7 +82,6 @@ class MultiStrategy:
         self.rebalance = rebalance
         self.weights = dict(weights or {})
         self.lookback = lookback
-        self._scores: dict[str, np.ndarray] = {}
 
     def fixed_weights(self) -> np.ndarray:
         """The ``fixed`` weights, normalized to sum to 1, in sleeve order."""
@@ -84,25 +89,26 @@ class MultiStrategy:
         return np.asarray(w / w.sum())
 
     def scores(self, panel: BarPanel) -> np.ndarray:
-        """Every sleeve's scores (kept for ``target``); returns the mean of their cross-sectional z-scores."""
-        self._scores = {name: s.scores(panel) for name, s in self.sleeves.items()}
-        z = np.stack([_zscore_rows(s) for s in self._scores.values()])
+        """[T x (1 + S) x N]: the mean of the sleeves' cross-sectional z-scores, then each sleeve's scores."""
+        sleeves = np.stack([np.asarray(s.scores(panel), dtype=np.float64) for s in self.sleeves.values()], axis=1)
+        z = np.stack([_zscore_rows(sleeves[:, i]) for i in range(sleeves.shape[1])])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: nobody scored the asset
-            return np.asarray(np.nanmean(z, axis=0))
+            combined = np.nanmean(z, axis=0)
+        return np.concatenate([combined[:, None, :], sleeves], axis=1)
 
     def target(self, ctx: DecisionContext, scores: np.ndarray) -> TargetPositions | None:
-        """Each sleeve's book at gross 1, combined by the allocation."""
+        """Each sleeve's book at gross 1, combined by the allocation; ``scores`` is this bar's row of ``scores``."""
         books = []
-        for name, sleeve in self.sleeves.items():
-            got = sleeve.target(ctx, self._scores[name][ctx.t]) if name in self._scores else None
+        for i, sleeve in enumerate(self.sleeves.values()):
+            got = sleeve.target(ctx, scores[1 + i])
             w = np.zeros(len(ctx.symbols)) if got is None else np.nan_to_num(got.weights)
             gross = np.abs(w).sum()
             books.append(w / gross if gross > 0 else w)
         if not any(np.abs(b).sum() > 0 for b in books):
             return None
         alloc = self.sleeve_weights(ctx, np.stack(books))
-        return TargetPositions(ctx.timestamp, alloc @ np.stack(books), scores)
+        return TargetPositions(ctx.timestamp, alloc @ np.stack(books), scores[0])
 
     def sleeve_weights(self, ctx: DecisionContext, books: np.ndarray) -> np.ndarray:
         """Weights of the sleeves (sum 1); empty sleeves get none of the capital."""
@@ -128,11 +134,9 @@ class MultiStrategy:
 
 
 def _zscore_rows(x: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mu = np.nanmean(x, axis=1, keepdims=True)
-        sd = np.nanstd(x, axis=1, keepdims=True)
-        return np.asarray(np.where(sd > 0, (x - mu) / sd, 0.0 * x))
+    """Cross-sectional z-scores, 0 (not NaN) for a scored asset of a row without dispersion."""
+    z = cs_zscore(x)
+    return np.where(np.isfinite(x) & ~np.isfinite(z), 0.0, z)
 
 
 def _sleeve_cov(ctx: DecisionContext, books: np.ndarray, lookback: int) -> np.ndarray | None:

@@ -7,7 +7,7 @@ import numpy as np
 from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
-from qt.portfolio.rebalancing import CalendarDrift, Drift
+from qt.rebalancing import CalendarDrift, Drift
 from qt.risk.sizing import Sizer
 from qt.testing.panels import daily_panel
 from qt.types import TargetPositions

@@ -1,4 +1,4 @@
-"""Rebalancing rules: which bars are decision bars.
+"""Rebalancing schedules: which bars are decision bars (shared by strategies, portfolios and the engines).
 
 ``Calendar`` decides on fixed dates. ``Drift`` checks the book on each ``check`` bar and
 decides when any weight moved more than ``threshold`` from its last target;
@@ -13,6 +13,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from qt.enums import Frequency
+
+
+@runtime_checkable
+class Rebalance(Protocol):
+    """Chooses the decision bars."""
+
+    def schedule(self, timestamps: np.ndarray) -> np.ndarray:
+        """Bool [T]: True at bars where the strategy decides."""
+        ...
 
 
 class Calendar(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
 
 # Thu 2024-03-28, (Fri 29 Good Friday missing), Mon 04-01 ... Tue 04-30, Wed 05-01
 DAYS = np.array(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.portfolio.allocators import MultiStrategy
 from qt.portfolio.heuristics import risk_contributions
-from qt.portfolio.rebalancing import Calendar
+from qt.rebalancing import Calendar
+from qt.strategies.multi import MultiStrategy
 from qt.testing.panels import daily_panel
 from qt.types import TargetPositions
 
@@ -37,7 +37,7 @@ def setup(allocation, **kw):
     panel = daily_panel(close)
     multi = MultiStrategy(sleeves={"a": Holds(0), "b": Holds(1)}, rebalance=Calendar(), allocation=allocation, **kw)
     scores = multi.scores(panel)
-    from qt.strategies.base import DecisionContext
+    from qt.context import DecisionContext
 
     ctx = DecisionContext(199, panel.timestamps[199], 1e6, np.zeros(3), panel)
     return multi, ctx, scores[199], close
@@ -64,7 +64,7 @@ def test_inverse_vol_and_risk_parity_of_sleeve_returns():
 def test_scores_are_the_mean_zscore_of_the_sleeves():
     _, _, s, _ = setup("equal")
     # sleeve a scores (1, 0, 0) -> z (√2, -1/√2, -1/√2); sleeve b likewise; the mean of the two:
-    np.testing.assert_allclose(s, [1 / (2 * np.sqrt(2)), 1 / (2 * np.sqrt(2)), -1 / np.sqrt(2)], rtol=1e-12)
+    np.testing.assert_allclose(s[0], [1 / (2 * np.sqrt(2)), 1 / (2 * np.sqrt(2)), -1 / np.sqrt(2)], rtol=1e-12)
 
 
 def test_bad_allocator_config_is_named():
