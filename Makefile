@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test lint format typecheck bench clean
@@ -10,15 +11,19 @@ STAMP  := $(VENV)/.installed-dev
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS=":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install qt with its dev tools
+setup: $(STAMP)  ## create .venv and install qt with its dev tools and the ray/submitit extras
 
-run: $(STAMP)  ## the default backtest on the bundled sample data
+run: $(RUNTIME)  ## the default backtest on the bundled sample data (installs the runtime only)
 	$(BIN)/qt run strategy=xmom portfolio=meanvar
 
 test: $(STAMP)  ## the whole test suite (services it needs are checked, see README)

@@ -1,6 +1,6 @@
 """The Hydra application behind ``qt run``: compose the config, run, evaluate, report.
 
-Kept thin on purpose: composition is Hydra's, the run is ``qt.backtest.runner``'s, the
+Kept thin on purpose: composition is Hydra's, the run is ``qt.runs.backtest``'s, the
 analytics and tearsheet ``qt.evaluation``'s, the messages ``qt.reporting``'s. Inside a
 sweep a failed run records ``error.json`` in its directory and the sweep goes on; a
 single run exits 2 with one clear message.
@@ -56,12 +56,12 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
-    from qt.backtest.runner import run_backtest
     from qt.evaluation.finish import evaluate_run
     from qt.reporting.progress import phase
     from qt.reporting.reporters import dispatch
     from qt.reporting.settings import ReportSettings, build_reporters
     from qt.reporting.summaries import run_report
+    from qt.runs.backtest import run_backtest
 
     settings = ReportSettings.from_config(cfg)
     reporters = build_reporters(cfg)

@@ -20,12 +20,36 @@ class OrderType(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Life-cycle state of an order; CANCELLED carries a reason in the outputs."""
+    """Life-cycle state of an order; every state but FILLED carries a reason in the outputs.
+
+    REJECTED is a refusal by the venue (the broker, or the simulator); DENIED is qt's own
+    refusal before anything was sent. NOT_SENT marks an intent found unsent after a crash;
+    LOST an order the venue never acknowledged.
+    """
 
     NEW = "new"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    NOT_SENT = "not_sent"
+    LOST = "lost"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the order may still fill."""
+        return self in (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+
+
+class TradingState(StrEnum):
+    """Whether a session may trade: ACTIVE trades, REDUCING only shrinks positions, HALTED sends nothing but cancels."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
 
 
 class Field(StrEnum):

@@ -8,9 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from qt.backtest.runner import build_components
 from qt.config.instantiate import build
 from qt.config.paths import conf_dir
+from qt.engine.components import build_components
 
 REPO = Path(__file__).resolve().parents[1]
 # groups whose options need a value the user must give

@@ -104,7 +104,7 @@ def check_execution(parts: Any, panel: Any) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Print ok, or the first leak; exit 1 on a leak."""
-    from qt.backtest.runner import build_components
+    from qt.engine.components import build_components
     from qt.features.lookahead import check_graph, sample_cutoffs
 
     cfg = compose(split_options(args, ("samples", "seed")))

@@ -23,10 +23,10 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from omegaconf import OmegaConf
 
-    from qt.backtest.runner import build_components
     from qt.commands.check import compose, split_options
     from qt.config.instantiate import build
     from qt.context import DecisionContext
+    from qt.engine.components import build_components
     from qt.errors import ConfigError
     from qt.features.labeling.triple_barrier import Barrier, meta_labels
 

@@ -1,6 +1,6 @@
 """Full performance analytics of a finished run, annualized by the data's own bar frequency.
 
-Headline metrics come from ``qt.backtest.metrics.headline`` (one definition for the
+Headline metrics come from ``qt.evaluation.headline.headline`` (one definition for the
 console, metrics.json and the tearsheet); everything else is built here from the
 statistics in ``qt.evaluation.stats`` and ``qt.evaluation.drawdowns``.
 """
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qt.backtest.metrics import headline, periods_per_year
 from qt.evaluation import stats
 from qt.evaluation.drawdowns import Drawdown, episodes, underwater
+from qt.evaluation.headline import headline, periods_per_year
 from qt.evaluation.run_data import RunData
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Scalar statistics of a series of simple returns per bar, annualized by ``ppy`` (bars per year).
 
-Conventions follow empyrical's (and ``qt.backtest.metrics``): risk-free rate 0, sample
+Conventions follow empyrical's (and ``qt.evaluation.headline``): risk-free rate 0, sample
 standard deviation (ddof=1), Sortino's downside deviation sqrt(mean(min(r, 0)^2)),
 alpha compounded from the mean residual return, capture ratios from annualized
 subsets. Undefined ratios (zero denominators, too few bars) are NaN, never infinite.

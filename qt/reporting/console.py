@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from qt.backtest.runner import RunSummary
+    from qt.runs.backtest import RunSummary
 
 _PERCENT = {"total_return", "cagr", "ann_vol", "max_drawdown", "avg_turnover", "annual_turnover"}
 HEADLINE = (  # the metrics every summary shows, in this order

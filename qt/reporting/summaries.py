@@ -10,7 +10,7 @@ from qt.reporting.console import HEADLINE, format_metric
 from qt.reporting.reporters import Report
 
 if TYPE_CHECKING:
-    from qt.backtest.runner import RunSummary
+    from qt.runs.backtest import RunSummary
 
 RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
 _PERCENT = {"alpha", "tracking_error"}

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from qt.backtest.metrics import headline
 from qt.evaluation import stats
 from qt.evaluation.drawdowns import episodes, underwater
+from qt.evaluation.headline import headline
 from qt.evaluation.performance import (
     periodic_tables,
     relative_stats,

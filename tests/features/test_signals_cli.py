@@ -46,8 +46,8 @@ class SameBarOpen(ExecutionSimulator):
     ],
 )
 def test_execution_prices_must_come_after_the_decision(execution, ok):
-    from qt.backtest.runner import Components
     from qt.config.settings import RunSettings
+    from qt.engine.components import Components
     from qt.portfolio.optimizers import EqualWeight
     from qt.risk.sizing import Sizer
     from qt.strategies.equal_weight import EqualWeightStrategy

@@ -9,8 +9,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from qt.backtest.runner import build_components
 from qt.config.paths import conf_dir
+from qt.engine.components import build_components
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.risk_models import RiskModel
 
@@ -49,7 +49,7 @@ def test_equal_weight_runs_never_import_cvxpy():
         "import sys\n"
         "from qt.backtest.engine import BacktestEngine\n"
         "from qt.backtest.execution_sim import ExecutionSimulator\n"
-        "from qt.backtest.runner import build_components\n"
+        "from qt.engine.components import build_components\n"
         "from qt.data.sources.synthetic import SyntheticData\n"
         "from qt.portfolio.optimizers import EqualWeight\n"
         "from qt.risk.models import ValueAtRisk\n"

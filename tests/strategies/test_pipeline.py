@@ -11,12 +11,12 @@ from hydra.core.global_hydra import GlobalHydra
 
 from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.runner import build_components
 from qt.config.instantiate import build
 from qt.config.paths import conf_dir
 from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.data.sources.synthetic import SyntheticData
+from qt.engine.components import build_components
 from qt.enums import Field
 from qt.errors import ConfigError, MissingFieldError
 from qt.portfolio.optimizers import EqualWeight

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qt.backtest.metrics import headline, max_drawdown, periods_per_year
+from qt.evaluation.headline import headline, max_drawdown, periods_per_year
 
 
 def test_periods_per_year_follows_the_bar_spacing():

@@ -1,0 +1,1 @@
+"""The loop backtest and live share: the decision pipeline, the execution-venue protocol and the session."""
