@@ -8,12 +8,11 @@ series are always written, so any run can be re-rendered later without its data.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qt.config.jsonsafe import dumps
 from qt.evaluation.benchmark import FILE as BENCHMARK_FILE
 from qt.evaluation.benchmark import Benchmark, resolve
 from qt.evaluation.performance import Performance, analyze
@@ -81,16 +80,4 @@ def performance_json(perf: Performance) -> str:
         "annual_returns": {str(k): float(v) for k, v in perf.annual.items()},
         "rolling_window": perf.rolling_window,
     }
-    return json.dumps(_safe(data), indent=2, sort_keys=True) + "\n"
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return dumps(data)

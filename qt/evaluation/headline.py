@@ -3,6 +3,7 @@
 Conventions (the same as empyrical's): simple returns per bar, risk-free rate 0,
 Sharpe = mean / std(ddof=1) x sqrt(periods per year), Sortino's downside deviation =
 sqrt(mean(min(r, 0)^2)), max drawdown as a negative fraction, CAGR over calendar time.
+Sharpe, Sortino and volatility are ``qt.evaluation.stats``'s (one definition of each).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from qt.evaluation import stats
 
 SECONDS_PER_YEAR = 365.25 * 86400.0
 
@@ -67,30 +70,22 @@ def headline(
     years = max(_span_seconds(timestamps) / SECONDS_PER_YEAR, 1.0 / ppy)
     total = float(nav[-1] / capital - 1.0)
     cagr = float((nav[-1] / capital) ** (1.0 / years) - 1.0) if nav[-1] > 0 else -1.0
-    std = float(np.std(rets, ddof=1)) if rets.size > 1 else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)))
-    mean = float(np.mean(rets))
     mdd = max_drawdown(curve)
     traded = float(np.nansum(turnover))
     return {
         "total_return": total,
         "cagr": cagr,
-        "ann_vol": std * math.sqrt(ppy),
-        "sharpe": _ratio(mean, std) * math.sqrt(ppy),
-        "sortino": _ratio(mean, downside) * math.sqrt(ppy),
+        "ann_vol": stats.annual_volatility(rets, ppy),
+        "sharpe": stats.sharpe(rets, ppy),
+        "sortino": stats.sortino(rets, ppy),
         "max_drawdown": mdd,
-        "calmar": _ratio(cagr, -mdd),
+        "calmar": stats.ratio(cagr, -mdd),
         "avg_turnover": traded / n_decisions if n_decisions else 0.0,
         "annual_turnover": traded / years,
         "n_trades": int(n_trades),
         "periods_per_year": ppy,
         "n_bars": int(nav.size),
     }
-
-
-def _ratio(num: float, den: float) -> float:
-    """Num / den, NaN when the denominator is zero (an undefined ratio, not an infinite one)."""
-    return num / den if den > 0 else float("nan")
 
 
 def _span_seconds(timestamps: np.ndarray) -> float:

@@ -15,7 +15,8 @@ import numpy as np
 NAN = float("nan")
 
 
-def _ratio(num: float, den: float) -> float:
+def ratio(num: float, den: float) -> float:
+    """Num / den, NaN when the denominator is not positive and finite (an undefined ratio, not an infinite one)."""
     return num / den if den > 0 and math.isfinite(den) else NAN
 
 
@@ -28,7 +29,7 @@ def sharpe(r: np.ndarray, ppy: float) -> float:
     """Mean / std (ddof=1) x sqrt(ppy)."""
     if r.size < 2:
         return NAN
-    return _ratio(float(np.mean(r)), float(np.std(r, ddof=1))) * math.sqrt(ppy)
+    return ratio(float(np.mean(r)), float(np.std(r, ddof=1))) * math.sqrt(ppy)
 
 
 def sortino(r: np.ndarray, ppy: float) -> float:
@@ -36,7 +37,7 @@ def sortino(r: np.ndarray, ppy: float) -> float:
     if r.size < 2:
         return NAN
     downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    return _ratio(float(np.mean(r)), downside) * math.sqrt(ppy)
+    return ratio(float(np.mean(r)), downside) * math.sqrt(ppy)
 
 
 def omega(r: np.ndarray, threshold: float = 0.0) -> float:
@@ -44,7 +45,7 @@ def omega(r: np.ndarray, threshold: float = 0.0) -> float:
     if r.size < 2:
         return NAN
     excess = r - threshold
-    return _ratio(float(excess[excess > 0].sum()), float(-excess[excess < 0].sum()))
+    return ratio(float(excess[excess > 0].sum()), float(-excess[excess < 0].sum()))
 
 
 def annual_return_by_count(r: np.ndarray, ppy: float) -> float:
@@ -77,7 +78,7 @@ def tail_ratio(r: np.ndarray) -> float:
     """|95th percentile| / |5th percentile| of the returns."""
     if r.size < 1:
         return NAN
-    return _ratio(abs(float(np.percentile(r, 95))), abs(float(np.percentile(r, 5))))
+    return ratio(abs(float(np.percentile(r, 95))), abs(float(np.percentile(r, 5))))
 
 
 def hit_rate(r: np.ndarray) -> float:
