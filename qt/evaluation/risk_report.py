@@ -1,4 +1,4 @@
-"""The risk figures of a finished backtest: post-trade events, VaR summary, fallbacks, stress tests."""
+"""The risk figures of a finished backtest: halts and de-risk events (logged), VaR summary, fallbacks, stress tests."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qt.risk.stress import StressTests, stress_report
+from qt.evaluation.halts import halt_metrics, log_events, stop_events
 
 log = logging.getLogger("qt")
 
 if TYPE_CHECKING:
     from qt.backtest.engine import BacktestResult
+    from qt.risk.stress import StressTests
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,17 @@ def risk_metrics(result: BacktestResult, stress: StressTests | None) -> RiskOutp
     kinds: dict[str, int] = {}
     for e in result.events:
         kinds[e.kind] = kinds.get(e.kind, 0) + 1
+    ev = result.events
+    stops = stop_events(
+        [result.panel.timestamps[e.t] for e in ev],
+        [e.kind for e in ev],
+        [e.detail for e in ev],
+        [e.scale for e in ev],
+        [e.halt for e in ev],
+    )
+    log_events(stops)
     out: dict[str, Any] = {
+        **halt_metrics(stops),
         "risk_events": kinds,
         "fallback_decisions": sum(1 for d in result.decisions if d.report is not None and d.report.steps),
     }
@@ -56,6 +67,8 @@ def risk_metrics(result: BacktestResult, stress: StressTests | None) -> RiskOutp
         }
     files: dict[str, dict[str, Any]] = {}
     if stress is not None:
+        from qt.risk.stress import stress_report
+
         books = [(d.t, d.target) for d in result.decisions]
         report = stress_report(stress, result.panel, books, final_weights(result))
         out["stress"] = report

@@ -6,7 +6,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from qt.evaluation.halts import halt_lines
 
 if TYPE_CHECKING:
     from qt.runs.backtest import RunSummary
@@ -48,6 +51,8 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     for name in HEADLINE:
         table.add_row(name, format_metric(name, summary.metrics.get(name)))
     console.print(table)
+    for line in halt_lines(summary.metrics):
+        console.print(f"[bold red]{escape(line)}[/]" if line.startswith("HALTED") else f"[yellow]{escape(line)}[/]")
     t = summary.timings
     console.print(f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t['engine_s']:.3f}s, total {t['total_s']:.3f}s")
     console.print(f"run directory: {summary.run_dir}")

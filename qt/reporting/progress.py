@@ -1,16 +1,86 @@
-"""Progress on the terminal: a spinner while a run works, a bar over a sweep's runs; silent when not a TTY."""
+"""Progress on the terminal: a bar over a backtest's bars, a spinner, a bar over a sweep's runs; silent when not a TTY."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+BarProgress = Callable[[int, int], None]  # (bars done, total bars), called by the engine on every bar
+STEPS = 200  # the bar is redrawn at most this many times over a run (plus at the end)
 
 
 def _console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+class _Throttled:
+    """The per-bar callback: one integer comparison per bar, a rich update every ``total / STEPS`` bars."""
+
+    __slots__ = ("_bar", "_next", "_step", "_task", "total")
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task = bar, task
+        self.total, self._step, self._next = 0, 1, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if done < self._next:
+            return
+        if total != self.total:  # the first call (or a new total): size the bar
+            self.total, self._step = total, max(1, total // STEPS)
+            self._bar.update(self._task, total=total)
+        self._bar.update(self._task, completed=done)
+        self._next = done + self._step
+
+
+@contextmanager
+def bar_progress(
+    description: str = "backtest", *, enabled: bool = True, console: Any = None
+) -> Iterator[BarProgress | None]:
+    """A percentage bar with time left, driven by the engine's per-bar ``progress(done, total)`` callback.
+
+    Yields the callback, or None when disabled or stderr is not a terminal (the engine then
+    skips the call entirely). Until the first call it shows ``description`` with a spinner
+    (loading data, computing signals); the bar disappears when the block ends.
+
+    Examples
+    --------
+    >>> with bar_progress(enabled=False) as progress:
+    ...     progress is None
+    True
+    """
+    console = console or _console()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bars"),
+        TimeElapsedColumn(),
+        TextColumn("elapsed,"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield _Throttled(bar, task)
 
 
 @contextmanager

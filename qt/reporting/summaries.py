@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qt.evaluation.halts import halt_lines
 from qt.reporting.console import HEADLINE, format_metric
 from qt.reporting.reporters import Report
 
@@ -34,6 +35,13 @@ def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tears
     subtitle = f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t.get('engine_s', 0.0):.3f}s, total {t.get('total_s', 0.0):.3f}s"
     if perf.get("benchmark"):
         subtitle += f"  |  benchmark {perf['benchmark']}"
+    m = summary.metrics
+    if m.get("halted_at"):
+        title += f" - HALTED {m['halted_at']}"
+        stats += [("halted_at", str(m["halted_at"])), ("halt_reason", str(m.get("halt_reason")))]
+    if m.get("derisk_events"):
+        stats.append(("derisk_events", format_metric("derisk_events", int(m["derisk_events"]))))
+    subtitle = "\n".join([*halt_lines(m), subtitle])
     attachments = (tearsheet,) if tearsheet is not None and tearsheet.is_file() else ()
     location = str(summary.run_dir) + (f"  (tearsheet: {tearsheet})" if attachments else "")
     return Report(title=title, stats=stats, location=location, subtitle=subtitle, attachments=attachments)

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from qt.config.secrets import redacted
 from qt.errors import ConfigError
-from qt.reporting.progress import SweepProgress, phase
+from qt.reporting.progress import STEPS, SweepProgress, bar_progress, phase
 from qt.reporting.settings import ReportSettings, build_reporters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,6 +74,52 @@ def test_progress_is_silent_when_not_a_terminal(capsys):
     bar.start(3)
     bar.advance()
     bar.stop()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_bar_progress_shows_percent_bars_and_time_left_on_a_terminal():
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    with bar_progress(console=Console(force_terminal=True, file=out, width=140)) as progress:
+        assert progress is not None
+        for done in range(1, 1001):
+            progress(done, 1000)
+            if done == 500:
+                time.sleep(0.25)  # let the bar refresh half-way
+    text = out.getvalue()
+    assert "backtest" in text and "50%" in text and "/1000" in text and "left" in text
+
+
+def test_bar_progress_updates_rich_at_most_steps_times():
+    class Bar:
+        updates = 0
+
+        def update(self, task, **kw):
+            Bar.updates += "completed" in kw
+
+    from qt.reporting.progress import _Throttled
+
+    callback = _Throttled(Bar(), 0)
+    for done in range(1, 100_001):
+        callback(done, 100_000)
+    assert Bar.updates == STEPS  # one redraw per 500 bars of 100,000, not one per bar
+
+
+def test_bar_progress_is_silent_and_costs_nothing_when_not_a_terminal(capsys):
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    with bar_progress(console=Console(file=out)) as progress:  # a file, not a terminal
+        assert progress is None  # the engine skips the call entirely
+    with bar_progress(enabled=False) as progress:
+        assert progress is None
+    assert out.getvalue() == ""
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
