@@ -40,11 +40,25 @@ class TargetPositions:
 
 
 @dataclass(frozen=True, slots=True)
+class SolveReport:
+    """What one decision's portfolio construction did: final status, solver, fallback steps taken, time."""
+
+    status: str
+    solver: str
+    steps: tuple[str, ...] = ()
+    solve_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class TargetWeights:
-    """The portfolio stage's book at a decision: weights of NAV per symbol."""
+    """The portfolio stage's book at a decision: weights of NAV per symbol, and how they were found.
+
+    ``report`` is None for constructors that solve nothing (equal weight).
+    """
 
     timestamp: np.datetime64
     weights: np.ndarray
+    report: SolveReport | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,16 @@ DEFAULT_ALLOWED = ("qt.", "strategies.")
 MOVED = {  # old module path -> where it lives now; old YAML keeps working
     "qt.portfolio.rebalancing.": "qt.rebalancing.",
     "qt.portfolio.allocators.": "qt.strategies.multi.",
+    "qt.portfolio.solved.": "qt.portfolio.convex.",  # MeanVariance, MinVariance, MaxSharpe
+}
+REPLACED = {  # a component whose YAML form changed -> the new form, named in the error
+    "qt.risk.limits.PreTradeLimits": "risk.limits is now a list of limit components, one per limit, e.g. "
+    "[{_target_: qt.risk.limits.MaxPositionWeight, max_position_weight: 0.1}, "
+    "{_target_: qt.risk.limits.MaxGross, max_gross: 1.0}]; each takes its own `action` (clip | reject). "
+    "See conf/risk/conservative.yaml and docs/portfolio.md",
+    "qt.risk.stops.PostTradeLimits": "risk.post_trade is now a list of stops, e.g. "
+    "[{_target_: qt.risk.stops.DrawdownStop, max_drawdown: 0.25}, {_target_: qt.risk.stops.DailyLossLimit, "
+    "max_loss: 0.05}]. See conf/risk/conservative.yaml and docs/portfolio.md",
 }
 SPEC_ONLY_KEYS = ("params",)  # a spec's knob block: data for interpolation, not a constructor argument
 _INTERPOLATION = re.compile(r"^\$\{([^}]+)\}$")
@@ -101,6 +111,8 @@ def import_target(path: str, key: str, names: NameRegistry | None = None) -> Any
         if names is None:
             raise ConfigError(f"{key}._target_", f"'{path}' is not a module path; write pkg.module.Name")
         return names.lookup(path, f"{key}._target_")
+    if path in REPLACED:
+        raise ConfigError(f"{key}._target_", f"'{path}' was replaced: {REPLACED[path]}")
     for old, new in MOVED.items():
         if path.startswith(old):
             path = new + path.removeprefix(old)
@@ -114,8 +126,8 @@ def import_target(path: str, key: str, names: NameRegistry | None = None) -> Any
     except ImportError as exc:
         raise ConfigError(f"{key}._target_", f"cannot import module '{module_name}': {exc}") from None
     if not hasattr(module, attr):
-        names = [n for n in dir(module) if not n.startswith("_")]
-        raise ConfigError(f"{key}._target_", f"'{module_name}' has no '{attr}'{_suggest(attr, names)}")
+        public = [n for n in dir(module) if not n.startswith("_")]
+        raise ConfigError(f"{key}._target_", f"'{module_name}' has no '{attr}'{_suggest(attr, public)}")
     return getattr(module, attr)
 
 

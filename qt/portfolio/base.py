@@ -1,20 +1,39 @@
-"""The portfolio-construction contract: ``weights(target, ctx) -> TargetWeights``, and its result types."""
+"""The portfolio-construction contract: ``weights(target, ctx) -> TargetWeights``, and its parts.
+
+A constructor's result carries its ``SolveReport`` (``TargetWeights.report``). Risk-based
+constructors allocate one ``Allocation`` (the decision's target, context, risk estimate,
+universe and solver) into an ``Allocated`` (weights, status, time).
+"""
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from qt.context import DecisionContext
 from qt.errors import QtError
-from qt.types import TargetPositions, TargetWeights
+from qt.portfolio.risk_models import RiskEstimate
+from qt.types import SolveReport, TargetPositions, TargetWeights
+
+__all__ = [
+    "Allocated",
+    "Allocation",
+    "FallbackStep",
+    "OptimizationError",
+    "PortfolioConstructor",
+    "SolveReport",
+    "Solver",
+    "solve_report",
+]
 
 
 @runtime_checkable
 class PortfolioConstructor(Protocol):
-    """Turns a strategy's raw target into the weights of NAV to hold."""
+    """Turns a strategy's raw target into the weights of NAV to hold (with the report of how)."""
 
     def weights(self, target: TargetPositions, ctx: DecisionContext) -> TargetWeights:
         """The book to hold after this decision."""
@@ -52,16 +71,45 @@ class FallbackStep(StrEnum):
 
 
 @dataclass(frozen=True)
-class SolveReport:
-    """What one decision's optimization did: final status, solver, fallback steps taken, time."""
+class Allocation:
+    """One allocation to make at a decision: what to allocate over and how to solve it.
 
-    status: str
+    ``members`` are positions within ``estimate.assets`` (the decision's universe);
+    ``relaxed`` drops group, turnover and volatility constraints (a fallback step).
+    """
+
+    target: TargetPositions
+    ctx: DecisionContext
+    estimate: RiskEstimate
+    members: np.ndarray
     solver: str
-    steps: tuple[str, ...] = ()
+    relaxed: bool = False
+
+    @property
+    def assets(self) -> np.ndarray:
+        """Panel indices of the universe."""
+        return np.asarray(self.estimate.assets[self.members])
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Per-period covariance of the universe."""
+        return np.asarray(self.estimate.cov[np.ix_(self.members, self.members)])
+
+    def retry(self, *, solver: str, relaxed: bool) -> Allocation:
+        """The same allocation with another solver or the relaxed problem."""
+        return replace(self, solver=solver, relaxed=relaxed)
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """An allocation's weights (over the universe or the whole panel; None if it failed), status, time."""
+
+    weights: np.ndarray | None
+    status: str
     solve_ms: float = 0.0
 
 
 def solve_report(portfolio: object) -> SolveReport | None:
-    """The last decision's SolveReport of ``portfolio``, if it keeps one."""
+    """Deprecated bridge: reports now travel on ``TargetWeights.report``; None unless ``portfolio`` has pop_report."""
     pop = getattr(portfolio, "pop_report", None)
     return pop() if callable(pop) else None

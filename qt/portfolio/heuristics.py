@@ -1,11 +1,61 @@
-"""Allocations without a solver: inverse volatility, equal risk contribution, hierarchical risk parity.
+"""Heuristic constructors (no solver): inverse volatility, risk parity (ERC), hierarchical risk parity.
 
-All return long-only weights summing to 1 over the covariance's assets.
+The classes allocate over the decision's universe with a risk model's covariance; the functions
+below them are the rules (long-only weights summing to 1 over the covariance's assets).
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from typing import ClassVar
+
 import numpy as np
+
+from qt.portfolio.base import Allocated, Allocation
+from qt.portfolio.risk_based import RiskBased
+
+
+class Heuristic(RiskBased):
+    """Closed-form or iterative allocations: long only, sum to ``constraints.net``, capped at max_weight.
+
+    Only ``max_weight`` and ``net`` of the constraints apply; the excess over the cap is spread pro rata.
+    """
+
+    uses_solver: ClassVar[bool] = False
+
+    def allocate(self, job: Allocation) -> Allocated:
+        """The rule over the universe's covariance, capped; the job's solver and relaxation do not apply."""
+        if job.members.size == 0:
+            return Allocated(np.zeros(0), "empty universe: cash")
+        return Allocated(cap_weights(self.rule(job.cov), self.constraints.max_weight, self.constraints.net), "optimal")
+
+    @abstractmethod
+    def rule(self, cov: np.ndarray) -> np.ndarray:
+        """Weights summing to 1 from the universe's covariance."""
+
+
+class InverseVolatility(Heuristic):
+    """Weights proportional to 1 / volatility of each asset in the universe."""
+
+    def rule(self, cov: np.ndarray) -> np.ndarray:
+        """1/vol, normalized."""
+        return inverse_vol(cov)
+
+
+class RiskParity(Heuristic):
+    """Equal risk contribution (ERC) weights, long only."""
+
+    def rule(self, cov: np.ndarray) -> np.ndarray:
+        """ERC by Newton's method."""
+        return equal_risk_contribution(cov)
+
+
+class HierarchicalRiskParity(Heuristic):
+    """Hierarchical risk parity (López de Prado): tree clustering and recursive bisection."""
+
+    def rule(self, cov: np.ndarray) -> np.ndarray:
+        """HRP weights."""
+        return hrp(cov)
 
 
 def inverse_vol(cov: np.ndarray) -> np.ndarray:

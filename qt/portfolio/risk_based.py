@@ -1,4 +1,4 @@
-"""The base of risk-based optimizers: risk model, constraints, universe and the fallback chain."""
+"""The base of risk-based constructors: risk model, constraints, universe and the fallback chain."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr
 
 from qt.context import DecisionContext
-from qt.portfolio.base import FallbackStep, OptimizationError, Solver, SolveReport
+from qt.portfolio.base import Allocated, Allocation, FallbackStep, OptimizationError, Solver
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.risk_models import LedoitWolf, RiskEstimate, RiskModel
-from qt.types import TargetPositions, TargetWeights
+from qt.types import SolveReport, TargetPositions, TargetWeights
 
 log = logging.getLogger("qt")
 
 
 class RiskBased(BaseModel, ABC):
-    """Shared parts of the risk-based optimizers: risk model, constraints, universe, failure policy.
+    """Shared parts of the risk-based constructors: risk model, constraints, universe, failure policy.
 
     ``fallback`` lists the steps tried, in order, when the solve fails: another solver's name,
     ``relax`` (drop group, turnover and volatility constraints), ``previous`` (keep the book
@@ -34,13 +34,7 @@ class RiskBased(BaseModel, ABC):
     solver: Solver = Solver.CLARABEL
     fallback: list[FallbackStep] = Field(default_factory=list)
     uses_solver: ClassVar[bool] = True
-    _report: SolveReport | None = PrivateAttr(default=None)
     _cache: dict[Any, Any] = PrivateAttr(default_factory=dict)
-
-    def pop_report(self) -> SolveReport | None:
-        """The record of the last decision's solve (then forgotten)."""
-        report, self._report = self._report, None
-        return report
 
     def members(self, target: TargetPositions, estimate: RiskEstimate) -> np.ndarray:
         """Positions within ``estimate.assets`` of the decision's universe."""
@@ -51,61 +45,52 @@ class RiskBased(BaseModel, ABC):
     def weights(self, target: TargetPositions, ctx: DecisionContext) -> TargetWeights:
         """Estimate risk, allocate over the universe, walk the fallback chain on failure."""
         estimate = self.risk_model.estimate(ctx)
-        idx = self.members(target, estimate)
-        assets = estimate.assets[idx]
+        job = Allocation(target, ctx, estimate, self.members(target, estimate), self.solver.value)
         n = len(ctx.symbols)
-        steps: list[str] = []
-        if assets.size == 0:  # nothing with enough history yet: stay in cash
-            self._report = SolveReport(status="empty universe: cash", solver="none")
-            return TargetWeights(target.timestamp, np.zeros(n))
-        conflicts = self.constraints.conflicts(len(assets))
-        if self.uses_solver:
-            inside = np.zeros(n, dtype=bool)
-            inside[assets] = True
-            turnover = self.constraints.turnover_conflict(ctx.weights, inside)
-            conflicts += [turnover] if turnover else []
-        status = "infeasible: " + "; ".join(conflicts) if conflicts else ""
-        result: np.ndarray | None = None
-        solve_ms = 0.0
+        if job.assets.size == 0:  # nothing with enough history yet: stay in cash
+            report = SolveReport(status="empty universe: cash", solver="none")
+            return TargetWeights(target.timestamp, np.zeros(n), report)
+        conflicts = self.conflicts(job)
         used = self.solver.value if self.uses_solver else "none"
-        if not conflicts:
-            result, status, solve_ms = self.allocate(target, ctx, estimate, idx, self.solver.value, relaxed=False)
-        for step in self.fallback if result is None else []:
-            steps.append(f"{status} -> {step.value}")
-            log.warning("portfolio at %s: %s; trying fallback '%s'", str(ctx.timestamp)[:10], status, step.value)
+        result = Allocated(None, "infeasible: " + "; ".join(conflicts)) if conflicts else self.allocate(job)
+        solve_ms, steps = result.solve_ms, []
+        for step in self.fallback if result.weights is None else []:
+            steps.append(f"{result.status} -> {step.value}")
+            log.warning("portfolio at %s: %s; trying fallback '%s'", str(ctx.timestamp)[:10], result.status, step)
             if step is FallbackStep.PREVIOUS:
-                result, status, used = ctx.weights.copy(), "previous weights kept", "none"
+                result, used = Allocated(ctx.weights.copy(), "previous weights kept"), "none"
             elif step is FallbackStep.EQUAL:
-                result, status, used = _normalize(target.weights, abs(self.constraints.net) or 1.0), "equal", "none"
+                result, used = Allocated(_normalize(target.weights, abs(self.constraints.net) or 1.0), "equal"), "none"
             else:
                 relax = step is FallbackStep.RELAX
                 used = self.solver.value if relax else step.value
-                result, status, ms = self.allocate(target, ctx, estimate, idx, used, relaxed=relax)
-                solve_ms += ms
-            if result is not None:
+                result = self.allocate(job.retry(solver=used, relaxed=relax))
+                solve_ms += result.solve_ms
+            if result.weights is not None:
                 break
-        if result is None:
+        if result.weights is None:
             raise OptimizationError(
-                f"{type(self).__name__} at {str(ctx.timestamp)[:10]}: {status}"
+                f"{type(self).__name__} at {str(ctx.timestamp)[:10]}: {result.status}"
                 + (f" (fallbacks tried: {', '.join(s.value for s in self.fallback)})" if self.fallback else "")
                 + "; add a fallback (portfolio.fallback=[relax,previous]) or loosen the constraints"
             )
-        full = result if result.shape[0] == n else _scatter(result, assets, n)
-        self._report = SolveReport(status=status, solver=used, steps=tuple(steps), solve_ms=solve_ms)
-        return TargetWeights(target.timestamp, full)
+        full = result.weights if result.weights.shape[0] == n else _scatter(result.weights, job.assets, n)
+        report = SolveReport(status=result.status, solver=used, steps=tuple(steps), solve_ms=solve_ms)
+        return TargetWeights(target.timestamp, full, report)
+
+    def conflicts(self, job: Allocation) -> list[str]:
+        """Constraints that cannot hold at this decision (universe size; turnover from the book held)."""
+        conflicts = self.constraints.conflicts(len(job.assets))
+        if self.uses_solver:
+            inside = np.zeros(len(job.ctx.symbols), dtype=bool)
+            inside[job.assets] = True
+            turnover = self.constraints.turnover_conflict(job.ctx.weights, inside)
+            conflicts += [turnover] if turnover else []
+        return conflicts
 
     @abstractmethod
-    def allocate(
-        self,
-        target: TargetPositions,
-        ctx: DecisionContext,
-        estimate: RiskEstimate,
-        idx: np.ndarray,
-        solver: str,
-        *,
-        relaxed: bool,
-    ) -> tuple[np.ndarray | None, str, float]:
-        """Weights over ``estimate.assets[idx]`` (or the full panel), status, solve milliseconds."""
+    def allocate(self, job: Allocation) -> Allocated:
+        """Weights over ``job.assets`` (or the whole panel), the status and the solve time."""
 
 
 def _normalize(raw: np.ndarray, gross: float) -> np.ndarray:

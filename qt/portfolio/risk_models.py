@@ -275,3 +275,21 @@ def compress(loadings: np.ndarray, specific: np.ndarray, n_factors: int) -> tupl
     kept = loadings @ vecs[:, top]
     residual = np.clip((loadings**2).sum(axis=1) - (kept**2).sum(axis=1), 0.0, None)
     return kept, specific + residual
+
+
+def exact_rows(loadings: np.ndarray) -> np.ndarray:
+    """``loadings`` with at most as many columns as rows and the same ``B Bᵀ`` (exact: QR of ``Bᵀ``).
+
+    The rows of a universe smaller than the factor count need no more columns than rows.
+
+    Examples
+    --------
+    >>> b = np.arange(6.0).reshape(2, 3)
+    >>> bool(np.allclose(exact_rows(b) @ exact_rows(b).T, b @ b.T)) and exact_rows(b).shape == (2, 2)
+    True
+    """
+    m, k = loadings.shape
+    if k <= m:
+        return loadings
+    r = np.asarray(np.linalg.qr(loadings.T, mode="r"))
+    return r.T

@@ -30,11 +30,12 @@ def cov_of(panel, ctx_of):
 
 def test_min_variance_unconstrained_is_the_closed_form(panel, ctx_of, target_of):
     opt = MinVariance(risk_model=RM, constraints=Constraints(long_only=False), max_factors=None)
-    w = opt.weights(target_of(panel), ctx_of(panel)).weights
+    chosen = opt.weights(target_of(panel), ctx_of(panel))
+    w = chosen.weights
     cov = cov_of(panel, ctx_of)
     closed = np.linalg.solve(cov, np.ones(6))
     np.testing.assert_allclose(w, closed / closed.sum(), atol=1e-6)
-    report = opt.pop_report()
+    report = chosen.report
     assert report is not None and report.status == "optimal" and report.solver == "CLARABEL"
 
 
@@ -124,9 +125,10 @@ def test_hrp_matches_a_hand_worked_example():
 def test_inverse_vol_and_hrp_stay_within_max_weight(panel, ctx_of, target_of):
     c = Constraints(max_weight=0.3)
     for cls in (InverseVolatility, HierarchicalRiskParity, RiskParity):
-        w = cls(risk_model=RM, constraints=c).weights(target_of(panel), ctx_of(panel)).weights
+        chosen = cls(risk_model=RM, constraints=c).weights(target_of(panel), ctx_of(panel))
+        w = chosen.weights
         assert w.sum() == pytest.approx(1.0) and w.max() <= 0.3 + 1e-12
-        assert cls(risk_model=RM).pop_report() is None
+        assert (chosen.report.solver, chosen.report.solve_ms) == ("none", 0.0)
 
 
 def test_selected_universe_is_the_strategys_picks(panel, ctx_of, target_of):
@@ -152,9 +154,9 @@ def test_fallback_chain_is_walked_and_recorded(panel, ctx_of, target_of):
     held = np.full(6, 1 / 6)
     tgt = target_of(panel, weights=[1, 1, 1, 0, 0, 0])
     opt = MinVariance(risk_model=RM, constraints=Constraints(max_weight=0.3), fallback=["previous"])
-    w = opt.weights(tgt, ctx_of(panel, weights=held)).weights
-    np.testing.assert_allclose(w, held)
-    report = opt.pop_report()
+    chosen = opt.weights(tgt, ctx_of(panel, weights=held))
+    np.testing.assert_allclose(chosen.weights, held)
+    report = chosen.report
     assert (report.status, report.solver) == ("previous weights kept", "none")
     assert report.steps == ("infeasible: max_weight 0.3 x 3 assets in the universe < net 1.0 -> previous",)
 
@@ -163,8 +165,8 @@ def test_solver_failure_falls_back_to_a_relaxed_problem(panel, ctx_of, target_of
     held = np.array([1.0, 0, 0, 0, 0, 0])
     c = Constraints(max_turnover=0.1, max_weight=0.5)  # cannot move from 100% A to <= 50% A with 10% turnover
     opt = MinVariance(risk_model=RM, constraints=c, fallback=["OSQP", "relax"])
-    w = opt.weights(target_of(panel), ctx_of(panel, weights=held)).weights
-    report = opt.pop_report()
+    chosen = opt.weights(target_of(panel), ctx_of(panel, weights=held))
+    w, report = chosen.weights, chosen.report
     assert [s.split(" -> ")[1] for s in report.steps] == ["OSQP", "relax"]
     assert report.solver == "CLARABEL"  # the relaxed problem is solved with the configured solver
     assert report.steps[0].startswith("infeasible")

@@ -1,15 +1,17 @@
 """cvxpy problems built once with Parameters (DPP) and re-solved at every rebalance.
 
-Risk enters as ``||Bᵀw||² + ||sqrt(d)·w||²`` with ``B`` and ``d`` Parameters (the risk
-model's exact low-rank + diagonal form, annualized), so a re-solve only refills numbers.
-Assets outside the decision's universe get the bounds ``0 <= w <= 0``.
+Risk enters as ``||Bᵀw||² + ||sqrt(d)·w||²`` with ``B`` and ``d`` Parameters: the risk
+model's exact low-rank + diagonal form (annualized), so a re-solve only refills numbers.
+Assets outside the decision's universe get the bounds ``0 <= w <= 0``. The objective is
+the optimizer's hook: it receives the ``Terms`` and returns what to optimize.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -17,14 +19,26 @@ import numpy as np
 from qt.portfolio.constraints import Constraints
 
 BIG = 10.0  # stands in for an infinite weight bound (homogenized max Sharpe multiplies bounds by kappa)
+SOLVER_OPTIONS: dict[str, dict[str, Any]] = {}  # per-solver keyword arguments of Problem.solve
 
 
-class Objective(StrEnum):
-    """What a convex portfolio problem optimizes."""
+@dataclass(frozen=True)
+class Terms:
+    """The pieces an objective hook combines (all annualized).
 
-    MEAN_VARIANCE = "meanvar"
-    MIN_VARIANCE = "minvar"
-    MAX_SHARPE = "maxsharpe"
+    ``w`` the weights (for a homogeneous problem the scaled ``y = kappa·w``), ``risk`` the
+    exact ``wᵀΣw``, ``mu`` expected returns, ``before`` the book held before the decision,
+    ``scale`` kappa (1 unless homogeneous).
+    """
+
+    w: Any
+    risk: Any
+    mu: Any
+    before: Any
+    scale: Any
+
+
+Goal = tuple[Any, list[Any]]  # (cp.Minimize | cp.Maximize, constraints the objective adds)
 
 
 @dataclass(frozen=True)
@@ -42,53 +56,41 @@ class ConvexProblem:
     def __init__(
         self,
         *,
-        objective: Objective,
+        objective: Callable[[Terms], Goal],
+        homogeneous: bool,
         n: int,
         k: int,
         constraints: Constraints,
         group_rows: list[tuple[np.ndarray, str, float]],
-        risk_aversion: float = 1.0,
-        turnover_penalty: float = 0.0,
         relaxed: bool = False,
     ) -> None:
-        self.objective, self.n, self.k = objective, n, k
+        self.n, self.k = n, k
         self.loadings = cp.Parameter((n, k), name="loadings")
         self.sqrt_specific = cp.Parameter(n, nonneg=True, name="sqrt_specific")
         self.mu = cp.Parameter(n, name="mu")
         self.before = cp.Parameter(n, name="before")
         self.lower = cp.Parameter(n, name="lower")
         self.upper = cp.Parameter(n, name="upper")
-        w = cp.Variable(n, name="w")
-        self.w = w
-        homog = objective is Objective.MAX_SHARPE
-        kappa = cp.Variable(nonneg=True, name="kappa") if homog else None
-        self.kappa = kappa
-        scale = kappa if kappa is not None else 1.0
-        risk = cp.sum_squares(self.loadings.T @ w) + cp.sum_squares(cp.multiply(self.sqrt_specific, w))
+        self.w = w = cp.Variable(n, name="w")
+        self.kappa = cp.Variable(nonneg=True, name="kappa") if homogeneous else None
+        scale = self.kappa if self.kappa is not None else 1.0
+        factor_part = self.loadings.T @ w
+        specific_part = cp.multiply(self.sqrt_specific, w)
+        risk = cp.sum_squares(factor_part) + cp.sum_squares(specific_part)
         c = constraints
         cons = [cp.sum(w) == c.net * scale, w >= cp.multiply(self.lower, scale), w <= cp.multiply(self.upper, scale)]
         if c.max_gross is not None:
             cons.append(cp.norm1(w) <= c.max_gross * scale)
         if not relaxed:
             for row, relation, bound in group_rows:
-                expr = row @ w
-                rhs = bound * scale
+                expr, rhs = row @ w, bound * scale
                 cons.append(expr <= rhs if relation == "<=" else expr >= rhs if relation == ">=" else expr == rhs)
             if c.max_turnover is not None:
                 cons.append(cp.norm1(w - cp.multiply(self.before, scale)) <= c.max_turnover * scale)
             if c.target_vol is not None:
-                stacked = cp.hstack([self.loadings.T @ w, cp.multiply(self.sqrt_specific, w)])
-                cons.append(cp.norm(stacked, 2) <= c.target_vol * scale)
-        if objective is Objective.MEAN_VARIANCE:
-            utility = self.mu @ w - risk_aversion * risk
-            if turnover_penalty > 0:
-                utility = utility - turnover_penalty * cp.norm1(w - self.before)
-            problem = cp.Problem(cp.Maximize(utility), cons)
-        elif objective is Objective.MIN_VARIANCE:
-            problem = cp.Problem(cp.Minimize(risk), cons)
-        else:
-            cons.append(self.mu @ w == 1.0)
-            problem = cp.Problem(cp.Minimize(risk), cons)
+                cons.append(cp.norm(cp.hstack([factor_part, specific_part]), 2) <= c.target_vol * scale)
+        goal, extra = objective(Terms(w=w, risk=risk, mu=self.mu, before=self.before, scale=scale))
+        problem = cp.Problem(goal, cons + extra)
         if not problem.is_dpp():
             raise TypeError("portfolio problem is not DPP; it would be recompiled at every rebalance")
         self.problem = problem
@@ -115,7 +117,7 @@ class ConvexProblem:
         self.upper.value = np.clip(upper, -BIG, BIG)
         start = time.perf_counter()
         try:
-            self.problem.solve(solver=solver, warm_start=True)
+            self.problem.solve(solver=solver, warm_start=True, **SOLVER_OPTIONS.get(solver, {}))
             status = str(self.problem.status)
         except cp.error.SolverError as exc:
             status = f"solver error: {exc}"
@@ -130,8 +132,3 @@ class ConvexProblem:
             w = w / k
         w[(upper == 0) & (lower == 0)] = 0.0
         return Solution(w, status, ms)
-
-
-def installed_solvers() -> list[str]:
-    """Names of the cvxpy solvers importable here."""
-    return list(cp.installed_solvers())
