@@ -13,20 +13,74 @@ import logging
 import os
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from qt.config.overrides import check_overrides
 from qt.config.paths import conf_dir
-from qt.config.secrets import save_run_config, scrub_sweep_config
-from qt.errors import QtError
+from qt.config.secrets import save_run_config, scrub, scrub_sweep_config
+from qt.errors import EXIT_ERROR, EXIT_INTERNAL, QtError
 
 log = logging.getLogger("qt")
 ERROR_FILE = "error.json"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """How many runs of a finished sweep ran, and how many failed (an ``error.json`` in their directory)."""
+
+    sweep_dir: Path
+    runs: int
+    failed: int
+    first_error: str = ""
+
+    def __str__(self) -> str:
+        first = f"; the first: {self.first_error}" if self.first_error else ""
+        return f"all {self.runs} runs of the sweep failed (error.json in each run of {self.sweep_dir}){first}"
+
+    @classmethod
+    def read(cls, sweep_dir: Path) -> SweepOutcome:
+        """Count the run directories of ``sweep_dir`` and the failed ones."""
+        runs = [d for d in sorted(sweep_dir.iterdir()) if d.is_dir() and _is_run_dir(d)] if sweep_dir.is_dir() else []
+        failed = [d for d in runs if (d / ERROR_FILE).is_file()]
+        first = ""
+        if failed:
+            try:
+                first = str(json.loads((failed[0] / ERROR_FILE).read_text()).get("error", ""))
+            except (OSError, ValueError):
+                first = ""
+        return cls(sweep_dir, len(runs), len(failed), first)
+
+
+SWEEP_OUTCOMES: list[
+    SweepOutcome
+] = []  # filled after each sweep of this process (qt.cli turns "all failed" into exit 2)
+
+
+def _is_run_dir(folder: Path) -> bool:
+    return (folder / ERROR_FILE).is_file() or (folder / ".hydra").is_dir()
+
+
+class SweepOutcomeCallback(Callback):
+    """Hydra callback (conf/config.yaml): after a sweep, record how many of its runs failed."""
+
+    def __init__(self) -> None:
+        self._sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Remember the sweep directory (resolved once, as the launcher did)."""
+        self._sweep_dir = Path(str(config.hydra.sweep.dir))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Read the sweep directory's runs into ``SWEEP_OUTCOMES``."""
+        SWEEP_OUTCOMES.append(SweepOutcome.read(self._sweep_dir or Path(str(config.hydra.sweep.dir))))
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
@@ -34,25 +88,31 @@ def main(cfg: DictConfig) -> float | None:
     """Run one backtest, write its tearsheet, send its reports; return its Sharpe (for sweepers)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
-    if hydra_cfg.mode == RunMode.MULTIRUN:
-        scrub_sweep_config(Path(hydra_cfg.sweep.dir))
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
+        task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
+        check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
+        save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
+        if multirun:
+            scrub_sweep_config(Path(hydra_cfg.sweep.dir))
         return _run(cfg, run_dir, multirun=multirun)
     except Exception as exc:
         if os.environ.get("QT_DEBUG") == "1" and not multirun:
             raise
         expected = isinstance(exc, QtError)
-        message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        message = scrub(str(exc) if expected else f"{type(exc).__name__}: {exc}")
         if multirun:
             _record_error(run_dir, exc, expected)
             log.error("run %s failed: %s", hydra_cfg.job.num, message)
             return None
         if not expected:
-            raise
+            _record_error(run_dir, exc, expected)
+            log.error(
+                "unexpected %s (a bug? the traceback is in %s; QT_DEBUG=1 shows it)", message, run_dir / ERROR_FILE
+            )
+            raise SystemExit(EXIT_INTERNAL) from None
         log.error("%s", message)  # to stderr and run.log, see conf/hydra/job_logging/qt.yaml
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_ERROR) from None
 
 
 def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
@@ -66,6 +126,8 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     settings = ReportSettings.from_config(cfg)
     reporters = build_reporters(cfg)
     benchmark = _benchmark(cfg)
+    if OmegaConf.select(cfg, "validation") is not None:
+        from qt.runs.walk_forward import run_walk_forward as run_backtest
     with phase("backtest", enabled=settings.progress and not multirun):
         summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark))
     with phase("tearsheet", enabled=settings.progress and not multirun):
@@ -108,9 +170,9 @@ def _record_error(run_dir: Path, exc: BaseException, expected: bool) -> None:
     """Write error.json (type, message, traceback for unexpected errors) into the failed run's directory."""
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {
-        "error": str(exc) if expected else f"{type(exc).__name__}: {exc}",
+        "error": scrub(str(exc) if expected else f"{type(exc).__name__}: {exc}"),
         "type": type(exc).__name__,
-        "traceback": None if expected else traceback.format_exc(),
+        "traceback": None if expected else scrub(traceback.format_exc()),
     }
     tmp = run_dir / f".{ERROR_FILE}.partial"
     tmp.write_text(json.dumps(record, indent=2) + "\n")

@@ -68,30 +68,55 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _subcommand(name: str, rest: list[str]) -> int:
-    """Parse ``rest`` with the subcommand's own arguments and run it; QtErrors become one line."""
+    """Parse ``rest`` with the subcommand's own arguments and run it; errors become one line (see ``fail``)."""
     module_name, help_text = SUBCOMMANDS[name]
     module = importlib.import_module(f"qt.commands.{module_name}")
     parser = argparse.ArgumentParser(prog=f"qt {name}", description=help_text)
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
-    from qt.errors import QtError
-
+    args = parser.parse_args(rest)  # usage errors: argparse prints them and exits 2
     try:
         return int(module.run(args))
-    except QtError as exc:
-        if os.environ.get("QT_DEBUG") == "1":
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        return fail(exc)
+
+
+def fail(exc: BaseException, prefix: str = "error") -> int:
+    """Print ``exc`` as one line on stderr and return its exit code (2 a qt error, 3 a bug); QT_DEBUG=1 re-raises.
+
+    ``qt run`` passes ``prefix="ERROR"``, the level name its run logging prints the run's own errors with.
+    """
+    if os.environ.get("QT_DEBUG") == "1":
+        raise exc
+    from qt.config.hydra_errors import explain
+    from qt.config.secrets import scrub
+    from qt.errors import EXIT_ERROR, EXIT_INTERNAL
+
+    error = explain(exc)
+    if error is not None:
+        print(f"{prefix}: {scrub(str(error))}", file=sys.stderr)
+        return EXIT_ERROR
+    print(
+        f"{prefix}: unexpected {type(exc).__name__}: {scrub(str(exc))} (a bug? QT_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def _run(hydra_args: list[str]) -> int:
-    """Call the Hydra app with ``hydra_args`` as its command line."""
-    from qt.app import main as app_main
+    """Call the Hydra app with ``hydra_args`` as its command line; Hydra's errors are reported by qt (``fail``)."""
+    from qt import app
 
     sys.argv = ["qt run", *hydra_args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report; qt words it
+    app.SWEEP_OUTCOMES.clear()
     try:
-        app_main()
+        app.main()
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except Exception as exc:
+        return fail(exc, prefix="ERROR")
+    for outcome in app.SWEEP_OUTCOMES:
+        if outcome.runs and outcome.failed == outcome.runs:
+            print(f"ERROR: {outcome}", file=sys.stderr)
+            return 2
     return 0

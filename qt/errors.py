@@ -5,6 +5,11 @@ The CLI prints these as one line (no traceback) unless ``--debug`` or ``QT_DEBUG
 
 from __future__ import annotations
 
+EXIT_OK = 0
+EXIT_PROBLEM = 1  # a check ran and found a problem (qt validate, qt check lookahead)
+EXIT_ERROR = 2  # bad input, usage or config: one message naming the key/file/row; also a sweep whose every run failed
+EXIT_INTERNAL = 3  # an unexpected exception (a bug): one line; QT_DEBUG=1 shows the traceback
+
 
 class QtError(Exception):
     """Base of every error qt reports to users."""

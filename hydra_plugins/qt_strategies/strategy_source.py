@@ -13,7 +13,6 @@ from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 from hydra.plugins.search_path_plugin import SearchPathPlugin
-from omegaconf import OmegaConf
 
 GROUP = "strategy"
 
@@ -36,10 +35,11 @@ class StrategyFolderSource(ConfigSource):
         path = self._file(self._normalize_file_name(config_path))
         if path is None or not os.path.isfile(path):
             raise ConfigLoadError(f"Strategy spec not found: {config_path}")
+        from qt.config.safe_yaml import load_file
+
+        cfg = load_file(path)  # bounded (size, aliases) and errors as file:line:col, before OmegaConf sees it
         with open(path, encoding="utf-8") as fh:
             header = ConfigSource._get_header_dict(fh.read(512))
-            fh.seek(0)
-            cfg = OmegaConf.load(fh)
         return ConfigResult(config=cfg, path=f"{self.scheme()}://{self.path}", provider=self.provider, header=header)
 
     def available(self) -> bool:

@@ -8,8 +8,10 @@ whatever their value, and so is the password inside a connection string (DSN).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,7 @@ def _mask(value: Any, key: str = "", *, keep_env: bool = False) -> Any:
             return value if keep_env else ENV_INTERPOLATION.sub(lambda m: f"<env:{m.group(1)}>", value)
         if key.lower() in SECRET_KEYS and value:
             return MASK
-        return mask_dsn(value)
+        return scrub(value)
     return value
 
 
@@ -69,6 +71,61 @@ def mask_dsn(text: str) -> str:
     return DSN_PASSWORD.sub(lambda m: f"{m[1]}{MASK}{m[3]}" if m[1] else f"{m[4]}{MASK}", text)
 
 
+SECRET_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|WEBHOOK|API_?KEY|CREDENTIAL", re.IGNORECASE)
+LOCATION_ENV = re.compile(r"_(DSN|URL|URI)$", re.IGNORECASE)  # may carry a password: only that part is hidden
+_URL_CREDENTIALS = re.compile(r"(\w+://)([^/@\s:]+)(:[^/@\s]*)?@")
+
+
+def secret_values(extra: Iterable[str] = ()) -> list[str]:
+    """Values to hide wherever they appear: secret-named environment variables, DSN passwords, and ``extra``.
+
+    A ``*_DSN`` / ``*_URL`` variable contributes only its password (its host stays readable in
+    messages); a variable named like a secret (``QT_SLACK_WEBHOOK_URL``, ``*_PASSWORD``,
+    ``*_TOKEN``) its whole value. Longest first, so a value containing another is replaced whole.
+    """
+    found: set[str] = set()
+    for name, value in os.environ.items():
+        if not value:
+            continue
+        if SECRET_ENV.search(name) and len(value) >= 6:
+            found.add(value)
+        elif LOCATION_ENV.search(name):
+            found.update(p for m in DSN_PASSWORD.finditer(value) if (p := m[2] or m[5]) and len(p) >= 4)
+    found.update(v for v in extra if v and len(v) >= 4)
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every secret value, DSN password and URL credential masked.
+
+    Examples
+    --------
+    >>> scrub("failed: unknown url type 'hooks/T0/s3cr3t-x'", ["hooks/T0/s3cr3t-x"])
+    "failed: unknown url type '<redacted>'"
+    """
+    for value in secret_values() if secrets is None else secrets:
+        text = text.replace(value, MASK)
+    text = mask_dsn(text)
+    return _URL_CREDENTIALS.sub(lambda m: f"{m[1]}{m[2]}:{MASK}@" if m[3] else m[0], text)
+
+
+class SecretFilter(logging.Filter):
+    """A logging filter that scrubs every record (used by qt's console and run.log handlers, see conf/hydra)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with secrets masked; never drops a record."""
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        clean = scrub(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
 def mask_override(override: str) -> str:
     """A command-line override ``key=value`` with a secret key's value or a DSN's password masked.
 
@@ -80,7 +137,7 @@ def mask_override(override: str) -> str:
     key, sep, value = override.partition("=")
     if sep and key.lstrip("+~").rsplit(".", 1)[-1].lower() in SECRET_KEYS and not is_env_reference(value):
         return f"{key}={MASK}"
-    return mask_dsn(override)
+    return scrub(override)
 
 
 def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) -> None:
@@ -91,11 +148,12 @@ def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) 
     """
     folder = run_dir / ".hydra"
     folder.mkdir(parents=True, exist_ok=True)
-    overrides = [mask_override(str(o)) for o in hydra_cfg.hydra.overrides.task]
     hydra_raw = _mask(OmegaConf.to_container(hydra_cfg, resolve=False), keep_env=True)
+    task = OmegaConf.to_container(hydra_cfg.hydra.overrides.task, resolve=False)  # never resolve a user's ${...}
+    overrides = [mask_override(str(o)) for o in (task if isinstance(task, list) else [])]
     if isinstance(hydra_raw, dict):
         hydra_raw["hydra"]["overrides"]["task"] = overrides
-        hydra_raw["hydra"]["job"]["override_dirname"] = mask_dsn(str(hydra_raw["hydra"]["job"]["override_dirname"]))
+        hydra_raw["hydra"]["job"]["override_dirname"] = mask_dirname(str(hydra_raw["hydra"]["job"]["override_dirname"]))
     files = {
         "config.yaml": _mask(OmegaConf.to_container(task_cfg, resolve=False), keep_env=True),
         "hydra.yaml": hydra_raw,
@@ -103,6 +161,11 @@ def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) 
     }
     for name, content in files.items():
         OmegaConf.save(OmegaConf.create(content), folder / name)
+
+
+def mask_dirname(dirname: str, item_sep: str = ",") -> str:
+    """Hydra's ``job.override_dirname`` (``k=v,k=v``) with each secret override masked."""
+    return item_sep.join(mask_override(part) for part in dirname.split(item_sep)) if dirname else dirname
 
 
 def scrub_sweep_config(sweep_dir: Path) -> None:

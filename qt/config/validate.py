@@ -136,11 +136,9 @@ def _locate(p: Problem, raw: Any, marks: YamlMarks | None) -> SpecError:
 def spec_as_config(path: str | Path) -> DictConfig:
     """A standalone spec file under ``strategy``, with the run's top-level keys so ``${seed}`` etc. resolve."""
     from qt.config.paths import conf_dir
+    from qt.config.safe_yaml import load_file
 
-    try:
-        spec = OmegaConf.load(path)
-    except Exception as exc:
-        raise ConfigError(str(path), f"not readable as YAML: {exc}") from None
+    spec = load_file(path)
     top = OmegaConf.load(conf_dir() / "config.yaml")
     base = {k: v for k, v in OmegaConf.to_container(top, resolve=False).items() if k not in ("defaults", "hydra")}  # type: ignore[union-attr]
     return OmegaConf.create({**base, KEY: spec})

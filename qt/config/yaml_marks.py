@@ -41,9 +41,10 @@ class YamlMarks:
     @classmethod
     def load(cls, path: str | Path) -> YamlMarks:
         """Parse ``path`` keeping marks (values are not constructed, so tags and ``${}`` are harmless)."""
+        from qt.config.safe_yaml import compose_file
+
         name = str(path)
-        with open(path, encoding="utf-8") as fh:
-            root = yaml.compose(fh, Loader=yaml.SafeLoader)
+        root = compose_file(path)  # bounded: size, alias expansion, duplicate keys
         keys: dict[KeyPath, Mark] = {}
         values: dict[KeyPath, Mark] = {}
 

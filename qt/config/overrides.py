@@ -1,0 +1,159 @@
+"""Command-line overrides checked against what qt reads, before anything runs.
+
+Hydra accepts any ``+key=value``: a misspelt knob would be added and silently ignored.
+A key added with ``+`` must be read by something: a top-level key must be a run setting
+(a key of ``conf/config.yaml``) or a config group; a key under ``strategy.params`` must be
+referred to by an interpolation in the spec; a key inside a component (a node with
+``_target_``) must be one of its constructor's arguments. Every override's value must
+also resolve (``capital=${nope}`` names the key and the missing name).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from qt.config.hydra_errors import closest_first, did_you_mean
+from qt.errors import ConfigError
+
+PARAMS = "strategy.params"
+
+
+def check_overrides(cfg: DictConfig, overrides: Iterable[str], *, groups: Iterable[str] = ()) -> None:
+    """Raise a ConfigError for the first override that nothing reads, or whose value does not resolve.
+
+    ``cfg`` is the composed config, ``overrides`` the command line as Hydra received it
+    (sweeps already expanded), ``groups`` the config groups (``data``, ``strategy``, ...).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    groups = set(groups)
+    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    for o in parsed:
+        key = o.key_or_group
+        if o.package is not None or key.startswith("hydra") or key in groups:
+            continue
+        if o.type in (OverrideType.ADD, OverrideType.FORCE_ADD):
+            _check_read(cfg, key, groups)
+        if o.type is not OverrideType.DEL:
+            _check_resolves(cfg, key)
+
+
+def _check_read(cfg: DictConfig, key: str, groups: set[str]) -> None:
+    parts = key.split(".")
+    if len(parts) == 1:
+        known = [*run_settings(), *(g for g in groups if "/" not in g)]
+        if key not in known:
+            raise ConfigError(
+                key,
+                f"no run setting or config group of that name{did_you_mean(key, known)} "
+                f"(top-level keys: {', '.join(closest_first(key, known))})",
+            )
+        return
+    if key.startswith(f"{PARAMS}.") and len(parts) == 3:
+        _check_knob(cfg, parts[2])
+        return
+    _check_argument(cfg, parts)
+
+
+def run_settings() -> list[str]:
+    """The top-level keys of the primary config (``capital``, ``start``, ...), without ``defaults`` and ``hydra``."""
+    from qt.config.paths import conf_dir
+
+    raw = OmegaConf.to_container(OmegaConf.load(conf_dir() / "config.yaml"), resolve=False)
+    return [str(k) for k in raw if k not in ("defaults", "hydra")] if isinstance(raw, dict) else []
+
+
+def _check_knob(cfg: DictConfig, knob: str) -> None:
+    """A knob is read when some interpolation of the strategy refers to ``params.<knob>``."""
+    raw = OmegaConf.to_container(OmegaConf.select(cfg, "strategy"), resolve=False)
+    refs: set[str] = set()
+    for text in _strings(raw):
+        refs.update(m.group(1) for m in re.finditer(r"\$\{[^}]*?params\.([A-Za-z_][A-Za-z0-9_]*)", text))
+    if knob in refs:
+        return
+    params = OmegaConf.select(cfg, PARAMS)
+    declared = [str(k) for k in params if str(k) != knob] if isinstance(params, DictConfig) else []
+    candidates = sorted(refs | set(declared))
+    raise ConfigError(
+        f"{PARAMS}.{knob}",
+        f"no part of the strategy reads this knob (nothing refers to ${{{PARAMS}.{knob}}})"
+        f"{did_you_mean(knob, candidates)}"
+        + (f" (knobs: {', '.join(closest_first(knob, candidates))})" if candidates else ""),
+    )
+
+
+def _check_argument(cfg: DictConfig, parts: list[str]) -> None:
+    """Inside a node with ``_target_``, an added key must be a constructor argument of that target."""
+    for depth in range(len(parts) - 1, 0, -1):
+        node = OmegaConf.select(cfg, ".".join(parts[:depth]))
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            continue
+        if depth != len(parts) - 1:
+            return  # deeper than an argument: the argument's own value is checked when it is built
+        target = OmegaConf.to_container(node, resolve=False).get("_target_")  # type: ignore[union-attr]
+        allowed = _arguments(str(target))
+        name = parts[-1]
+        if allowed is not None and name not in allowed:
+            where = ".".join(parts[:depth])
+            raise ConfigError(
+                ".".join(parts),
+                f"{target} takes no argument '{name}'{did_you_mean(name, allowed)} "
+                f"(arguments of {where}: {', '.join(closest_first(name, allowed))})",
+            )
+        return
+
+
+def _arguments(target: str) -> list[str] | None:
+    """Constructor arguments of a dotted ``_target_`` (None when they cannot be told: short names, ``**kwargs``)."""
+    if "." not in target or not target.startswith(("qt.", "strategies.")):
+        return None  # short names and plugins: checked when built
+    from qt.config.instantiate import import_target
+
+    try:
+        obj = import_target(target, "")
+    except ConfigError:
+        return None
+    fields = getattr(obj, "model_fields", None)
+    if fields is not None:
+        return list(fields)
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+
+
+def _check_resolves(cfg: DictConfig, key: str) -> None:
+    """The override's value resolves (its interpolations name existing keys / set environment variables)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qt.config.hydra_errors import explain
+
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+        if isinstance(value, (DictConfig, ListConfig)):
+            OmegaConf.to_container(value, resolve=True)
+    except OmegaConfBaseException as exc:
+        error = explain(exc)
+        if isinstance(error, ConfigError) and error.key:
+            raise error from None
+        raise ConfigError(key, f"cannot resolve: {getattr(exc, 'msg', exc)}") from None
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
