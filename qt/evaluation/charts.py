@@ -6,6 +6,7 @@ bucket's minimum and maximum so drawdowns and spikes stay visible.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,12 @@ import numpy as np
 
 WIDTH, MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 900, 62, 14, 14, 26
 MAX_POINTS = 1600
+HOVER_POINTS = 500  # points per line kept for the hover read-out
+MARK_STYLE = {  # kind -> (colour, dash): halts solid red, de-risks dashed orange, optimizer fallbacks dotted purple
+    "halt": ("#c0392b", ""),
+    "derisk": ("#e07b00", "5 3"),
+    "fallback": ("#7d4cdb", "1 3"),
+}
 PALETTE = ("#1f5fbf", "#e07b00", "#2a9d4b", "#c0392b", "#7d4cdb", "#6b7b8c")
 Formatter = Callable[[float], str]
 
@@ -28,6 +35,15 @@ class Line:
     color: str = PALETTE[0]
     fill: bool = False
     stamps: np.ndarray | None = None  # its own time axis (comparisons of runs over different periods)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An event drawn as a vertical line at ``stamp`` with its ``label`` on hover; ``kind`` is a MARK_STYLE key."""
+
+    stamp: np.datetime64
+    label: str
+    kind: str = "halt"
 
 
 def pct(v: float) -> str:
@@ -100,8 +116,13 @@ def line_chart(
     log: bool = False,
     zero_line: bool = False,
     title: str = "",
+    marks: Sequence[Mark] = (),
 ) -> str:
-    """A time-series chart of ``lines`` (same length as ``stamps``), optionally on a log scale."""
+    """A time-series chart of ``lines`` (same length as ``stamps``), optionally on a log scale.
+
+    ``marks`` are drawn as vertical lines (hover shows their label); hovering the chart shows
+    each line's value at the nearest date (a few lines of inline JavaScript read ``data-hover``).
+    """
     series = [(ln, *decimate(_seconds(stamps if ln.stamps is None else ln.stamps), _y(ln.values, log))) for ln in lines]
     ys = np.concatenate([s[2] for s in series]) if series else np.zeros(0)
     if ys.size == 0:
@@ -122,7 +143,8 @@ def line_chart(
     def sy(v: np.ndarray | float) -> np.ndarray:
         return np.asarray(MARGIN_T + (hi - np.asarray(v)) / (hi - lo) * ph)
 
-    parts = [_open(height, title)]
+    hover = _hover_data(series, sx, "pct" if fmt is pct else "num", log, (MARGIN_L, WIDTH - MARGIN_R))
+    parts = [_open(height, title, hover)]
     ticks = [math.log(v) for v in _log_ticks(math.exp(lo), math.exp(hi))] if log else _ticks(lo, hi)
     for v in ticks:
         y = float(sy(v))
@@ -148,9 +170,50 @@ def line_chart(
             area = f"{px[0]:.1f},{base:.1f} {pts} {px[-1]:.1f},{base:.1f}"
             parts.append(f'<polygon points="{area}" fill="{ln.color}" fill-opacity="0.25" stroke="none"/>')
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{ln.color}" stroke-width="1.3"/>')
+    for m in marks:
+        s_m = float(_seconds(np.asarray([m.stamp]))[0])
+        if t0 <= s_m <= t1:
+            parts.append(_mark(float(sx(s_m)), MARGIN_T, MARGIN_T + ph, m))
     parts.append(_legend(lines))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _mark(x: float, top: float, bottom: float, m: Mark) -> str:
+    color, dash = MARK_STYLE.get(m.kind, MARK_STYLE["halt"])
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    label = escape(m.label)
+    return (
+        f'<g class="mark mark-{escape(m.kind)}"><title>{label}</title>'
+        f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" stroke="{color}" stroke-width="1.4"{dashed}/>'
+        f'<path d="M{x - 5:.1f},{top:.1f} L{x + 5:.1f},{top:.1f} L{x:.1f},{top + 8:.1f} Z" fill="{color}"/></g>'
+    )
+
+
+def _hover_data(
+    series: Sequence[tuple[Line, np.ndarray, np.ndarray]],
+    sx: Callable[[np.ndarray], np.ndarray],
+    kind: str,
+    log: bool,
+    span: tuple[float, float],
+) -> str:
+    """JSON for the hover read-out: per line its name, colour, x positions, days since 1970 and values."""
+    out = []
+    for ln, xs, vs in series:
+        if xs.size == 0:
+            continue
+        keep = np.unique(np.linspace(0, xs.size - 1, min(xs.size, HOVER_POINTS)).round().astype(np.intp))
+        values = np.exp(vs[keep]) if log else vs[keep]
+        out.append(
+            {
+                "n": ln.name,
+                "c": ln.color,
+                "x": [round(float(v), 1) for v in sx(xs[keep])],
+                "d": [int(v // 86400) for v in xs[keep]],
+                "v": [float(f"{v:.5g}") for v in values],
+            }
+        )
+    return json.dumps({"f": kind, "a": span, "s": out}, separators=(",", ":"), allow_nan=False)
 
 
 def _seconds(stamps: np.ndarray) -> np.ndarray:
@@ -193,6 +256,84 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, height: int = 2
         if i % every == 0:
             parts.append(f'<text class="xl" x="{x + step * 0.35:.1f}" y="{height - 8}">{escape(label)}</text>')
     parts.append(f'<line class="zero" x1="{MARGIN_L}" x2="{WIDTH - MARGIN_R}" y1="{zero:.1f}" y2="{zero:.1f}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram(
+    values: np.ndarray, *, bins: int = 50, height: int = 200, title: str = "", marks: Sequence[tuple[float, str]] = ()
+) -> str:
+    """Counts of ``values`` (per-bar returns) in ``bins`` equal bins; ``marks`` are (value, label) vertical lines."""
+    vals = np.asarray(values, dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return _empty(height, title)
+    lo, hi = float(vals.min()), float(vals.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1e-3, hi + 1e-3
+    counts, edges = np.histogram(vals, bins=bins, range=(lo, hi))
+    pw, ph = WIDTH - MARGIN_L - MARGIN_R, height - MARGIN_T - MARGIN_B
+    top = float(counts.max())
+
+    def sx(v: float) -> float:
+        return MARGIN_L + (v - lo) / (hi - lo) * pw
+
+    parts = [_open(height, title)]
+    for v in _ticks(0.0, top, 4):
+        y = MARGIN_T + (top - v) / top * ph
+        parts.append(f'<line class="grid" x1="{MARGIN_L}" x2="{WIDTH - MARGIN_R}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="yl" x="{MARGIN_L - 6}" y="{y + 4:.1f}">{v:,.0f}</text>')
+    for c, a, b in zip(counts, edges[:-1], edges[1:], strict=True):
+        h = c / top * ph
+        color = "#2a9d4b" if a >= 0 else "#c0392b" if b <= 0 else "#6b7b8c"
+        parts.append(
+            f'<rect x="{sx(a) + 0.5:.1f}" y="{MARGIN_T + ph - h:.1f}" width="{max(sx(b) - sx(a) - 1.0, 0.5):.1f}" '
+            f'height="{max(h, 0.0):.1f}" fill="{color}" fill-opacity="0.8">'
+            f"<title>{pct(a)} to {pct(b)}: {c:,} bars</title></rect>"
+        )
+    for v in _ticks(lo, hi, 8):
+        parts.append(f'<text class="xl" x="{sx(v):.1f}" y="{height - 8}">{pct(v)}</text>')
+    for v, label in marks:
+        if lo <= v <= hi:
+            x = sx(v)
+            parts.append(
+                f'<g class="mark"><title>{escape(label)}: {pct(v)}</title><line x1="{x:.1f}" x2="{x:.1f}" '
+                f'y1="{MARGIN_T}" y2="{MARGIN_T + ph}" stroke="#1d2733" stroke-dasharray="4 3"/>'
+                f'<text class="lg" x="{x + 4:.1f}" y="{MARGIN_T + 10}">{escape(label)}</text></g>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def hbar_chart(labels: Sequence[str], values: Sequence[float], *, fmt: Formatter = num, title: str = "") -> str:
+    """Horizontal bars, one row per label, green to the right of zero and red to the left (P&L by symbol)."""
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.size == 0:
+        return _empty(120, title)
+    row = 18
+    left = max(MARGIN_L, 8 + 7 * max(len(str(lb)) for lb in labels))
+    height = MARGIN_T + row * vals.size + MARGIN_B
+    lo, hi = min(0.0, float(np.nanmin(vals))), max(0.0, float(np.nanmax(vals)))
+    hi = hi if hi > lo else lo + 1.0
+    pw = WIDTH - left - MARGIN_R - 70
+
+    def sx(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * pw
+
+    parts = [_open(height, title)]
+    for i, (label, v) in enumerate(zip(labels, vals, strict=True)):
+        v = 0.0 if not math.isfinite(v) else float(v)
+        y = MARGIN_T + i * row
+        x0, x1 = sorted((sx(0.0), sx(v)))
+        color = "#2a9d4b" if v >= 0 else "#c0392b"
+        parts.append(f'<text class="yl" x="{left - 6}" y="{y + row * 0.7:.1f}">{escape(str(label))}</text>')
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(x1 - x0, 0.5):.1f}" height="{row - 4}" fill="{color}">'
+            f"<title>{escape(str(label))}: {escape(fmt(v))}</title></rect>"
+        )
+        parts.append(f'<text class="lg" x="{max(x1, sx(0.0)) + 4:.1f}" y="{y + row * 0.7:.1f}">{escape(fmt(v))}</text>')
+    zero = sx(0.0)
+    parts.append(f'<line class="zero" x1="{zero:.1f}" x2="{zero:.1f}" y1="{MARGIN_T}" y2="{height - MARGIN_B}"/>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -244,9 +385,10 @@ def _diverging(u: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _open(height: int, title: str) -> str:
+def _open(height: int, title: str, hover: str = "") -> str:
     label = f' aria-label="{escape(title)}"' if title else ""
-    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img"{label}>'
+    data = f' data-hover="{escape(hover)}"' if hover else ""
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img"{label}{data}>'
 
 
 def _legend(lines: Sequence[Line]) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from qt.config.jsonsafe import dumps
 from qt.evaluation.benchmark import FILE as BENCHMARK_FILE
 from qt.evaluation.benchmark import Benchmark, resolve
@@ -49,9 +51,10 @@ def evaluate_run(
     run = load_run(run_dir)
     if bench is not None:
         run = dataclasses.replace(run, benchmark_name=bench.name, benchmark_returns=bench.returns)
+    run = dataclasses.replace(run, final_marks=final_marks(result))
     perf = analyze(run)
     writers: dict[str, Callable[[Path], None]] = {
-        PERFORMANCE_FILE: text_writer(performance_json(perf)),
+        PERFORMANCE_FILE: text_writer(performance_json(perf, run.final_marks)),
     }
     if bench is not None:
         writers[BENCHMARK_FILE] = lambda p: write_benchmark(bench, run.timestamps, p)
@@ -72,12 +75,26 @@ def write_benchmark(bench: Benchmark, stamps: Any, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def performance_json(perf: Performance) -> str:
-    """The scalar statistics, the drawdown table and annual returns, as JSON (NaN -> null)."""
-    data = {
+def final_marks(result: BacktestResult) -> dict[str, float]:
+    """Each symbol's last finite mark price (what open positions are valued at on the last bar)."""
+    marks = np.asarray(result.panel.mark_prices, dtype=np.float64)
+    finite = np.isfinite(marks)
+    last = np.where(finite.any(axis=0), marks.shape[0] - 1 - np.argmax(finite[::-1], axis=0), -1)
+    return {
+        str(s): float(marks[i, j]) for j, (s, i) in enumerate(zip(result.panel.symbols, last, strict=True)) if i >= 0
+    }
+
+
+def performance_json(perf: Performance, marks: dict[str, float] | None = None) -> str:
+    """The scalar statistics, drawdowns, annual returns, P&L per symbol and final prices, as JSON (NaN -> null)."""
+    data: dict[str, Any] = {
         "summary": perf.summary,
         "drawdowns": [d.as_dict() for d in perf.drawdowns],
         "annual_returns": {str(k): float(v) for k, v in perf.annual.items()},
         "rolling_window": perf.rolling_window,
     }
+    if perf.contribution is not None:
+        data["contribution"] = {str(k): float(v) for k, v in perf.contribution.items()}
+    if marks is not None:
+        data["final_marks"] = marks
     return dumps(data)

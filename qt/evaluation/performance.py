@@ -15,8 +15,10 @@ import numpy as np
 
 from qt.evaluation import stats
 from qt.evaluation.drawdowns import Drawdown, episodes, underwater
+from qt.evaluation.halts import halt_metrics, stop_events
 from qt.evaluation.headline import headline, periods_per_year
-from qt.evaluation.run_data import RunData
+from qt.evaluation.run_data import RunData, naive_utc
+from qt.evaluation.trades import contribution, round_trips, trade_stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +41,8 @@ class Performance:
     rolling_window: int
     rolling: dict[str, np.ndarray] = field(default_factory=dict)  # per bar: sharpe, volatility, beta
     exposure: dict[str, np.ndarray] = field(default_factory=dict)  # per bar: gross, net, long, short, turnover
+    trips: pd.DataFrame | None = None  # FIFO round trips (qt.evaluation.trades)
+    contribution: pd.Series | None = None  # P&L per symbol (None without final prices for open positions)
 
 
 def analyze(run: RunData, *, rolling_window: int | None = None) -> Performance:
@@ -64,6 +68,10 @@ def analyze(run: RunData, *, rolling_window: int | None = None) -> Performance:
         bench_wealth = np.r_[1.0, np.cumprod(1.0 + b)]
         rolling["beta"] = rolling_beta(r, b, window)
     summary.update(trading_stats(run, ppy))
+    summary.update(_risk_events(run, summary))
+    trips = round_trips(run.fills)
+    summary.update(trade_stats(trips))
+    contrib = _contribution(run)
     long_, short = (run.gross + run.net) / 2.0, (run.gross - run.net) / 2.0
     exposure = {"gross": run.gross, "net": run.net, "long": long_, "short": short, "turnover": run.turnover}
     summary.update(
@@ -84,7 +92,30 @@ def analyze(run: RunData, *, rolling_window: int | None = None) -> Performance:
         rolling_window=window,
         rolling=rolling,
         exposure=exposure,
+        trips=trips,
+        contribution=contrib,
     )
+
+
+def _risk_events(run: RunData, summary: dict[str, Any]) -> dict[str, Any]:
+    """Halt and de-risk counts from events.parquet, fallbacks from decisions.parquet (when metrics.json lacks them)."""
+    out: dict[str, Any] = {}
+    ev = run.events
+    if ev is not None and "halted_at" not in summary:
+        cols = [ev[c].tolist() for c in ("kind", "detail", "scale", "halt")]
+        out.update(halt_metrics(stop_events(list(naive_utc(ev["timestamp"])), *cols)))
+    dec = run.decisions
+    if dec is not None and "fallback_decisions" not in summary and "fallback_steps" in dec:
+        out["fallback_decisions"] = int((dec["fallback_steps"].fillna("").astype(str) != "").sum())
+    return out
+
+
+def _contribution(run: RunData) -> pd.Series | None:
+    """P&L per symbol; None when a position is open at the end and the run saved no final prices."""
+    try:
+        return contribution(run.fills, run.final_marks or {})
+    except ValueError:
+        return None
 
 
 def _headline(run: RunData) -> dict[str, Any]:

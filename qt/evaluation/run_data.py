@@ -8,7 +8,7 @@ re-render any finished run without its data or code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,10 @@ class RunData:
     config: dict[str, Any]
     benchmark_name: str | None = None
     benchmark_returns: np.ndarray | None = None
+    events: pd.DataFrame | None = None  # post-trade events: timestamp, kind, detail, scale, halt
+    decisions: pd.DataFrame | None = None  # per decision: timestamp, status, solver, fallback_steps, ...
+    choices: dict[str, str] = field(default_factory=dict)  # config group -> option (strategy: xmom, ...)
+    final_marks: dict[str, float] | None = None  # last price of each symbol (per-asset P&L of open positions)
 
     @property
     def returns(self) -> np.ndarray:
@@ -56,9 +60,9 @@ class RunData:
 
     @property
     def name(self) -> str:
-        """A short label: the strategy target's class name and the run directory's name."""
+        """A short label: the strategy's option (else its target's class name) and the run directory's name."""
         target = str(self.config.get("strategy", {}).get("_target_", "strategy")).rsplit(".", 1)[-1]
-        return f"{target} ({self.run_dir.name})"
+        return f"{self.choices.get('strategy') or target} ({self.run_dir.name})"
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -99,6 +103,10 @@ def load_run(run_dir: Path) -> RunData:
         config=config,
         benchmark_name=bench_name,
         benchmark_returns=bench,
+        events=_optional_parquet(run_dir / "events.parquet"),
+        decisions=_optional_parquet(run_dir / "decisions.parquet"),
+        choices=read_choices(run_dir),
+        final_marks=_final_marks(run_dir),
     )
 
 
@@ -120,6 +128,38 @@ def read_config(run_dir: Path) -> dict[str, Any]:
         return {}
     cfg = OmegaConf.load(path)
     return redacted(cfg) if isinstance(cfg, DictConfig) else {}
+
+
+def read_choices(run_dir: Path) -> dict[str, str]:
+    """The config group options the run was composed from (``strategy: xmom``), from ``.hydra/hydra.yaml``."""
+    import yaml
+
+    path = run_dir / ".hydra" / "hydra.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return {}
+    choices = (((data or {}).get("hydra") or {}).get("runtime") or {}).get("choices") or {}
+    return {str(k): str(v) for k, v in choices.items() if not str(k).startswith("hydra/") and v is not None}
+
+
+def _optional_parquet(path: Path) -> pd.DataFrame | None:
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise RunDirError(f"{path}: cannot read ({exc})") from None
+
+
+def _final_marks(run_dir: Path) -> dict[str, float] | None:
+    """Last prices saved in performance.json by the run (None for runs written before they were)."""
+    marks = _json(run_dir / "performance.json").get("final_marks")
+    return {str(k): float(v) for k, v in marks.items() if v is not None} if isinstance(marks, dict) else None
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from qt.evaluation import charts
+from qt.evaluation import charts, describe
 from qt.evaluation.charts import PALETTE, Line
-from qt.evaluation.performance import Performance, analyze
+from qt.evaluation.halts import halt_lines
+from qt.evaluation.performance import Performance, analyze, rolling_sharpe, rolling_volatility
 from qt.evaluation.run_data import RunData, load_run, naive_utc
 
 FILE = "tearsheet.html"
@@ -71,6 +72,22 @@ STAT_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("avg_gross_exposure", "Average gross exposure", "pct"),
         ("avg_net_exposure", "Average net exposure", "pct"),
     ),
+    "Round trips (FIFO per symbol)": (
+        ("round_trips", "Round trips", "int"),
+        ("win_rate", "Win rate", "pct"),
+        ("avg_win", "Average win", "money"),
+        ("avg_loss", "Average loss", "money"),
+        ("avg_win_return", "Average win (return)", "pct"),
+        ("avg_loss_return", "Average loss (return)", "pct"),
+        ("profit_factor", "Profit factor", "num"),
+        ("avg_trip_days", "Average holding (days)", "num"),
+    ),
+    "Risk events": (
+        ("halted_at", "Trading halted on", "text"),
+        ("halt_reason", "Halt reason", "text"),
+        ("derisk_events", "De-risk events", "int"),
+        ("fallback_decisions", "Optimizer fallbacks", "int"),
+    ),
     "Risk (per bar)": (
         ("var_95", "VaR 95%", "pct"),
         ("cvar_95", "CVaR 95%", "pct"),
@@ -78,7 +95,9 @@ STAT_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("cvar_99", "CVaR 99%", "pct"),
     ),
 }
-CONFIG_THAT_MATTERS = ("strategy", "portfolio", "execution", "costs", "slippage", "risk", "benchmark", "data")
+LOG_SPAN = 10.0  # the equity chart opens on a log scale when equity's max / min exceeds this
+MAX_EVENT_ROWS = 40
+TOP_CONTRIBUTORS = 20
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,10 @@ def compare(run_dirs: Sequence[Path], out: Path, *, log_scale: bool = False) -> 
 
 
 def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
-    """The tearsheet HTML of one run, or a comparison of several."""
+    """The tearsheet HTML of one run, or a comparison of several.
+
+    The equity chart opens on a log scale when ``log_scale`` or when equity spans more than 10x.
+    """
     from jinja2 import Environment, PackageLoader, select_autoescape
     from markupsafe import Markup
 
@@ -133,17 +155,29 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
     for run_ctx, a in zip(runs, items, strict=True):
         run_ctx["charts"] = {k: Markup(v) for k, v in _run_charts(a).items()}
     context = {
-        "title": " vs ".join(a.run.name for a in items),
+        "title": " vs ".join(a.run.name for a in items) if len(items) > 1 else runs[0]["title"],
         "runs": runs,
         "comparison": len(items) > 1,
         "groups": _stat_rows(items),
         "charts": {k: Markup(v) for k, v in _shared_charts(items, log_scale=False).items()},
         "log_charts": {k: Markup(v) for k, v in _shared_charts(items, log_scale=True).items()},
-        "log_scale": log_scale,
+        "log_scale": log_scale or spans_decade(items),
         "benchmark": first.run.benchmark_name,
         "version": _version(),
     }
     return env.get_template("tearsheet.html.j2").render(**context)
+
+
+def spans_decade(items: Sequence[Analyzed]) -> bool:
+    """True when some run's (or the benchmark's) growth of 1 has max / min above ``LOG_SPAN``."""
+    for a in items:
+        for w in (a.perf.wealth, a.perf.bench_wealth):
+            if w is None:
+                continue
+            w = w[np.isfinite(w) & (w > 0)]
+            if w.size and float(w.max()) / float(w.min()) > LOG_SPAN:
+                return True
+    return False
 
 
 def format_value(value: Any, kind: str = "num") -> str:
@@ -178,6 +212,7 @@ def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
     s, cfg = a.perf.summary, a.run.config
     return {
         "name": a.run.name,
+        "title": describe.title(cfg, a.run.choices) if cfg or a.run.choices else a.run.name,
         "color": PALETTE[i % len(PALETTE)],
         "run_dir": str(a.run.run_dir),
         "period": f"{s.get('start')} to {s.get('end')}",
@@ -189,34 +224,60 @@ def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
         "headline": [
             (label, format_value(s.get(key), kind)) for key, label, kind in STAT_GROUPS["Returns"][:8] if key in s
         ],
-        "settings": _settings(cfg),
-        "config_yaml": _yaml(cfg),
+        "config_yaml": describe.short_config(cfg, a.run.choices),
+        "halt": halt_lines(s),
+        "events": _event_rows(a.run),
+        "n_zero_bars": int(np.sum(a.run.returns == 0.0)),
         "drawdowns": [d.as_dict() for d in a.perf.drawdowns],
         "monthly_rows": _monthly_rows(a.perf),
         "stress": _stress(a.run.run_dir),
     }
 
 
-def _settings(cfg: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for key in CONFIG_THAT_MATTERS:
-        if key not in cfg or cfg[key] is None:
-            continue
-        value = cfg[key]
-        if isinstance(value, dict):
-            flat = {k: v for k, v in value.items() if k != "params"}
-            params = value.get("params")
-            text = json.dumps(params if isinstance(params, dict) else flat, default=str)
-            target = str(value.get("_target_", "")).rsplit(".", 1)[-1]
-            value = f"{target} {text}" if target else text
-        out.append((key, str(value)))
-    return out
+def _event_rows(run: RunData) -> dict[str, Any]:
+    """Post-trade events and decisions that used an optimizer fallback, for the risk events table."""
+    rows = run_events(run)
+    return {"rows": rows[:MAX_EVENT_ROWS], "more": max(0, len(rows) - MAX_EVENT_ROWS)}
 
 
-def _yaml(cfg: dict[str, Any]) -> str:
-    from omegaconf import OmegaConf
+def run_events(run: RunData) -> list[dict[str, Any]]:
+    """Halts and de-risks (events.parquet) and optimizer fallbacks (decisions.parquet), in time order.
 
-    return OmegaConf.to_yaml(OmegaConf.create(cfg)) if cfg else "(no .hydra/config.yaml in the run directory)"
+    Each: stamp, day, kind (halt, derisk, fallback), what (the limit, or the optimizer's status), detail.
+    """
+    out: list[dict[str, Any]] = []
+    ev = run.events
+    if ev is not None and len(ev):
+        cols = zip(naive_utc(ev["timestamp"]), ev["kind"], ev["detail"], ev["scale"], ev["halt"], strict=True)
+        for t, kind, detail, scale, halt in cols:
+            if halt or scale < 1.0:
+                book = "flattened" if scale == 0.0 else f"positions x {scale:g}"
+                out.append(_event(t, "halt" if halt else "derisk", str(kind), f"{detail} ({book})"))
+    dec = run.decisions
+    if dec is not None and len(dec) and "fallback_steps" in dec:
+        steps = dec["fallback_steps"].fillna("").astype(str).to_numpy()
+        status = dec["status"].astype(str).to_numpy() if "status" in dec else np.full(len(dec), "")
+        for t, step, st in zip(naive_utc(dec["timestamp"]), steps, status, strict=True):
+            if step:
+                out.append(_event(t, "fallback", st, step))
+    return sorted(out, key=lambda e: e["stamp"])
+
+
+def _event(t: np.datetime64, kind: str, what: str, detail: str) -> dict[str, Any]:
+    return {"stamp": t, "day": _day(t), "kind": kind, "what": what, "detail": detail}
+
+
+def event_marks(run: RunData) -> list[charts.Mark]:
+    """The run's events as chart marks (hover: date, event, limit and detail)."""
+    names = {"halt": "HALT", "derisk": "de-risk", "fallback": "optimizer fallback"}
+    return [
+        charts.Mark(e["stamp"], f"{e['day']} {names[e['kind']]} - {e['what']}: {e['detail']}", e["kind"])
+        for e in run_events(run)
+    ]
+
+
+def _day(t: np.datetime64) -> str:
+    return str(np.asarray(t).astype("datetime64[D]"))
 
 
 def _monthly_rows(perf: Performance) -> list[dict[str, Any]]:
@@ -255,25 +316,34 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
         equity.append(Line(f"benchmark: {items[0].run.benchmark_name}", first.bench_wealth, "#6b7b8c"))
     if len(items) == 1:
         equity[0] = Line("strategy", first.wealth, PALETTE[0])
-    out = {"equity": charts.line_chart(first.stamps, equity, height=300, log=log_scale, title="growth of 1")}
+    marks = event_marks(items[0].run) if len(items) == 1 else []
+    out = {
+        "equity": charts.line_chart(first.stamps, equity, height=300, log=log_scale, title="growth of 1", marks=marks)
+    }
     if log_scale:
         return out
     many = len(items) > 1
+    bench = items[0].run.benchmark_returns
+    grey = "#6b7b8c"
+    underwater = [
+        Line(
+            a.run.name if many else "drawdown",
+            a.perf.underwater,
+            PALETTE[i % len(PALETTE)],
+            fill=not many,
+            stamps=a.perf.stamps,
+        )
+        for i, a in enumerate(items)
+    ]
+    if first.bench_wealth is not None:
+        underwater.append(Line("benchmark", first.bench_wealth / np.maximum.accumulate(first.bench_wealth) - 1.0, grey))
     out["underwater"] = charts.line_chart(
         first.stamps,
-        [
-            Line(
-                a.run.name if many else "drawdown",
-                a.perf.underwater,
-                PALETTE[i % len(PALETTE)],
-                fill=not many,
-                stamps=a.perf.stamps,
-            )
-            for i, a in enumerate(items)
-        ],
+        underwater,
         height=180,
         fmt=charts.pct,
         title="drawdown",
+        marks=[m for m in marks if m.kind != "fallback"],
     )
     stamps = first.stamps[1:]
     out["rolling_sharpe"] = charts.line_chart(
@@ -286,7 +356,8 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
                 stamps=a.run.timestamps,
             )
             for i, a in enumerate(items)
-        ],
+        ]
+        + _bench_line(bench, rolling_sharpe, first.rolling_window, first, items[0].run.timestamps),
         height=180,
         zero_line=True,
         title=f"rolling Sharpe ({first.rolling_window} bars)",
@@ -301,7 +372,8 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
                 stamps=a.run.timestamps,
             )
             for i, a in enumerate(items)
-        ],
+        ]
+        + _bench_line(bench, rolling_volatility, first.rolling_window, first, items[0].run.timestamps),
         height=160,
         fmt=charts.pct,
         title="rolling volatility",
@@ -314,6 +386,16 @@ def _shared_charts(items: Sequence[Analyzed], *, log_scale: bool) -> dict[str, s
     if betas:
         out["rolling_beta"] = charts.line_chart(stamps, betas, height=160, zero_line=True, title="rolling beta")
     return out
+
+
+def _bench_line(
+    bench: np.ndarray | None, stat: Callable[..., np.ndarray], window: int, perf: Performance, stamps: np.ndarray
+) -> list[Line]:
+    """The benchmark's rolling statistic as one grey line (none without a benchmark)."""
+    if bench is None:
+        return []
+    ppy = float(perf.summary.get("periods_per_year") or 252.0)
+    return [Line("benchmark", stat(bench, window, ppy), "#6b7b8c", stamps=stamps)]
 
 
 def _run_charts(a: Analyzed) -> dict[str, str]:
@@ -346,8 +428,33 @@ def _run_charts(a: Analyzed) -> dict[str, str]:
             [str(y) for y in perf.monthly.index], MONTHS, perf.monthly.to_numpy(np.float64), title="monthly returns"
         ),
         "holdings": _holdings_chart(run),
+        "contribution": _contribution_chart(perf),
+        "distribution": _distribution_chart(run, perf),
     }
     return out
+
+
+def _contribution_chart(perf: Performance) -> str:
+    """P&L of the ``TOP_CONTRIBUTORS`` largest symbols (by magnitude), the rest summed in one bar."""
+    c = perf.contribution
+    if c is None or c.empty:
+        return charts.hbar_chart([], [], title="P&L by symbol")
+    labels, values = [str(s) for s in c.index[:TOP_CONTRIBUTORS]], list(c.to_numpy(np.float64)[:TOP_CONTRIBUTORS])
+    if len(c) > TOP_CONTRIBUTORS:
+        labels.append(f"{len(c) - TOP_CONTRIBUTORS} others")
+        values.append(float(c.to_numpy(np.float64)[TOP_CONTRIBUTORS:].sum()))
+    return charts.hbar_chart(labels, values, fmt=lambda v: f"{v:,.0f}", title="P&L by symbol")
+
+
+def _distribution_chart(run: RunData, perf: Performance) -> str:
+    """Histogram of the per-bar returns of bars that moved (flat bars in cash are left out), with VaR 95%/99%."""
+    r = run.returns
+    r = r[np.isfinite(r) & (r != 0.0)]
+    s = perf.summary
+    marks = [
+        (float(s[k]), label) for k, label in (("var_95", "VaR 95%"), ("var_99", "VaR 99%")) if s.get(k) is not None
+    ]
+    return charts.histogram(r, bins=60, title="distribution of returns per bar", marks=marks)
 
 
 def _holdings_chart(run: RunData) -> str:
