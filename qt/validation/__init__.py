@@ -1,0 +1,1 @@
+"""Walk-forward validation: calendar windows, the stitched out-of-sample book, and selection-bias statistics."""

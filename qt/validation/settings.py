@@ -1,0 +1,102 @@
+"""The ``validation`` config group: walk-forward windows, the grid searched in each, and the objective."""
+
+from __future__ import annotations
+
+import itertools
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator
+
+from qt.errors import ConfigError
+from qt.validation.windows import Duration, Scheme
+
+# keys a grid may vary: what the strategy and its portfolio are built from (the engine's other parts stay fixed)
+GRID_ROOTS = ("strategy", "portfolio", "risk_model", "constraints")
+
+
+class Direction(StrEnum):
+    """Whether a larger or a smaller objective is better."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+class WalkForwardSettings(BaseModel):
+    """``validation.*``: window lengths, scheme, purge and embargo, the grid and the objective.
+
+    Examples
+    --------
+    >>> s = WalkForwardSettings(train="5y", test="1y", grid={"strategy.params.lookback": [63, 126]})
+    >>> [p for p in s.points()]
+    [{'strategy.params.lookback': 63}, {'strategy.params.lookback': 126}]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: str
+    test: str
+    scheme: Scheme = Scheme.ROLLING
+    embargo: str = "0d"
+    purge: NonNegativeInt = 0
+    grid: dict[str, list[Any]] | None = None
+    objective: str = "sharpe"
+    direction: Direction = Direction.MAXIMIZE
+    pbo_partitions: int = Field(16, ge=2)
+
+    @field_validator("train", "test", "embargo")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        Duration.parse(value, key="duration")
+        return value
+
+    @field_validator("pbo_partitions")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(f"must be even, got {value}")
+        return value
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        for key, options in (value or {}).items():
+            if key.split(".", 1)[0] not in GRID_ROOTS:
+                raise ValueError(
+                    f"{key}: a walk-forward grid varies only keys under {', '.join(GRID_ROOTS)} "
+                    "(the engine's other parts stay the same across windows)"
+                )
+            if not options:
+                raise ValueError(f"{key}: needs at least one value")
+        return value
+
+    @classmethod
+    def parse(cls, values: dict[str, Any]) -> WalkForwardSettings:
+        """Validate ``validation.*``; errors name the key (``validation.train: ...``)."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(["validation", *(str(p) for p in err["loc"][:1])])
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"][:1] in (("train",), ("test",), ("embargo",)):
+                message = f"must be a duration like 5y, 6m, 2w or 252d (d = bars), got {err['input']!r}"
+            raise ConfigError(key, message) from None
+
+    def durations(self) -> tuple[Duration, Duration, Duration]:
+        """Train, test and embargo lengths."""
+        return (
+            Duration.parse(self.train, key="validation.train"),
+            Duration.parse(self.test, key="validation.test"),
+            Duration.parse(self.embargo, key="validation.embargo"),
+        )
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every combination of the grid's values (one empty point when there is no grid)."""
+        grid = self.grid or {}
+        return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def label(point: dict[str, Any]) -> str:
+    """``lookback=63,quantile=0.2``: the last part of each key and its value."""
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) or "base"
