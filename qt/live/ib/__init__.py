@@ -1,0 +1,1 @@
+"""Interactive Brokers: the TWS-protocol gateway simulator (``qt ib-gateway``) and the IB venue and feed on ib_async."""
