@@ -128,8 +128,6 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     benchmark = _benchmark(cfg)
     if OmegaConf.select(cfg, "validation") is not None:
         from qt.runs.walk_forward import run_walk_forward as run_backtest
-    if OmegaConf.select(cfg, "validation") is not None:
-        from qt.runs.walk_forward import run_walk_forward as run_backtest
     with phase("backtest", enabled=settings.progress and not multirun):
         summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark))
     with phase("tearsheet", enabled=settings.progress and not multirun):
