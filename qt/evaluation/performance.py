@@ -18,7 +18,7 @@ from qt.evaluation.drawdowns import Drawdown, episodes, underwater
 from qt.evaluation.halts import halt_metrics, stop_events
 from qt.evaluation.headline import headline, periods_per_year
 from qt.evaluation.run_data import RunData, naive_utc
-from qt.evaluation.trades import contribution, round_trips, trade_stats
+from qt.evaluation.trades import FILL_COLUMNS, contribution, round_trips, trade_stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,9 +69,11 @@ def analyze(run: RunData, *, rolling_window: int | None = None) -> Performance:
         rolling["beta"] = rolling_beta(r, b, window)
     summary.update(trading_stats(run, ppy))
     summary.update(_risk_events(run, summary))
-    trips = round_trips(run.fills)
-    summary.update(trade_stats(trips))
-    contrib = _contribution(run)
+    complete = FILL_COLUMNS <= set(run.fills.columns)  # fills with prices and sides (not a fees-only stub)
+    trips = round_trips(run.fills) if complete else None
+    if trips is not None:
+        summary.update(trade_stats(trips))
+    contrib = _contribution(run) if complete else None
     long_, short = (run.gross + run.net) / 2.0, (run.gross - run.net) / 2.0
     exposure = {"gross": run.gross, "net": run.net, "long": long_, "short": short, "turnover": run.turnover}
     summary.update(

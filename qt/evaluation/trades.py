@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 NAN = float("nan")
 TOLERANCE = 1e-9  # relative: a remainder this small after matching is rounding, not a position
+FILL_COLUMNS = frozenset({"timestamp", "symbol", "side", "quantity", "price", "fees"})
 TRIP_COLUMNS = ("symbol", "opened", "closed", "side", "quantity", "entry", "exit", "pnl", "return", "days")
 
 
