@@ -1,0 +1,376 @@
+"""The live store in Redis (redis-py): keys under one prefix per store, one MULTI/EXEC per event.
+
+A writer takes a short lock key (``PREFIX:lock``, SET NX with a time to live), reads what it needs,
+queues the log append and the snapshot changes, and commits them with MULTI/EXEC while WATCHing
+the sequence counter; a process killed before EXEC leaves nothing behind (its lock expires after
+``lock_ttl_s``). Durability is the server's: run Redis with ``appendonly yes`` and
+``appendfsync always`` for the guarantee SQLite's ``synchronous=FULL`` gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from qt.enums import OrderStatus
+from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction
+from qt.live.store.errors import SchemaVersionError, StoreError, StoreUnavailableError
+from qt.live.store.records import (
+    EquityPoint,
+    Event,
+    EventKind,
+    FillRecord,
+    OrderIntent,
+    OrderRecord,
+    StoreMeta,
+    dumps,
+    iso,
+    parse_time,
+    utc_now,
+)
+from qt.live.store.snapshot import (
+    AddAlert,
+    Op,
+    PutCash,
+    PutFill,
+    PutLatest,
+    PutOrder,
+    PutPosition,
+    Snapshot,
+)
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+SNAPSHOT_KEYS = ("orders", "positions", "cash", "fills", "latest", "alerts", "equity")
+
+
+def server_address(url: str) -> str:
+    """``host:port/db`` of a Redis URL (no user, no password), for messages.
+
+    Examples
+    --------
+    >>> server_address("redis://:s3cret@cache.example:6380/2")
+    'cache.example:6380/2'
+    """
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{parts.path.lstrip('/') or '0'}"
+
+
+def _order_json(order: OrderRecord) -> str:
+    return dumps({
+        "intent": order.intent.to_payload(), "status": order.status.value, "reason": order.reason,
+        "broker_order_id": order.broker_order_id, "filled": order.filled, "avg_price": order.avg_price,
+        "updated_at": iso(order.updated_at),
+    })  # fmt: skip
+
+
+def _order(text: str | bytes) -> OrderRecord:
+    row = json.loads(text)
+    return OrderRecord(
+        intent=OrderIntent.from_payload(row["intent"]), status=OrderStatus(row["status"]), reason=row["reason"],
+        broker_order_id=row["broker_order_id"], filled=float(row["filled"]), avg_price=row["avg_price"],
+        updated_at=parse_time(row["updated_at"]),
+    )  # fmt: skip
+
+
+def _event_json(event: Event) -> str:
+    return dumps({"seq": event.seq, "time": iso(event.time), "kind": event.kind.value, "payload": event.payload})
+
+
+def _event(text: str | bytes) -> Event:
+    row = json.loads(text)
+    return Event(int(row["seq"]), parse_time(row["time"]), EventKind(row["kind"]), row["payload"])
+
+
+class RedisTransaction(Transaction):
+    """Reads from Redis overlaid with this transaction's queued writes; ``commands`` run at EXEC."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._s = store
+        self.commands: list[Callable[[Any], Any]] = []
+        self._orders: dict[str, OrderRecord | None] = {}
+        self._positions: dict[str, float] = {}
+        self._cash: float | None = None
+        self._fills: set[str] = set()
+        self._seq: int | None = None
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
+        """The order with that id, or None."""
+        if client_order_id not in self._orders:
+            text = self._s._r.hget(self._s._key("orders"), client_order_id)
+            self._orders[client_order_id] = None if text is None else _order(text)
+        return self._orders[client_order_id]
+
+    def get_position(self, symbol: str) -> float:
+        """The signed position (0 when flat)."""
+        if symbol not in self._positions:
+            text = self._s._r.hget(self._s._key("positions"), symbol)
+            self._positions[symbol] = 0.0 if text is None else float(text)
+        return self._positions[symbol]
+
+    def get_cash(self) -> float:
+        """The cash balance."""
+        if self._cash is None:
+            text = self._s._r.get(self._s._key("cash"))
+            self._cash = 0.0 if text is None else float(text)
+        return self._cash
+
+    def has_fill(self, exec_id: str) -> bool:
+        """Whether the fill is recorded."""
+        return exec_id in self._fills or bool(self._s._r.hexists(self._s._key("fills"), exec_id))
+
+    def last_seq(self) -> int:
+        """The last sequence number in the log."""
+        if self._seq is None:
+            self._seq = int(self._s._r.get(self._s._key("seq")) or 0)
+        return self._seq
+
+    def insert_event(self, event: Event) -> None:
+        """Queue the log append and the counter update."""
+        text, key = _event_json(event), self._s._key
+        self._seq = event.seq
+        self.commands += [lambda p: p.rpush(key("events"), text), lambda p: p.set(key("seq"), event.seq)]
+
+    def apply(self, op: Op) -> None:
+        """Queue one snapshot change (and keep it for later reads in this transaction)."""
+        key = self._s._key
+        if isinstance(op, PutOrder):
+            coid, text = op.order.client_order_id, _order_json(op.order)
+            self._orders[coid] = op.order
+            self.commands.append(lambda p: p.hset(key("orders"), coid, text))
+        elif isinstance(op, PutPosition):
+            symbol, qty = op.symbol, op.quantity
+            self._positions[symbol] = qty
+            if qty == 0:
+                self.commands.append(lambda p: p.hdel(key("positions"), symbol))
+            else:
+                self.commands.append(lambda p: p.hset(key("positions"), symbol, repr(qty)))
+        elif isinstance(op, PutCash):
+            self._cash = amount = op.amount
+            self.commands.append(lambda p: p.set(key("cash"), repr(amount)))
+        elif isinstance(op, PutFill):
+            fill_text = dumps({"seq": op.seq, **op.fill.to_payload()})
+            exec_id = op.fill.exec_id
+            self._fills.add(exec_id)
+            self.commands.append(lambda p: p.hset(key("fills"), exec_id, fill_text))
+        elif isinstance(op, PutLatest):
+            slot, event_text = op.slot, _event_json(op.event)
+            self.commands.append(lambda p: p.hset(key("latest"), slot, event_text))
+        elif isinstance(op, AddAlert):
+            alert_text = _event_json(op.event)
+            self.commands.append(lambda p: p.rpush(key("alerts"), alert_text))
+        else:
+            point = op.point
+            point_text = dumps({"seq": point.seq, "time": iso(point.time), "equity": point.equity, "cash": point.cash})
+            self.commands.append(lambda p: p.rpush(key("equity"), point_text))
+
+
+class RedisStore(LiveStore):
+    """A live state store under key prefix ``prefix`` in the Redis ``url`` names (the URL is never stored)."""
+
+    kind: ClassVar[str] = "redis"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        prefix: str,
+        run_name: str | None = None,
+        config_hash: str | None = None,
+        create: bool = True,
+        connect_timeout_s: float = 5.0,
+        socket_timeout_s: float = 5.0,
+        lock_ttl_s: float = 5.0,
+    ) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        super().__init__()
+        if not _PREFIX.match(prefix):
+            raise StoreError(f"Redis key prefix {prefix!r}: use letters, digits and _ . : - (at most 100)")
+        self._prefix, self._address, self._lock_ttl_s = prefix, server_address(url), lock_ttl_s
+        self._wait_s = max(socket_timeout_s, lock_ttl_s + 1.0)
+        self._redis = redis
+        self._r: Any
+        try:
+            self._r = redis.Redis.from_url(
+                url, socket_connect_timeout=connect_timeout_s, socket_timeout=socket_timeout_s,
+                retry=Retry(NoBackoff(), 0), decode_responses=True,
+            )  # fmt: skip
+            self._r.ping()
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(
+                f"cannot reach Redis at {self._address} within {max(connect_timeout_s, socket_timeout_s):g} s: "
+                f"{type(exc).__name__}: {exc}; check that the server runs and $QT_LIVE_REDIS_URL"
+            ) from None
+        with self._begin():
+            self._create_or_check(run_name, config_hash, create)
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}:{name}"
+
+    @property
+    def location(self) -> str:
+        """host:port/db and key prefix (no password)."""
+        return f"redis {self._address} prefix {self._prefix}"
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of this store."""
+        return self._prefix
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._r.close()
+
+    def drop(self) -> None:
+        """Delete this store: every key under its prefix (tests and clean-up)."""
+        keys = list(self._r.scan_iter(match=f"{self._prefix}:*", count=1000))
+        if keys:
+            self._r.delete(*keys)
+
+    def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
+        stored = self._r.hgetall(self._key("meta"))
+        if not stored:
+            if not create:
+                raise StoreError(f"no live state store at {self.location}; start a live run there first")
+            if not run_name:
+                raise StoreError(f"creating the live state store at {self.location} needs a run name")
+            meta = {"run_name": run_name, "created_at": iso(utc_now()), "schema_version": str(SCHEMA_VERSION),
+                    "kind": self.kind, "config_hash": config_hash or ""}  # fmt: skip
+            self._r.hset(self._key("meta"), mapping=meta)
+            return
+        version = int(stored.get("schema_version", -1))
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"live state store at {self.location} has schema version {version}; this qt reads version "
+                f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new store"
+            )
+        if run_name and stored.get("run_name") != run_name:
+            raise StoreError(
+                f"live state store at {self.location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
+                "choose another store prefix or the same run name"
+            )
+        if config_hash:
+            self._r.hset(self._key("meta"), "config_hash", config_hash)
+
+    def meta(self) -> StoreMeta:
+        """Run name, creation time, schema version, config hash, kind and location."""
+        stored = self._r.hgetall(self._key("meta"))
+        return StoreMeta(
+            kind=self.kind, location=self.location, run_name=stored["run_name"],
+            created_at=dt.datetime.fromisoformat(stored["created_at"]),
+            schema_version=int(stored["schema_version"]), config_hash=stored.get("config_hash") or None,
+        )  # fmt: skip
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def _begin(self) -> Iterator[Transaction]:
+        token = secrets.token_hex(8)
+        lock = self._key("lock")
+        deadline = time.monotonic() + self._wait_s
+        try:
+            while not self._r.set(lock, token, nx=True, px=int(self._lock_ttl_s * 1000)):
+                if time.monotonic() > deadline:
+                    raise StoreUnavailableError(
+                        f"{self.location}: another writer held the lock for more than {self._wait_s:g} s"
+                    )
+                time.sleep(0.002)
+            try:
+                tx = RedisTransaction(self)
+                seq = tx.last_seq()
+                yield tx
+                self._commit(tx, seq, token)
+            finally:
+                self._r.eval(_RELEASE, 1, lock, token)
+        except self._redis.ConnectionError as exc:
+            raise StoreUnavailableError(f"Redis at {self._address}: {exc}") from None
+        except self._redis.TimeoutError as exc:
+            raise StoreUnavailableError(f"Redis at {self._address}: no answer ({exc})") from None
+
+    def _commit(self, tx: RedisTransaction, seq: int, token: str) -> None:
+        if not tx.commands:
+            return
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.watch(self._key("seq"), self._key("lock"))
+            if int(pipe.get(self._key("seq")) or 0) != seq or pipe.get(self._key("lock")) != token:
+                raise StoreError(f"{self.location}: the write lock expired during a transaction; nothing was written")
+            pipe.multi()
+            for command in tx.commands:
+                command(pipe)
+            try:
+                pipe.execute()
+            except self._redis.WatchError:
+                raise StoreError(f"{self.location}: another writer changed the store; nothing was written") from None
+
+    # -- reads --------------------------------------------------------------------------
+    def _view(self) -> Transaction:
+        return RedisTransaction(self)
+
+    def _read_events(self, since_seq: int, kinds: frozenset[EventKind] | None, limit: int | None) -> list[Event]:
+        events = [_event(t) for t in self._r.lrange(self._key("events"), max(since_seq, 0), -1)]
+        if kinds is not None:
+            events = [e for e in events if e.kind in kinds]
+        return events if limit is None else events[: int(limit)]
+
+    def _read_orders(self, statuses: frozenset[OrderStatus] | None) -> list[OrderRecord]:
+        orders = [_order(t) for t in self._r.hvals(self._key("orders"))]
+        if statuses is not None:
+            orders = [o for o in orders if o.status in statuses]
+        return sorted(orders, key=lambda o: (o.intent.decided_at, o.intent.intent_number, o.client_order_id))
+
+    def _read_positions(self) -> dict[str, float]:
+        return {s: float(q) for s, q in sorted(self._r.hgetall(self._key("positions")).items())}
+
+    def _read_cash(self) -> float:
+        return RedisTransaction(self).get_cash()
+
+    def _read_fills(self, client_order_id: str | None) -> list[tuple[int, FillRecord]]:
+        rows = [json.loads(t) for t in self._r.hvals(self._key("fills"))]
+        fills = [(int(r.pop("seq")), FillRecord.from_payload(r)) for r in rows]
+        if client_order_id is not None:
+            fills = [(s, f) for s, f in fills if f.client_order_id == client_order_id]
+        return sorted(fills, key=lambda item: item[0])
+
+    def _read_latest(self, slot: str) -> Event | None:
+        text = self._r.hget(self._key("latest"), slot)
+        return None if text is None else _event(text)
+
+    def _read_latest_all(self) -> dict[str, Event]:
+        return {slot: _event(t) for slot, t in self._r.hgetall(self._key("latest")).items()}
+
+    def _read_alerts(self) -> list[Event]:
+        return [_event(t) for t in self._r.lrange(self._key("alerts"), 0, -1)]
+
+    def _read_equity(self) -> list[EquityPoint]:
+        rows = [json.loads(t) for t in self._r.lrange(self._key("equity"), 0, -1)]
+        return [EquityPoint(int(r["seq"]), parse_time(r["time"]), float(r["equity"]), float(r["cash"])) for r in rows]
+
+    def _replace_snapshot(self, tx: Transaction, snapshot: Snapshot) -> None:
+        assert isinstance(tx, RedisTransaction)
+        keys = [self._key(k) for k in SNAPSHOT_KEYS]
+        tx.commands.append(lambda p: p.delete(*keys))
+        for op in snapshot.ops():
+            tx.apply(op)
+
+    def _backend_problems(self) -> list[str]:
+        problems = []
+        version = int(self._r.hget(self._key("meta"), "schema_version") or -1)
+        if version != SCHEMA_VERSION:
+            problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
+        for text in self._r.lrange(self._key("events"), 0, -1):
+            stamp = str(json.loads(text).get("time", ""))
+            if not stamp.endswith("+00:00"):
+                problems.append(f"events.time: {stamp!r} is not stored in UTC")
+        length, seq = self._r.llen(self._key("events")), int(self._r.get(self._key("seq")) or 0)
+        if length != seq:
+            problems.append(f"event log holds {length} events but the sequence counter says {seq}")
+        return problems

@@ -1,0 +1,322 @@
+"""The SQL side of the live store, shared by SQLite and PostgreSQL: tables, queries, row decoding.
+
+Queries are written once with ``?`` placeholders; a dialect supplies the column types, how
+times and JSON payloads travel, and the transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL an
+advisory lock per schema), so writers from several processes queue instead of clashing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+from qt.enums import OrderStatus, OrderType
+from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction
+from qt.live.store.errors import SchemaVersionError, StoreError
+from qt.live.store.records import (
+    EquityPoint,
+    Event,
+    EventKind,
+    FillRecord,
+    OrderIntent,
+    OrderRecord,
+    StoreMeta,
+    iso,
+    utc_now,
+)
+from qt.live.store.snapshot import (
+    AddAlert,
+    Op,
+    PutCash,
+    PutFill,
+    PutLatest,
+    PutOrder,
+    PutPosition,
+    Snapshot,
+)
+
+# {T} time, {F} float64, {J} JSON payload, {I} 64-bit integer: filled in by each dialect.
+TABLES = {
+    "meta": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
+    "events": "seq {I} PRIMARY KEY, time {T} NOT NULL, kind TEXT NOT NULL, payload {J} NOT NULL",
+    "orders": "client_order_id TEXT PRIMARY KEY, run_name TEXT NOT NULL, decided_at {T} NOT NULL, "
+    "symbol TEXT NOT NULL, quantity {F} NOT NULL, order_type TEXT NOT NULL, limit_price {F}, "
+    "intent_number {I} NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, broker_order_id TEXT, "
+    "filled {F} NOT NULL, avg_price {F}, updated_at {T} NOT NULL",
+    "positions": "symbol TEXT PRIMARY KEY, quantity {F} NOT NULL",
+    "cash": "id {I} PRIMARY KEY CHECK (id = 1), amount {F} NOT NULL",
+    "fills": "exec_id TEXT PRIMARY KEY, seq {I} NOT NULL UNIQUE, client_order_id TEXT, symbol TEXT NOT NULL, "
+    "quantity {F} NOT NULL, price {F} NOT NULL, fees {F} NOT NULL, time {T} NOT NULL, source TEXT NOT NULL",
+    "latest": "slot TEXT PRIMARY KEY, seq {I} NOT NULL, time {T} NOT NULL, kind TEXT NOT NULL, payload {J} NOT NULL",
+    "alerts": "seq {I} PRIMARY KEY, time {T} NOT NULL, payload {J} NOT NULL",
+    "equity": "seq {I} PRIMARY KEY, time {T} NOT NULL, equity {F} NOT NULL, cash {F} NOT NULL",
+}
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS orders_status ON orders (status)",
+    "CREATE INDEX IF NOT EXISTS fills_order ON fills (client_order_id)",
+    "CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq)",
+)
+SNAPSHOT_TABLES = ("orders", "positions", "cash", "fills", "latest", "alerts", "equity")
+ORDER_COLUMNS = (
+    "client_order_id, run_name, decided_at, symbol, quantity, order_type, limit_price, intent_number, "
+    "status, reason, broker_order_id, filled, avg_price, updated_at"
+)
+FILL_COLUMNS = "seq, exec_id, client_order_id, symbol, quantity, price, fees, time, source"
+ORDER_BY = " ORDER BY decided_at, intent_number, client_order_id"
+
+
+def _upsert(table: str, columns: str, key: str) -> str:
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c != key)
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+UPSERT_ORDER = _upsert("orders", ORDER_COLUMNS, "client_order_id")
+UPSERT_POSITION = _upsert("positions", "symbol, quantity", "symbol")
+UPSERT_CASH = _upsert("cash", "id, amount", "id")
+UPSERT_LATEST = _upsert("latest", "slot, seq, time, kind, payload", "slot")
+
+
+class SqlTransaction(Transaction):
+    """Reads and writes on the store's connection (inside its open transaction when writing)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
+        """The order with that id, or None."""
+        row = self._store._one(f"SELECT {ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", [client_order_id])
+        return None if row is None else self._store._order(row)
+
+    def get_position(self, symbol: str) -> float:
+        """The signed position (0 when flat)."""
+        row = self._store._one("SELECT quantity FROM positions WHERE symbol = ?", [symbol])
+        return 0.0 if row is None else float(row[0])
+
+    def get_cash(self) -> float:
+        """The cash balance."""
+        row = self._store._one("SELECT amount FROM cash WHERE id = 1", [])
+        return 0.0 if row is None else float(row[0])
+
+    def has_fill(self, exec_id: str) -> bool:
+        """Whether the fill is recorded."""
+        return self._store._one("SELECT 1 FROM fills WHERE exec_id = ?", [exec_id]) is not None
+
+    def last_seq(self) -> int:
+        """The last sequence number in the log."""
+        row = self._store._one("SELECT COALESCE(MAX(seq), 0) FROM events", [])
+        return int(row[0]) if row else 0
+
+    def insert_event(self, event: Event) -> None:
+        """Append ``event`` to the log."""
+        s = self._store
+        s._run(
+            "INSERT INTO events (seq, time, kind, payload) VALUES (?, ?, ?, ?)",
+            [event.seq, s._put_time(event.time), event.kind.value, s._put_json(event.payload)],
+        )
+
+    def apply(self, op: Op) -> None:
+        """Apply one snapshot change with one statement."""
+        s = self._store
+        if isinstance(op, PutOrder):
+            o, i = op.order, op.order.intent
+            s._run(
+                UPSERT_ORDER,
+                [i.client_order_id, i.run_name, s._put_time(i.decided_at), i.symbol, i.quantity, i.order_type.value,
+                 i.limit_price, i.intent_number, o.status.value, o.reason, o.broker_order_id, o.filled, o.avg_price,
+                 s._put_time(o.updated_at)],
+            )  # fmt: skip
+        elif isinstance(op, PutPosition):
+            if op.quantity == 0:
+                s._run("DELETE FROM positions WHERE symbol = ?", [op.symbol])
+            else:
+                s._run(UPSERT_POSITION, [op.symbol, op.quantity])
+        elif isinstance(op, PutCash):
+            s._run(UPSERT_CASH, [1, op.amount])
+        elif isinstance(op, PutFill):
+            f = op.fill
+            s._run(
+                f"INSERT INTO fills ({FILL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [op.seq, f.exec_id, f.client_order_id, f.symbol, f.quantity, f.price, f.fees, s._put_time(f.time),
+                 f.source],
+            )  # fmt: skip
+        elif isinstance(op, PutLatest):
+            e = op.event
+            s._run(UPSERT_LATEST, [op.slot, e.seq, s._put_time(e.time), e.kind.value, s._put_json(e.payload)])
+        elif isinstance(op, AddAlert):
+            e = op.event
+            s._run(
+                "INSERT INTO alerts (seq, time, payload) VALUES (?, ?, ?)",
+                [e.seq, s._put_time(e.time), s._put_json(e.payload)],
+            )
+        else:
+            p = op.point
+            s._run(
+                "INSERT INTO equity (seq, time, equity, cash) VALUES (?, ?, ?, ?)",
+                [p.seq, s._put_time(p.time), p.equity, p.cash],
+            )
+
+
+class SqlStore(LiveStore):
+    """A live store in a SQL database (the dialect supplies types, placeholders and transactions)."""
+
+    types: ClassVar[dict[str, str]]
+
+    # -- dialect ------------------------------------------------------------------------
+    @abstractmethod
+    def _run(self, query: str, params: list[Any]) -> Any:
+        """Execute one statement (``?`` placeholders); returns the cursor."""
+
+    @abstractmethod
+    def _put_time(self, value: dt.datetime) -> Any:
+        """A UTC datetime as the database stores it."""
+
+    @abstractmethod
+    def _get_time(self, value: Any) -> dt.datetime:
+        """A stored time back as an aware UTC datetime."""
+
+    @abstractmethod
+    def _put_json(self, payload: dict[str, Any]) -> Any:
+        """A payload as the database stores it."""
+
+    @abstractmethod
+    def _get_json(self, value: Any) -> dict[str, Any]:
+        """A stored payload back as a dict."""
+
+    @abstractmethod
+    def _has_meta(self) -> bool:
+        """Whether the meta table exists (the store was created)."""
+
+    # -- helpers ------------------------------------------------------------------------
+    def _one(self, query: str, params: list[Any]) -> Any:
+        return self._run(query, params).fetchone()
+
+    def _all(self, query: str, params: list[Any]) -> list[Any]:
+        return list(self._run(query, params).fetchall())
+
+    def _order(self, row: Any) -> OrderRecord:
+        intent = OrderIntent(
+            client_order_id=row[0], run_name=row[1], decided_at=self._get_time(row[2]), symbol=row[3],
+            quantity=row[4], order_type=OrderType(row[5]), limit_price=row[6], intent_number=int(row[7]),
+        )  # fmt: skip
+        return OrderRecord(
+            intent=intent, status=OrderStatus(row[8]), reason=row[9], broker_order_id=row[10], filled=float(row[11]),
+            avg_price=None if row[12] is None else float(row[12]), updated_at=self._get_time(row[13]),
+        )  # fmt: skip
+
+    def _event(self, seq: Any, time: Any, kind: Any, payload: Any) -> Event:
+        return Event(int(seq), self._get_time(time), EventKind(kind), self._get_json(payload))
+
+    def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
+        """Create the tables and meta of a new store, or check an existing one's version and owner."""
+        if not self._has_meta():
+            if not create:
+                raise StoreError(f"no live state store at {self.location}; start a live run there first")
+            if not run_name:
+                raise StoreError(f"creating the live state store at {self.location} needs a run name")
+            for table, columns in TABLES.items():
+                self._run(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(**self.types)})", [])
+            for statement in INDEXES:
+                self._run(statement, [])
+            meta = {"run_name": run_name, "created_at": iso(utc_now()), "schema_version": str(SCHEMA_VERSION),
+                    "kind": self.kind, "config_hash": config_hash or ""}  # fmt: skip
+            for key, value in meta.items():
+                self._run("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
+            return
+        stored = dict(self._all("SELECT key, value FROM meta", []))
+        version = int(stored.get("schema_version", -1))
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"live state store at {self.location} has schema version {version}; this qt reads version "
+                f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new state store"
+            )
+        if run_name and stored.get("run_name") != run_name:
+            raise StoreError(
+                f"live state store at {self.location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
+                "choose another live.state_dir (or store namespace) or the same run name"
+            )
+        if config_hash:
+            self._run(UPSERT_META, ["config_hash", config_hash])
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store is (file path, or host:port and schema; never a password)."""
+
+    def meta(self) -> StoreMeta:
+        """Run name, creation time, schema version, config hash, kind and location."""
+        stored = dict(self._all("SELECT key, value FROM meta", []))
+        return StoreMeta(
+            kind=self.kind, location=self.location, run_name=stored["run_name"],
+            created_at=dt.datetime.fromisoformat(stored["created_at"]),
+            schema_version=int(stored["schema_version"]), config_hash=stored.get("config_hash") or None,
+        )  # fmt: skip
+
+    # -- reads --------------------------------------------------------------------------
+    def _view(self) -> Transaction:
+        return SqlTransaction(self)
+
+    def _read_events(self, since_seq: int, kinds: frozenset[EventKind] | None, limit: int | None) -> list[Event]:
+        query = "SELECT seq, time, kind, payload FROM events WHERE seq > ?"
+        params: list[Any] = [int(since_seq)]
+        if kinds is not None:
+            query += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += sorted(k.value for k in kinds)
+        query += " ORDER BY seq"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return [self._event(*row) for row in self._all(query, params)]
+
+    def _read_orders(self, statuses: frozenset[OrderStatus] | None) -> list[OrderRecord]:
+        if statuses is None:
+            return [self._order(r) for r in self._all(f"SELECT {ORDER_COLUMNS} FROM orders{ORDER_BY}", [])]
+        if not statuses:
+            return []
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._all(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ({marks}){ORDER_BY}", sorted(s.value for s in statuses)
+        )
+        return [self._order(r) for r in rows]
+
+    def _read_positions(self) -> dict[str, float]:
+        return {str(s): float(q) for s, q in self._all("SELECT symbol, quantity FROM positions ORDER BY symbol", [])}
+
+    def _read_cash(self) -> float:
+        return SqlTransaction(self).get_cash()
+
+    def _read_fills(self, client_order_id: str | None) -> list[tuple[int, FillRecord]]:
+        query, params = f"SELECT {FILL_COLUMNS} FROM fills", []
+        if client_order_id is not None:
+            query, params = query + " WHERE client_order_id = ?", [client_order_id]
+        rows = self._all(query + " ORDER BY seq", params)
+        return [
+            (int(r[0]), FillRecord(exec_id=r[1], client_order_id=r[2], symbol=r[3], quantity=r[4], price=r[5],
+                                   fees=r[6], time=self._get_time(r[7]), source=r[8]))
+            for r in rows
+        ]  # fmt: skip
+
+    def _read_latest(self, slot: str) -> Event | None:
+        row = self._one("SELECT seq, time, kind, payload FROM latest WHERE slot = ?", [slot])
+        return None if row is None else self._event(*row)
+
+    def _read_latest_all(self) -> dict[str, Event]:
+        return {r[0]: self._event(*r[1:]) for r in self._all("SELECT slot, seq, time, kind, payload FROM latest", [])}
+
+    def _read_alerts(self) -> list[Event]:
+        rows = self._all("SELECT seq, time, payload FROM alerts ORDER BY seq", [])
+        return [self._event(seq, time, EventKind.ALERT.value, payload) for seq, time, payload in rows]
+
+    def _read_equity(self) -> list[EquityPoint]:
+        rows = self._all("SELECT seq, time, equity, cash FROM equity ORDER BY seq", [])
+        return [EquityPoint(int(s), self._get_time(t), float(e), float(c)) for s, t, e, c in rows]
+
+    def _replace_snapshot(self, tx: Transaction, snapshot: Snapshot) -> None:
+        for table in SNAPSHOT_TABLES:
+            self._run(f"DELETE FROM {table}", [])
+        for op in snapshot.ops():
+            tx.apply(op)
+
+
+UPSERT_META = _upsert("meta", "key, value", "key")

@@ -1,0 +1,224 @@
+"""The live-store contract, run on SQLite, PostgreSQL and Redis alike (the ``store`` fixture is parametrized)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from store_child import T0
+
+from qt.enums import OrderStatus, OrderType, TradingState
+from qt.live.store import (
+    EventKind,
+    FillRecord,
+    LiveStore,
+    OrderIntent,
+    OrderUpdate,
+    StoreError,
+    UnknownOrderError,
+)
+
+NY = zoneinfo.ZoneInfo("America/New_York")
+
+
+def intent(coid: str, symbol: str, qty: float, n: int = 0, at: dt.datetime = T0) -> OrderIntent:
+    return OrderIntent(coid, "test-run", at, symbol, qty, intent_number=n)
+
+
+def fill(exec_id: str, coid: str | None, symbol: str, qty: float, price: float, fees: float) -> FillRecord:
+    return FillRecord(exec_id, coid, symbol, qty, price, fees, T0 + dt.timedelta(minutes=1))
+
+
+def a_day(store: LiveStore) -> list[FillRecord]:
+    """Deposit, two orders, three venue fills and one external fill; returns the fills."""
+    store.deposit(10_000.0, reason="initial capital", time=T0)
+    assert store.record_intent(intent("o-aapl", "AAPL", 10, 0))
+    assert store.record_intent(intent("o-msft", "MSFT", -5, 1))
+    store.record_order_update(OrderUpdate("o-aapl", OrderStatus.SUBMITTED, T0, broker_order_id="7"))
+    store.record_order_update(OrderUpdate("o-msft", OrderStatus.SUBMITTED, T0, broker_order_id="12"))
+    fills = [
+        fill("e1", "o-aapl", "AAPL", 4, 100.0, 1.0),
+        fill("e2", "o-aapl", "AAPL", 6, 101.0, 1.5),
+        fill("e3", "o-msft", "MSFT", -5, 200.0, 2.0),
+        fill("x1", None, "TSLA", 3, 50.0, 0.0),
+    ]
+    assert [store.record_fill(f) for f in fills] == [True] * 4
+    return fills
+
+
+def test_an_intent_is_stored_once(store: LiveStore) -> None:
+    assert store.record_intent(intent("o1", "AAPL", 10))
+    assert not store.record_intent(intent("o1", "AAPL", 10))
+    assert not store.record_intent(intent("o1", "AAPL", 99))  # a replayed decision with another size: refused
+    order = store.order("o1")
+    assert order is not None
+    assert (order.status, order.intent.quantity, order.filled) == (OrderStatus.NEW, 10.0, 0.0)
+    assert [e.kind for e in store.events()] == [EventKind.INTENT]
+    assert store.record_intents([intent("o1", "AAPL", 10), intent("o2", "MSFT", 3, 1)]) == [False, True]
+
+
+def test_fills_are_booked_once_whatever_the_replays(store: LiveStore) -> None:
+    fills = a_day(store)
+    events = len(store.events())
+    for _ in range(3):  # three reconnects replaying the same executions
+        assert [store.record_fill(f) for f in fills] == [False] * 4
+    assert len(store.events()) == events
+    assert store.positions() == {"AAPL": 10.0, "MSFT": -5.0, "TSLA": 3.0}
+    # 10,000 - (4*100 + 1) - (6*101 + 1.5) - (-5*200 + 2) - 3*50 = 9,839.5
+    assert store.cash() == pytest.approx(9839.5, abs=1e-9)
+    aapl = store.order("o-aapl")
+    assert aapl is not None and aapl.status is OrderStatus.FILLED
+    assert aapl.filled == 10.0 and aapl.avg_price == pytest.approx(100.6)  # (400 + 606) / 10
+    assert [f.exec_id for f in store.fills()] == ["e1", "e2", "e3", "x1"]
+    assert [f.exec_id for f in store.fills(client_order_id="o-aapl")] == ["e1", "e2"]
+    assert store.fills()[3].source == "venue" and store.fills()[3].client_order_id is None
+
+
+def test_order_life_cycle(store: LiveStore) -> None:
+    store.record_intent(intent("o1", "AAPL", 10))
+    assert store.record_order_update(OrderUpdate("o1", OrderStatus.SUBMITTED, T0, broker_order_id="41"))
+    assert not store.record_order_update(OrderUpdate("o1", OrderStatus.SUBMITTED, T0))  # nothing new
+    store.record_fill(fill("e1", "o1", "AAPL", 4, 100.0, 0.0))
+    order = store.order("o1")
+    assert order is not None
+    assert (order.status, order.remaining, order.broker_order_id) == (OrderStatus.PARTIALLY_FILLED, 6.0, "41")
+    assert store.record_order_update(OrderUpdate("o1", OrderStatus.CANCELLED, T0, reason="cancel-all"))
+    assert not store.record_order_update(OrderUpdate("o1", OrderStatus.SUBMITTED, T0))  # final stays final
+    cancelled = store.order("o1")
+    assert cancelled is not None and (cancelled.status, cancelled.reason) == (OrderStatus.CANCELLED, "cancel-all")
+    assert [o.client_order_id for o in store.orders(open_only=True)] == []
+    store.record_intent(intent("o2", "MSFT", -3, 1))
+    store.record_order_update(OrderUpdate("o2", OrderStatus.DENIED, T0, reason="max orders per minute"))
+    assert [o.client_order_id for o in store.orders(status=OrderStatus.DENIED)] == ["o2"]
+    assert [o.client_order_id for o in store.orders(status=[OrderStatus.DENIED, OrderStatus.CANCELLED])] == [
+        "o1",
+        "o2",
+    ]
+
+
+def test_lost_order_can_still_fill(store: LiveStore) -> None:
+    store.record_intent(intent("o1", "AAPL", 10))
+    store.record_order_update(OrderUpdate("o1", OrderStatus.LOST, T0, reason="3 queries unanswered"))
+    store.record_fill(fill("e1", "o1", "AAPL", 10, 100.0, 0.0))
+    order = store.order("o1")
+    assert order is not None and order.status is OrderStatus.FILLED
+
+
+def test_unknown_orders_are_refused_and_write_nothing(store: LiveStore) -> None:
+    with pytest.raises(UnknownOrderError, match="'ghost'"):
+        store.record_order_update(OrderUpdate("ghost", OrderStatus.SUBMITTED, T0))
+    with pytest.raises(UnknownOrderError, match="client_order_id=None"):
+        store.record_fill(fill("e1", "ghost", "AAPL", 1, 1.0, 0.0))
+    assert store.events() == [] and store.positions() == {} and store.fills() == []
+
+
+def test_replaying_the_log_gives_the_snapshot(store: LiveStore) -> None:
+    a_day(store)
+    store.set_trading_state(TradingState.REDUCING, "drawdown", time=T0)
+    store.record_decision({"weights": {"AAPL": 0.5}}, time=T0)
+    store.record_bar({"symbols": 2}, time=T0)
+    store.record_event(EventKind.HEALTH, {"feed": "ok"}, time=T0)
+    store.record_event(EventKind.RECONCILE, {"mismatch": []}, time=T0)
+    store.record_alert("halted on daily loss", severity="critical", details={"loss": 0.031}, time=T0)
+    store.record_equity(10_500.0, 9_839.5, time=T0)
+    assert [e.seq for e in store.events()] == list(range(1, 17))
+    assert store.replay() == store.snapshot()
+    assert store.integrity_check() == []
+    assert store.rebuild_snapshot() == 16
+    assert store.integrity_check() == []
+
+
+def test_reads(store: LiveStore) -> None:
+    a_day(store)
+    decision = store.record_decision({"weights": {"AAPL": 0.5, "MSFT": -0.25}}, time=T0)
+    assert store.last_decision() == decision and decision.payload["weights"]["MSFT"] == -0.25
+    assert store.last_bar() is None
+    store.record_bar({"close": {"AAPL": 101.5}}, time=T0)
+    store.record_bar({"close": {"AAPL": 102.0}}, time=T0 + dt.timedelta(days=1))
+    last = store.last_bar()
+    assert last is not None and last.payload == {"close": {"AAPL": 102.0}}
+    store.record_equity(10_000.0, 10_000.0, time=T0)
+    store.record_equity(10_100.0, 9_839.5, time=T0 + dt.timedelta(days=1))
+    assert [(p.equity, p.cash) for p in store.equity()] == [(10_000.0, 10_000.0), (10_100.0, 9_839.5)]
+    store.record_alert("feed stalled", details={"symbols": ["AAPL"]})
+    assert [a.payload["message"] for a in store.alerts()] == ["feed stalled"]
+    fills = store.events(since_seq=2, kinds=[EventKind.FILL])
+    assert [e.payload["exec_id"] for e in fills] == ["e1", "e2", "e3", "x1"]
+    assert [e.seq for e in store.events(since_seq=5, limit=2)] == [6, 7]
+    assert store.max_broker_order_id() == 12  # "7" and "12": numerically, not as text
+    meta = store.meta()
+    assert (meta.run_name, meta.schema_version, meta.kind) == ("test-run", 1, store.kind)
+
+
+def test_max_broker_order_id_ignores_non_numeric_ids(store: LiveStore) -> None:
+    assert store.max_broker_order_id() is None
+    store.record_intent(intent("o1", "AAPL", 1))
+    store.record_order_update(OrderUpdate("o1", OrderStatus.SUBMITTED, T0, broker_order_id="PAPER-9"))
+    assert store.max_broker_order_id() is None
+
+
+def test_trading_state_survives_reopen(opener) -> None:  # type: ignore[no-untyped-def]
+    store = opener()
+    assert store.trading_state().state is TradingState.ACTIVE
+    since = dt.datetime(2026, 3, 2, 10, 0, tzinfo=NY)
+    store.set_trading_state(TradingState.HALTED, "manual halt from ops", time=since)
+    store.close()
+    again = opener()
+    status = again.trading_state()
+    assert (status.state, status.reason) == (TradingState.HALTED, "manual halt from ops")
+    assert status.since == dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # EST is UTC-5
+    with pytest.raises(StoreError, match="give a reason"):
+        again.set_trading_state(TradingState.ACTIVE, "")
+
+
+def test_times_are_stored_in_utc(store: LiveStore) -> None:
+    at = dt.datetime(2026, 7, 1, 9, 30, tzinfo=NY)  # EDT: UTC-4
+    store.record_intent(OrderIntent("o1", "test-run", at, "AAPL", 10, OrderType.LIMIT, 99.5))
+    store.record_fill(FillRecord("e1", "o1", "AAPL", 10, 99.5, 0.0, dt.datetime(2026, 7, 1, 15, 0, tzinfo=NY)))
+    order = store.order("o1")
+    assert order is not None
+    assert order.intent.decided_at == dt.datetime(2026, 7, 1, 13, 30, tzinfo=dt.UTC)
+    assert order.intent.decided_at.utcoffset() == dt.timedelta(0)
+    assert store.fills()[0].time.isoformat() == "2026-07-01T19:00:00+00:00"
+    assert store.events()[0].time.isoformat() == "2026-07-01T13:30:00+00:00"
+    assert store.integrity_check() == []
+    with pytest.raises(StoreError, match="naive datetime"):
+        store.record_bar({}, time=dt.datetime(2026, 7, 1, 9, 30))
+
+
+def test_bad_payloads_are_refused(store: LiveStore) -> None:
+    with pytest.raises(StoreError, match="not plain JSON"):
+        store.record_decision({"score": float("nan")}, time=T0)
+    with pytest.raises(StoreError, match="record_intent"):
+        store.record_event(EventKind.FILL, {}, time=T0)
+    with pytest.raises(StoreError, match="needs a limit price"):
+        OrderIntent("o1", "r", T0, "AAPL", 1, OrderType.LIMIT)
+    assert store.events() == []
+
+
+def test_a_failed_batch_writes_nothing(store: LiveStore) -> None:
+    store.record_intent(intent("o0", "AAPL", 1))
+    with pytest.raises(RuntimeError, match="boom"), store.batch():
+        store.record_intent(intent("o1", "AAPL", 10))
+        store.record_fill(fill("e1", "o1", "AAPL", 10, 100.0, 1.0))
+        assert store.order("o1") is not None  # visible inside the batch
+        raise RuntimeError("boom")
+    assert store.order("o1") is None and store.positions() == {} and len(store.events()) == 1
+    with store.batch():
+        store.record_intent(intent("o1", "AAPL", 10))
+        store.record_fill(fill("e1", "o1", "AAPL", 4, 100.0, 1.0))
+        store.record_fill(fill("e2", "o1", "AAPL", 6, 100.0, 1.0))
+    assert store.positions() == {"AAPL": 10.0} and store.integrity_check() == []
+
+
+def test_the_store_belongs_to_one_run(opener) -> None:  # type: ignore[no-untyped-def]
+    opener()
+    with pytest.raises(StoreError, match="belongs to run 'test-run', not 'other'"):
+        opener(run_name="other")
+    assert opener(run_name=None, create=False).meta().run_name == "test-run"
+
+
+def test_opening_a_missing_store_without_create_fails(opener) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StoreError, match="no live state store"):
+        opener(run_name=None, create=False)
