@@ -1,7 +1,7 @@
 """The gateway simulator's order flow: placement as the script says, fills, cancels, and what clients are told.
 
 Messages follow TWS's order: openOrder and orderStatus on acknowledgement; execDetails,
-orderStatus and commissionReport on each fill; orderStatus Cancelled then error 202 on a
+orderStatus and commissionReport on each fill; error 202 then orderStatus Cancelled on a
 cancel; error 201 (or the script's code) alone on a reject, which ib_async shows as
 Cancelled. Order updates go to the sessions of the client that placed the order; a fill
 while that client is away is booked all the same and seen at its next synchronization.
@@ -160,9 +160,9 @@ def cancel(gw: GatewaySimulator, order: SimOrder, reason: str = "") -> None:
     if order.is_done:
         raise ValueError(f"order {order.order_id} is already {order.status}")
     gw.broker.finish(order, "Cancelled", "Cancelled" + (f": {reason}" if reason else ""))
-    notify(gw, order)
     for s in gw.owners(order):
         s.send(msg.error(order.order_id, 202, f"Order Canceled - reason:{reason}", s.version))
+    notify(gw, order)
 
 
 def cancel_order(gw: GatewaySimulator, s: Session, d: dict[str, str]) -> None:
