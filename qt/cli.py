@@ -74,10 +74,28 @@ def _subcommand(name: str, rest: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"qt {name}", description=help_text)
     module.add_arguments(parser)
     args = parser.parse_args(rest)  # usage errors: argparse prints them and exits 2
+    if _asks_help(args):
+        parser.print_help()
+        return 0
     try:
         return int(module.run(args))
     except Exception as exc:
         return fail(exc)
+
+
+def _expand_dir(arg: str) -> str:
+    """``hydra.run.dir=~/runs/$USER`` -> the path expanded (Hydra itself would create a folder named ``~``)."""
+    key, sep, value = arg.partition("=")
+    if sep and key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and ("~" in value[:1] or "$" in value):
+        from qt.config.paths import expand_path
+
+        return f"{key}={expand_path(value, key.lstrip('+'))}"
+    return arg
+
+
+def _asks_help(args: argparse.Namespace) -> bool:
+    """``-h``/``--help`` swallowed by a pass-through argument (``qt check lookahead strategy=x --help``)."""
+    return any(isinstance(v, list) and ("-h" in v or "--help" in v) for v in vars(args).values())
 
 
 def fail(exc: BaseException, prefix: str = "error") -> int:
@@ -106,6 +124,10 @@ def _run(hydra_args: list[str]) -> int:
     """Call the Hydra app with ``hydra_args`` as its command line; Hydra's errors are reported by qt (``fail``)."""
     from qt import app
 
+    try:
+        hydra_args = [_expand_dir(a) for a in hydra_args]
+    except Exception as exc:
+        return fail(exc, prefix="ERROR")
     sys.argv = ["qt run", *hydra_args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report; qt words it
     app.SWEEP_OUTCOMES.clear()

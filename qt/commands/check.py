@@ -28,10 +28,17 @@ def split_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]
     parser = argparse.ArgumentParser(add_help=False)
     for name in names:
         parser.add_argument(f"--{name}", type=type(getattr(args, name)) if getattr(args, name) is not None else str)
-    known, rest = parser.parse_known_args(list(args.overrides))
+    try:
+        known, rest = parser.parse_known_args(list(args.overrides))
+    except SystemExit:  # argparse already said what is wrong with the option's value
+        raise ConfigError("", f"bad option value among {' '.join(args.overrides)}") from None
     for name in names:
         if getattr(known, name) is not None:
             setattr(args, name, getattr(known, name))
+    unknown = [o for o in rest if o.startswith("-")]
+    if unknown:
+        options = ", ".join(f"--{n}" for n in names)
+        raise ConfigError("", f"unknown option {unknown[0]}; options: {options} (see --help); overrides are KEY=VALUE")
     return rest
 
 
@@ -41,16 +48,21 @@ def compose(overrides: list[str]) -> Any:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from qt.config.hydra_errors import explain
+    from qt.config.overrides import check_overrides
     from qt.config.paths import conf_dir
 
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=overrides, return_hydra_config=True)
+            cfg = hydra_compose(config_name="config", overrides=overrides, return_hydra_config=True)
     except Exception as exc:
-        if type(exc).__module__.startswith(("hydra", "omegaconf")):
-            raise ConfigError("", f"cannot compose the config: {exc}") from None
+        error = explain(exc)
+        if error is not None:
+            raise error from None
         raise
+    check_overrides(cfg, overrides, groups=cfg.hydra.runtime.choices.keys())
+    return cfg
 
 
 def strategy_graph(strategy: Any, panel: Any) -> Any:

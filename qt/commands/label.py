@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     )
     strategy = OmegaConf.select(cfg, "hydra.runtime.choices.strategy") or "strategy"
     method = OmegaConf.select(cfg, "hydra.runtime.choices.labeling") or "labels"
-    out = Path(args.out or f"outputs/labels/{strategy}-{method}.parquet")
+    from qt.config.paths import expand_path
+
+    out = expand_path(args.out, "--out") if args.out else Path(f"outputs/labels/{strategy}-{method}.parquet")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     table.to_parquet(tmp, index=False)

@@ -15,8 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_spec(name: str) -> Path:
-    """A path as given, else NAME(.yaml) in the strategy folders."""
-    path = Path(name)
+    """A path as given (``~`` and ``$VAR`` expanded), else NAME(.yaml) in the strategy folders."""
+    from qt.config.paths import expand_path
+
+    path = expand_path(name)
     if path.is_file():
         return path
     from qt.config.paths import strategy_dirs

@@ -7,6 +7,7 @@ wheel carries copies inside the package (``qt/_conf``, ``qt/_strategies``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -36,3 +37,29 @@ def strategy_dirs() -> list[Path]:
             seen.add(real)
             unique.append(real)
     return unique
+
+
+_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)|\$\{([A-Za-z_]\w*)\}")  # not ${a.b} / ${now:...}: OmegaConf's
+
+
+def expand_path(value: str | os.PathLike[str], key: str = "") -> Path:
+    """A path the user gave, with ``~`` and ``$VAR`` / ``${VAR}`` expanded; an unset variable is a ConfigError.
+
+    Use it for every path a user types (config values, command-line arguments, output folders).
+
+    Examples
+    --------
+    >>> import os; os.environ["QT_DOC_ROOT"] = "/data"
+    >>> expand_path("$QT_DOC_ROOT/prices.parquet").as_posix()
+    '/data/prices.parquet'
+    >>> expand_path("~/x") == Path.home() / "x"
+    True
+    """
+    text = os.fspath(value)
+    for match in _VARIABLE.finditer(text):
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            from qt.errors import ConfigError
+
+            raise ConfigError(key or text, f"${name} in the path {text!r} is not set in the environment; export it")
+    return Path(os.path.expandvars(text)).expanduser()

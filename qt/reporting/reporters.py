@@ -139,13 +139,19 @@ class SlackReporter(BaseModel):
             blocks.append({"type": "section", "fields": fields})
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"results: `{report.location}`"}]})
         body = json.dumps({"text": report.text(), "blocks": blocks}).encode()
-        request = urllib.request.Request(
-            self.webhook_url.get_secret_value(), data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            status = response.status
+        url = self.webhook_url.get_secret_value()
+        server = webhook_server(url)  # refuses a malformed URL without echoing it
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status = response.status
+        except TimeoutError:
+            raise ReporterError(f"webhook at {server}: no answer within {self.timeout:g} s") from None
+        except OSError as exc:  # URLError, HTTPError, connection refused, DNS
+            reason = getattr(exc, "reason", None) or getattr(exc, "code", None) or exc
+            raise ReporterError(f"webhook at {server}: {reason}") from None
         if not 200 <= status < 300:
-            raise ReporterError(f"webhook answered HTTP {status}")
+            raise ReporterError(f"webhook at {server} answered HTTP {status}")
 
 
 class EmailReporter(BaseModel):
@@ -188,19 +194,49 @@ class EmailReporter(BaseModel):
         msg.add_alternative(report.html(), subtype="html")
         for path in report.attachments if self.attach_tearsheet else ():
             if path.is_file():
-                msg.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                import ssl
+                msg.add_attachment(
+                    path.read_bytes(), maintype="text", subtype="html", filename=path.name, params={"charset": "utf-8"}
+                )
+        server = f"{self.host}:{self.port}"
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    import ssl
 
-                smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
-            if self.username and self.password:
-                smtp.login(self.username, self.password.get_secret_value())
-            smtp.send_message(msg)
+                    smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
+                if self.username and self.password:
+                    smtp.login(self.username, self.password.get_secret_value())
+                smtp.send_message(msg)
+        except TimeoutError:
+            raise ReporterError(f"SMTP server {server}: no answer within {self.timeout:g} s") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ReporterError(f"SMTP server {server}: {type(exc).__name__}: {exc}") from None
 
 
 class ReporterError(Exception):
     """A reporter could not deliver (logged, never raised to the run)."""
+
+
+def webhook_server(url: str) -> str:
+    """``host:port`` of a webhook URL, for messages (the path holds the secret token and is never shown).
+
+    Examples
+    --------
+    >>> webhook_server("https://hooks.slack.com/services/T0/B0/xyz")
+    'hooks.slack.com:443'
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ReporterError(
+            "the webhook URL is not an http(s) URL (value hidden: it is a secret); check QT_SLACK_WEBHOOK_URL"
+        )
+    return f"{parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def dispatch(
@@ -212,22 +248,22 @@ def dispatch(
     ``network=False`` skips network reporters (inside a sweep, per run); ``local=False`` the console.
     """
     failed: list[str] = []
-    threads: list[tuple[str, threading.Thread, list[BaseException]]] = []
+    threads: list[tuple[str, Reporter, threading.Thread, list[BaseException]]] = []
     for name, reporter in reporters.items():
         if (reporter.network and not network) or (not reporter.network and not local):
             continue
         errors: list[BaseException] = []
         thread = threading.Thread(target=_send, args=(reporter, report, errors), name=f"qt-report-{name}", daemon=True)
         thread.start()
-        threads.append((name, thread, errors))
+        threads.append((name, reporter, thread, errors))
     deadline = time.monotonic() + timeout
-    for name, thread, errors in threads:
+    for name, reporter, thread, errors in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             log.warning("reporter %s: no answer within %.1f s; gave up (the run is unaffected)", name, timeout)
             failed.append(name)
         elif errors:
-            log.warning("reporter %s failed: %s (the run is unaffected)", name, _describe(errors[0]))
+            log.warning("reporter %s failed: %s (the run is unaffected)", name, _describe(errors[0], reporter))
             failed.append(name)
     return failed
 
@@ -239,7 +275,12 @@ def _send(reporter: Reporter, report: Report, errors: list[BaseException]) -> No
         errors.append(exc)
 
 
-def _describe(exc: BaseException) -> str:
-    """The error's type and message, without any URL (which may carry a secret token)."""
-    text = re.sub(r"https?://\S+", "<url>", str(exc))
+def _describe(exc: BaseException, reporter: Any = None) -> str:
+    """The error's type and message, without the reporter's secrets or any URL (which may carry a token)."""
+    from qt.config.secrets import scrub, secret_values
+
+    own = [v.get_secret_value() for v in vars(reporter).values() if isinstance(v, SecretStr)] if reporter else []
+    text = re.sub(r"https?://\S+", "<url>", scrub(str(exc), secret_values(own)))
+    if isinstance(exc, ReporterError):
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

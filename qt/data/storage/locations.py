@@ -21,8 +21,10 @@ def data_dir(configured: str | os.PathLike[str] | None = None) -> Path:
     >>> data_dir("/tmp/bars").as_posix()
     '/tmp/bars'
     """
+    from qt.config.paths import expand_path
+
     chosen = configured or os.environ.get(DATA_DIR_ENV) or "~/.qt/data"
-    return Path(chosen).expanduser()
+    return expand_path(chosen, "data.data_dir")
 
 
 def postgres_dsn(configured: str | None = None) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -64,6 +66,10 @@ _READ = (
     "FROM bars b JOIN unnest(%s::text[]) WITH ORDINALITY AS s(symbol, i) ON b.symbol = s.symbol "
     'WHERE b."timestamp" >= %s AND b."timestamp" < %s GROUP BY s.i'
 )
+CONNECT_TIMEOUT_ENV = "QT_POSTGRES_CONNECT_TIMEOUT"
+STATEMENT_TIMEOUT_ENV = "QT_POSTGRES_STATEMENT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds
+DEFAULT_STATEMENT_TIMEOUT = 60.0  # seconds, per statement (writes go in chunks); a stuck lock or query gives up
 _FAR_PAST = dt.datetime(1, 1, 1)
 _FAR_FUTURE = dt.datetime(9999, 12, 31)
 
@@ -75,6 +81,10 @@ class PostgresStore(BarStore):
     ----------
     dsn : libpq connection string; None = ``$QT_POSTGRES_DSN`` (keep passwords in the environment or ~/.pgpass).
     schema : the schema holding qt's tables; None = ``$QT_POSTGRES_SCHEMA`` or ``qt``.
+    connect_timeout : seconds to wait for the server to answer a connection; None = ``$QT_POSTGRES_CONNECT_TIMEOUT``
+        or 10 (a ``connect_timeout`` in the DSN wins).
+    statement_timeout : seconds any one statement may run on the server; None = ``$QT_POSTGRES_STATEMENT_TIMEOUT``
+        or 60 (0 = no limit).
 
     Examples
     --------
@@ -84,17 +94,34 @@ class PostgresStore(BarStore):
 
     kind = StoreKind.POSTGRES
 
-    def __init__(self, *, dsn: str | None = None, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dsn: str | None = None,
+        schema: str | None = None,
+        connect_timeout: float | None = None,
+        statement_timeout: float | None = None,
+    ) -> None:
         import psycopg
         from psycopg import sql
 
         self._dsn = postgres_dsn(dsn)
         self._schema = postgres_schema(schema)
+        wait = _seconds(connect_timeout, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+        limit = _seconds(statement_timeout, STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT)
+        options: dict[str, Any] = {"options": f"-c statement_timeout={int(limit * 1000)}"}
+        if "connect_timeout" not in self._dsn:
+            options["connect_timeout"] = max(2, math.ceil(wait))  # libpq's floor is 2 s
         try:
-            self._conn = psycopg.connect(self._dsn, autocommit=True)
+            self._conn = psycopg.connect(self._dsn, autocommit=True, **options)
+        except psycopg.errors.ConnectionTimeout:
+            raise DataError(
+                f"PostgreSQL at {self.server} did not answer within {options.get('connect_timeout', wait):g} s; "
+                f"is it up and reachable? (wait longer: {CONNECT_TIMEOUT_ENV}=SECONDS)"
+            ) from None
         except psycopg.Error as exc:
             raise DataError(
-                f"cannot connect to PostgreSQL at {self.location!r}: {str(exc).strip()}; "
+                f"cannot connect to PostgreSQL at {self.server} ({self.location}): {redact(' '.join(str(exc).split()))}; "
                 "set QT_POSTGRES_DSN (e.g. postgresql://user@host:5432/db) or data.dsn"
             ) from None
         ident = sql.Identifier(self._schema)
@@ -103,6 +130,19 @@ class PostgresStore(BarStore):
             for statement in _DDL:
                 self._conn.execute(sql.SQL(statement).format(schema=ident))
         self._conn.execute(sql.SQL("SET search_path TO {}").format(ident))
+
+    @property
+    def server(self) -> str:
+        """``host:port`` the DSN (or libpq's defaults) points at; no user, password or database."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            parts = conninfo_to_dict(self._dsn)
+        except Exception:
+            parts = {}
+        host = str(parts.get("host") or parts.get("hostaddr") or os.environ.get("PGHOST") or "localhost")
+        port = str(parts.get("port") or os.environ.get("PGPORT") or "5432")
+        return f"{host}:{port}"
 
     @property
     def location(self) -> str:
@@ -218,3 +258,17 @@ def _datetime(value: np.datetime64 | None, default: dt.datetime) -> dt.datetime:
     if value is None:
         return default
     return value.astype("datetime64[us]").astype(dt.datetime)
+
+
+def _seconds(given: float | None, env: str, default: float) -> float:
+    """``given``, else ``$env``, else ``default``: a number of seconds >= 0 (a ConfigError names the variable)."""
+    from qt.errors import ConfigError
+
+    raw: Any = given if given is not None else os.environ.get(env, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(env, f"must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(env, f"must be a number of seconds >= 0, got {raw!r}")
+    return value
