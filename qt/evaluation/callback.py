@@ -23,6 +23,10 @@ class LeaderboardCallback(Callback):
         self._sweep_dir: Path | None = None
         self._progress: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Launchers pickle the callbacks to their workers: the driver's progress bar stays behind."""
+        return {**self.__dict__, "_progress": None}
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Remember the sweep directory; start the sweep's progress bar (terminal only)."""
         from qt.reporting.progress import SweepProgress
@@ -41,7 +45,8 @@ class LeaderboardCallback(Callback):
         """Build and save the leaderboard, print it, and send it to the configured network reporters."""
         if self._progress is not None:
             self._progress.stop()
-        sweep_dir = self._sweep_dir or Path(str(config.hydra.sweep.dir))
+        # the config's folder first: a sweeper may choose it after on_multirun_start (Optuna: outputs/optuna/STUDY)
+        sweep_dir = Path(str(config.hydra.sweep.dir or self._sweep_dir))
         try:
             _finish(config, sweep_dir)
         except Exception as exc:
