@@ -38,7 +38,7 @@ def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tears
     m = summary.metrics
     if m.get("halted_at"):
         title += f" - HALTED {m['halted_at']}"
-        stats += [("halted_at", str(m["halted_at"])), ("halt_reason", str(m.get("halt_reason")))]
+        stats.append(("halted_at", str(m["halted_at"])))  # the reason is in the subtitle's first line
     if m.get("derisk_events"):
         stats.append(("derisk_events", format_metric("derisk_events", int(m["derisk_events"]))))
     subtitle = "\n".join([*halt_lines(m), subtitle])

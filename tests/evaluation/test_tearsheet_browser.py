@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,13 @@ RUN_CHARTS = (
     "exposure",
     "turnover",
     "holdings",
+    "contribution",
+    "distribution",
 )
+HALTED = (  # README's example over 2006 to mid-2009: the drawdown stop halts trading on 2008-10-07
+    "strategy=xmom", "portfolio=meanvar", "risk_model=ledoit_wolf", "constraints=long_only_capped",
+    "risk=conservative", "start=2006-01-01", "end=2009-06-30", "benchmark=SP500",
+)  # fmt: skip
 
 
 def qt(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +90,7 @@ def runs(tmp_path_factory):
         "full": ("strategy=xmom", "benchmark=SP500"),
         "one_month": ("strategy=equal_weight", "start=2020-01-01", "end=2020-01-31", "benchmark=equal_weight"),
         "no_trades": ("strategy=xmom", "start=2020-01-01", "end=2020-03-31"),
+        "halted": HALTED,
     }
     out = {}
     for name, args in specs.items():
@@ -155,7 +163,9 @@ def test_full_run_tearsheet_renders_offline_with_every_chart(browser, runs):
 
 
 def test_log_scale_toggle_swaps_the_equity_charts(browser, runs):
-    open_page(browser, runs["full"] / "tearsheet.html")
+    import pandas as pd
+
+    open_page(browser, runs["one_month"] / "tearsheet.html")  # equity spans far less than 10x: linear first
     before = chart_sizes(browser)
     assert before["equity"]["visible"] and not before["equity-log"]["visible"]
     browser.find_element("id", "log-toggle").click()
@@ -163,6 +173,52 @@ def test_log_scale_toggle_swaps_the_equity_charts(browser, runs):
     assert after["equity-log"]["visible"] and not after["equity"]["visible"]
     assert after["equity-log"]["height"] > 80
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    # 1990-2022 grows more than 10x (from the saved NAV), so that tearsheet opens on the log scale
+    nav = pd.read_parquet(runs["full"] / "equity.parquet")["nav"]
+    assert max(nav.max(), 1e6) / min(nav.min(), 1e6) > 10  # capital 1e6 is the curve's first point
+    open_page(browser, runs["full"] / "tearsheet.html")
+    opened = chart_sizes(browser)
+    assert opened["equity-log"]["visible"] and not opened["equity"]["visible"]
+    browser.find_element("id", "log-toggle").click()
+    assert chart_sizes(browser)["equity"]["visible"]
+
+
+def test_halted_run_is_marked_and_the_new_sections_render(browser, runs):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    page = open_page(browser, runs["halted"] / "tearsheet.html")
+    assert page["console"] == [] and page["requests"] == [] and page["resources"] == []
+    sizes = chart_sizes(browser)
+    for chart in ("contribution", "distribution", "equity", "underwater", "rolling-sharpe", "rolling-volatility"):
+        assert sizes[chart]["marks"] > 0 and not sizes[chart]["empty"], chart
+    banner = browser.find_element("id", "halt-banner").text
+    assert banner.startswith("HALTED on 2008-10-07: drawdown_stop")
+    assert browser.find_element("tag name", "h1").text.startswith("xmom — lookback 252, skip 21, quantile 0.2")
+    config = browser.find_element("id", "config-short").text
+    assert "portfolio: meanvar (ledoit_wolf, long_only_capped" in config and "_target_" not in config
+    marks = browser.execute_script(
+        "const s = document.querySelector('#equity-linear:not([hidden]) svg, #equity-log:not([hidden]) svg');"
+        "return Array.from(s.querySelectorAll('g.mark-halt title')).map(t => t.textContent)"
+    )
+    assert len(marks) == 1 and marks[0].startswith("2008-10-07 HALT - drawdown_stop")
+    events = [r.text for r in browser.find_elements("css selector", "#events tr.event-halt")]
+    assert len(events) == 1 and events[0].startswith("2008-10-07 halt drawdown_stop")
+    # the benchmark is drawn on the drawdown and rolling charts too (strategy + benchmark lines)
+    lines = browser.execute_script(
+        "return ['underwater', 'rolling-sharpe', 'rolling-volatility'].map("
+        "c => document.querySelector(`[data-chart=${c}] svg`).querySelectorAll('polyline').length)"
+    )
+    assert lines == [2, 2, 2]
+    body = browser.find_element("tag name", "body").text
+    for text in ("Round trips", "Win rate", "Average win", "Average loss", "P&L by symbol", "Distribution of returns"):
+        assert text in body
+    # hovering a chart shows the date and the value of each line
+    svg = browser.find_element("css selector", "[data-chart=underwater] svg")
+    ActionChains(browser).move_to_element(svg).perform()
+    tip = browser.find_element("id", "hover-tip")
+    assert tip.is_displayed() and re.match(r"\d{4}-\d{2}-\d{2}\n.*drawdown: -?\d+\.\d{2}%", tip.text)
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    screenshot(browser, "halted")
 
 
 @pytest.mark.parametrize("name", ["one_month", "no_trades"])
