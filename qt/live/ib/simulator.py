@@ -149,6 +149,7 @@ class GatewaySimulator:
         self._session_tasks: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._numbers = itertools.count(1)
+        self._streamer: asyncio.Task[None] | None = None
         self._by_con_id = {contract_id(s): s for s in self.market.symbols}
 
     # -- life cycle -------------------------------------------------------------
@@ -156,7 +157,7 @@ class GatewaySimulator:
         """Listen on ``host:port`` (``gw.port`` holds the real port afterwards) and start the replay clock."""
         await self._listen()
         if self.bar_interval is not None:
-            self.spawn(self._stream())
+            self.start_streaming(self.bar_interval)
         return self
 
     async def stop(self, timeout: float = 2.0) -> None:
@@ -201,6 +202,20 @@ class GatewaySimulator:
             self._publish_bar()
             sim_orders.work_resting(self)
         return done
+
+    def start_streaming(self, interval: float) -> None:
+        """Advance the replay one bar every ``interval`` seconds until the data ends (or ``stop_streaming``)."""
+        self.stop_streaming()
+        self.bar_interval = interval
+        self._streamer = asyncio.ensure_future(self._stream(interval))
+        self._tasks.add(self._streamer)
+        self._streamer.add_done_callback(self._task_done)
+
+    def stop_streaming(self) -> None:
+        """Stop advancing the replay by itself (``step`` still works)."""
+        if self._streamer is not None:
+            self._streamer.cancel()
+            self._streamer = None
 
     async def drop_connections(self) -> None:
         """Close every client connection at once (the broker keeps its state)."""
@@ -312,9 +327,8 @@ class GatewaySimulator:
         self.errors.append(text)
         log.error("ib-gateway: %s", text)
 
-    async def _stream(self) -> None:
-        assert self.bar_interval is not None
-        while await asyncio.sleep(self.bar_interval, True) and await self.step():
+    async def _stream(self, interval: float) -> None:
+        while await asyncio.sleep(interval, True) and await self.step():
             pass
         log.info("ib-gateway: the replay reached the last bar")
 

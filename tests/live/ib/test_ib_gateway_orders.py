@@ -43,7 +43,9 @@ def test_commission_caps_at_one_percent_and_scales_per_share(run_gateway, connec
             ge, msft = await _contract(ib, "GE"), await _contract(ib, "MSFT")
             small = ib.placeOrder(ge, MarketOrder("BUY", 5, orderRef="small"))  # value 65: 1% = 0.65 < $1
             big = ib.placeOrder(msft, MarketOrder("BUY", 1000, orderRef="big"))  # 1000 x 0.005 = 5
-            assert await gw.wait_until(lambda: all(t.fills and t.fills[0].commissionReport.execId for t in (small, big)))
+            assert await gw.wait_until(
+                lambda: all(t.fills and t.fills[0].commissionReport.execId for t in (small, big))
+            )
             return small.fills[0].commissionReport.commission, big.fills[0].commissionReport.commission
 
     assert run_gateway(body) == (0.65, 5.0)
