@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from qt.config.secrets import mask_dsn
 from qt.live.store.base import Transaction
 from qt.live.store.errors import StoreError, StoreUnavailableError
 from qt.live.store.sql import SqlStore, SqlTransaction
@@ -31,6 +30,8 @@ def server_address(dsn: str) -> str:
     'db.example:5433/live'
     """
     from psycopg.conninfo import conninfo_to_dict
+
+    from qt.config.secrets import mask_dsn
 
     try:
         parts = conninfo_to_dict(dsn)
@@ -70,6 +71,8 @@ class PostgresStore(SqlStore):
                 dsn, autocommit=True, connect_timeout=max(2, math.ceil(connect_timeout_s)), options=options
             )
         except psycopg.Error as exc:
+            from qt.config.secrets import mask_dsn
+
             raise StoreUnavailableError(
                 f"cannot reach PostgreSQL at {self._address} within {max(2, math.ceil(connect_timeout_s))} s: "
                 f"{mask_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)}; "
@@ -107,6 +110,8 @@ class PostgresStore(SqlStore):
                 self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"qt-live:{self._schema}"])
                 yield SqlTransaction(self)
         except self._psycopg.OperationalError as exc:
+            from qt.config.secrets import mask_dsn
+
             raise StoreUnavailableError(f"PostgreSQL at {self._address}: {mask_dsn(str(exc).strip())}") from None
 
     def _run(self, query: str, params: list[Any]) -> Any:

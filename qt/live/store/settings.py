@@ -166,10 +166,10 @@ def open_store(
         settings: Any = SqliteStoreSettings(**timeouts)
     elif kind == "postgres":
         timeouts = {"connect_timeout_s": timeout_s, "statement_timeout_s": timeout_s} if timeout_s else {}
-        settings = PostgresStoreSettings(dsn=dsn, namespace=namespace, **timeouts)  # type: ignore[arg-type]
+        settings = PostgresStoreSettings(dsn=dsn, namespace=namespace, **timeouts)
     elif kind == "redis":
         timeouts = {"connect_timeout_s": timeout_s, "socket_timeout_s": timeout_s} if timeout_s else {}
-        settings = RedisStoreSettings(url=url, namespace=namespace, **timeouts)  # type: ignore[arg-type]
+        settings = RedisStoreSettings(url=url, namespace=namespace, **timeouts)
     else:
         raise ConfigError("live.store.kind", f"unknown store {kind!r}; choose one of {', '.join(KINDS)}")
     return open_from_settings(settings, state_dir=state_dir, run_name=run_name, config_hash=config_hash, create=create)

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from qt.enums import OrderStatus, TradingState
-from qt.live.store import FillRecord, LiveStore, OrderIntent, OrderUpdate, open_from_settings, open_state_dir
+from qt.live.store import EventKind, FillRecord, LiveStore, OrderIntent, OrderUpdate, open_from_settings, open_state_dir
 from qt.live.store.settings import PostgresStoreSettings, RedisStoreSettings, SqliteStoreSettings
 
 T0 = dt.datetime(2026, 1, 2, 21, 0, tzinfo=dt.UTC)
@@ -35,8 +35,9 @@ def burst_fill(i: int) -> tuple[str, float, float]:
 
 
 def burst(store: LiveStore, rounds: int) -> None:
-    """Write 1 + 3 * rounds events: a deposit, then per round an intent, a SUBMITTED update and a fill."""
-    store.deposit(100_000.0, reason="initial capital", time=T0)
+    """Write (at most) 1 + 3 * rounds events: a deposit, then per round an intent, a SUBMITTED update and a fill."""
+    if not store.events(kinds=[EventKind.CASH]):  # a restarted burst deposits once
+        store.deposit(100_000.0, reason="initial capital", time=T0)
     for i in range(rounds):
         symbol, qty, price = burst_fill(i)
         at = T0 + dt.timedelta(minutes=i)
