@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     "data": ("data", "store and inspect market data: ingest, ls, show"),
     "tearsheet": ("tearsheet", "re-render a finished run's HTML tearsheet, or compare runs: qt tearsheet RUN_A RUN_B"),
     "sweep-report": ("sweep_report", "rebuild the leaderboard of a finished sweep: qt sweep-report SWEEP_DIR"),
+    "ib-gateway": ("ib_gateway", "a local gateway that speaks the TWS API protocol, for rehearsals and CI: qt ib-gateway --port 4002 --data sample"),
 }
 
 

@@ -1,0 +1,127 @@
+"""``qt ib-gateway``: a local gateway that speaks the TWS API protocol, a paper broker for rehearsals and CI.
+
+It listens on 127.0.0.1 until SIGINT or SIGTERM, serves daily bars from a qt data set
+(history up to "now", then one replayed bar every ``--bar-interval`` seconds as real-time
+bars) and fills orders at the last price. Point ``qt run mode=live broker=ib`` or any
+ib_async / TWS API client at its port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qt.data.panel import BarPanel
+    from qt.live.ib.simulator import GatewaySimulator
+
+DATA_SETS = ("sample", "sample_ohlcv", "synthetic")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--port, --data, --start, --bar-interval, --account, --cash and the rest."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=4002, help="port (default 4002, IB Gateway's paper port; 0: any free port)"
+    )
+    parser.add_argument(
+        "--data", choices=DATA_SETS, default="sample",
+        help="bars to serve: sample (20 US stocks, closes), sample_ohlcv (SPX and NASDAQ, OHLCV), synthetic",
+    )  # fmt: skip
+    parser.add_argument("--assets", type=int, default=20, help="synthetic only: number of stocks (default 20)")
+    parser.add_argument("--days", type=int, default=1000, help="synthetic only: number of days (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic only: random seed (default 0)")
+    parser.add_argument(
+        "--start", type=int, default=-253,
+        help="bar index that is 'now'; negative counts from the end (default -253: a year of bars left to replay)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bar-interval", type=float, default=5.0,
+        help="seconds between replayed bars (default 5, like IB's 5-second bars; 0: the clock stays at --start)",
+    )  # fmt: skip
+    parser.add_argument("--account", default="DU0000001", help="the paper account id reported (default DU0000001)")
+    parser.add_argument("--cash", type=float, default=1_000_000.0, help="starting cash in USD (default 1,000,000)")
+    parser.add_argument("--next-valid-id", type=int, default=1, help="first order id handed out (default 1)")
+    parser.add_argument("--time-zone", default="UTC", help="zone of execution times, as TWS's own (default UTC)")
+    parser.add_argument("--server-version", type=int, default=None, help="server version answered (default 178)")
+    parser.add_argument("--verbose", action="store_true", help="log every session and order")
+
+
+def load_panel(name: str, *, assets: int = 20, days: int = 1000, seed: int = 0) -> BarPanel:
+    """The bars behind ``--data NAME``."""
+    from qt.data.sources.sample import SampleData, SampleSet
+    from qt.data.sources.synthetic import SyntheticData
+
+    if name == "sample":
+        return SampleData(dataset=SampleSet.SP500_20).load()
+    if name == "sample_ohlcv":
+        return SampleData(dataset=SampleSet.SPX_NASDAQ_OHLCV).load()
+    return SyntheticData(n_assets=assets, n_days=days, seed=seed).load()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; exit 0 after a clean stop, 2 on bad options or a busy port."""
+    from qt.errors import QtError
+    from qt.live.ib.sim_broker import Broker
+    from qt.live.ib.simulator import GatewaySimulator
+    from qt.live.ib.wire import SERVER_VERSION, SUPPORTED_SERVER_VERSIONS
+
+    version = SERVER_VERSION if args.server_version is None else args.server_version
+    if version not in SUPPORTED_SERVER_VERSIONS:
+        raise QtError(
+            f"--server-version {version}: the simulator speaks "
+            f"{SUPPORTED_SERVER_VERSIONS.start}..{SUPPORTED_SERVER_VERSIONS.stop - 1} (ib_async 2.1.0's range)"
+        )
+    if args.bar_interval < 0:
+        raise QtError(f"--bar-interval must be >= 0 seconds, got {args.bar_interval}")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    panel = load_panel(args.data, assets=args.assets, days=args.days, seed=args.seed)
+    gw = GatewaySimulator(
+        panel=panel,
+        broker=Broker(account=args.account, cash=args.cash, next_valid_id=args.next_valid_id),
+        start=args.start,
+        host=args.host,
+        port=args.port,
+        server_version=version,
+        bar_interval=args.bar_interval or None,
+        time_zone=args.time_zone,
+    )
+    try:
+        return asyncio.run(_serve(gw, args.data))
+    except OSError as exc:
+        raise QtError(
+            f"--port {args.port}: cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port"
+        ) from None
+
+
+async def _serve(gw: GatewaySimulator, data_name: str) -> int:
+    """Start, announce the port, wait for a signal, stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await gw.start()
+    m = gw.market
+    replay = f"one bar every {gw.bar_interval:g}s" if gw.bar_interval else "clock frozen"
+    print(
+        f"qt ib-gateway: listening on {gw.host}:{gw.port} (server version {gw.server_version}, "
+        f"account {gw.broker.account}); data {data_name}: {len(m.symbols)} symbols, now = "
+        f"{m.timestamp():%Y-%m-%d} (bar {m.cursor + 1} of {m.panel.n_bars}), {replay}; Ctrl-C to stop",
+        flush=True,
+    )
+    await stop.wait()
+    await gw.stop()
+    b = gw.broker
+    print(
+        f"qt ib-gateway: stopped; {len(b.orders)} orders, {len(b.executions)} executions, "
+        f"{len(gw.record.placements())} placements received",
+        flush=True,
+    )
+    sys.stdout.flush()
+    return 0
