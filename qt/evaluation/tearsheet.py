@@ -17,86 +17,18 @@ import numpy as np
 
 from qt.evaluation import charts, describe
 from qt.evaluation.charts import PALETTE, Line
+from qt.evaluation.events import event_marks, event_rows
 from qt.evaluation.halts import halt_lines
 from qt.evaluation.performance import Performance, analyze, rolling_sharpe, rolling_volatility
 from qt.evaluation.run_data import RunData, load_run, naive_utc
+from qt.evaluation.stat_groups import STAT_GROUPS, format_value
 
 FILE = "tearsheet.html"
 TOP_HOLDINGS = 15
 MAX_HOLDING_COLUMNS = 240
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# (key, label, kind) of the statistics shown, grouped; kind: pct, num, int, days, text
-STAT_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "Returns": (
-        ("total_return", "Total return", "pct"),
-        ("cagr", "CAGR", "pct"),
-        ("ann_vol", "Annual volatility", "pct"),
-        ("sharpe", "Sharpe", "num"),
-        ("sortino", "Sortino", "num"),
-        ("calmar", "Calmar", "num"),
-        ("omega", "Omega", "num"),
-        ("max_drawdown", "Max drawdown", "pct"),
-        ("max_drawdown_days", "Max drawdown length (days)", "int"),
-    ),
-    "Distribution": (
-        ("skew", "Skew", "num"),
-        ("kurtosis", "Excess kurtosis", "num"),
-        ("tail_ratio", "Tail ratio", "num"),
-        ("hit_rate", "Hit rate", "pct"),
-        ("positive_months", "Positive months", "pct"),
-        ("best_bar", "Best bar", "pct"),
-        ("worst_bar", "Worst bar", "pct"),
-        ("best_month", "Best month", "pct"),
-        ("worst_month", "Worst month", "pct"),
-        ("best_year", "Best year", "pct"),
-        ("worst_year", "Worst year", "pct"),
-    ),
-    "Against the benchmark": (
-        ("benchmark_total_return", "Benchmark total return", "pct"),
-        ("alpha", "Alpha (annual)", "pct"),
-        ("beta", "Beta", "num"),
-        ("correlation", "Correlation", "num"),
-        ("information_ratio", "Information ratio", "num"),
-        ("tracking_error", "Tracking error", "pct"),
-        ("up_capture", "Up capture", "num"),
-        ("down_capture", "Down capture", "num"),
-    ),
-    "Trading": (
-        ("n_trades", "Trades", "int"),
-        ("avg_turnover", "Turnover per rebalance", "pct"),
-        ("annual_turnover", "Annual turnover", "pct"),
-        ("avg_holding_days", "Average holding (days)", "int"),
-        ("fees_paid", "Fees paid", "money"),
-        ("cost_share_of_gross_pnl", "Fees / gross PnL", "pct"),
-        ("avg_gross_exposure", "Average gross exposure", "pct"),
-        ("avg_net_exposure", "Average net exposure", "pct"),
-    ),
-    "Round trips (FIFO per symbol)": (
-        ("round_trips", "Round trips", "int"),
-        ("win_rate", "Win rate", "pct"),
-        ("avg_win", "Average win", "money"),
-        ("avg_loss", "Average loss", "money"),
-        ("avg_win_return", "Average win (return)", "pct"),
-        ("avg_loss_return", "Average loss (return)", "pct"),
-        ("profit_factor", "Profit factor", "num"),
-        ("avg_trip_days", "Average holding (days)", "num"),
-    ),
-    "Risk events": (
-        ("halted_at", "Trading halted on", "text"),
-        ("halt_reason", "Halt reason", "text"),
-        ("derisk_events", "De-risk events", "int"),
-        ("fallback_decisions", "Optimizer fallbacks", "int"),
-    ),
-    "Risk (per bar)": (
-        ("var_95", "VaR 95%", "pct"),
-        ("cvar_95", "CVaR 95%", "pct"),
-        ("var_99", "VaR 99%", "pct"),
-        ("cvar_99", "CVaR 99%", "pct"),
-    ),
-}
 LOG_SPAN = 10.0  # the equity chart opens on a log scale when equity's max / min exceeds this
-MAX_EVENT_ROWS = 40
 TOP_CONTRIBUTORS = 20
 
 
@@ -180,21 +112,6 @@ def spans_decade(items: Sequence[Analyzed]) -> bool:
     return False
 
 
-def format_value(value: Any, kind: str = "num") -> str:
-    """A statistic for display: percent, ratio, integer, money or text; 'n/a' when undefined."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if kind == "text" or isinstance(value, str):
-        return str(value)
-    if kind == "pct":
-        return f"{value:.2%}"
-    if kind == "int":
-        return f"{round(value):,}"
-    if kind == "money":
-        return f"{value:,.2f}"
-    return f"{value:.2f}"
-
-
 def _stat_rows(items: Sequence[Analyzed]) -> list[dict[str, Any]]:
     groups = []
     for name, rows in STAT_GROUPS.items():
@@ -226,58 +143,12 @@ def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
         ],
         "config_yaml": describe.short_config(cfg, a.run.choices),
         "halt": halt_lines(s),
-        "events": _event_rows(a.run),
+        "events": event_rows(a.run),
         "n_zero_bars": int(np.sum(a.run.returns == 0.0)),
         "drawdowns": [d.as_dict() for d in a.perf.drawdowns],
         "monthly_rows": _monthly_rows(a.perf),
         "stress": _stress(a.run.run_dir),
     }
-
-
-def _event_rows(run: RunData) -> dict[str, Any]:
-    """Post-trade events and decisions that used an optimizer fallback, for the risk events table."""
-    rows = run_events(run)
-    return {"rows": rows[:MAX_EVENT_ROWS], "more": max(0, len(rows) - MAX_EVENT_ROWS)}
-
-
-def run_events(run: RunData) -> list[dict[str, Any]]:
-    """Halts and de-risks (events.parquet) and optimizer fallbacks (decisions.parquet), in time order.
-
-    Each: stamp, day, kind (halt, derisk, fallback), what (the limit, or the optimizer's status), detail.
-    """
-    out: list[dict[str, Any]] = []
-    ev = run.events
-    if ev is not None and len(ev):
-        cols = zip(naive_utc(ev["timestamp"]), ev["kind"], ev["detail"], ev["scale"], ev["halt"], strict=True)
-        for t, kind, detail, scale, halt in cols:
-            if halt or scale < 1.0:
-                book = "flattened" if scale == 0.0 else f"positions x {scale:g}"
-                out.append(_event(t, "halt" if halt else "derisk", str(kind), f"{detail} ({book})"))
-    dec = run.decisions
-    if dec is not None and len(dec) and "fallback_steps" in dec:
-        steps = dec["fallback_steps"].fillna("").astype(str).to_numpy()
-        status = dec["status"].astype(str).to_numpy() if "status" in dec else np.full(len(dec), "")
-        for t, step, st in zip(naive_utc(dec["timestamp"]), steps, status, strict=True):
-            if step:
-                out.append(_event(t, "fallback", st, step))
-    return sorted(out, key=lambda e: e["stamp"])
-
-
-def _event(t: np.datetime64, kind: str, what: str, detail: str) -> dict[str, Any]:
-    return {"stamp": t, "day": _day(t), "kind": kind, "what": what, "detail": detail}
-
-
-def event_marks(run: RunData) -> list[charts.Mark]:
-    """The run's events as chart marks (hover: date, event, limit and detail)."""
-    names = {"halt": "HALT", "derisk": "de-risk", "fallback": "optimizer fallback"}
-    return [
-        charts.Mark(e["stamp"], f"{e['day']} {names[e['kind']]} - {e['what']}: {e['detail']}", e["kind"])
-        for e in run_events(run)
-    ]
-
-
-def _day(t: np.datetime64) -> str:
-    return str(np.asarray(t).astype("datetime64[D]"))
 
 
 def _monthly_rows(perf: Performance) -> list[dict[str, Any]]:

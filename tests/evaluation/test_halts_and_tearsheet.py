@@ -13,10 +13,11 @@ import pytest
 
 from qt.evaluation import charts
 from qt.evaluation.describe import short_config, title
+from qt.evaluation.events import run_events
 from qt.evaluation.halts import halt_lines, halt_metrics, log_events, stop_events
 from qt.evaluation.performance import analyze
 from qt.evaluation.run_data import RunData
-from qt.evaluation.tearsheet import Analyzed, render, run_events, spans_decade
+from qt.evaluation.tearsheet import Analyzed, render, spans_decade
 
 DAYS = pd.bdate_range("2020-01-01", periods=60)
 EVENTS = pd.DataFrame(
