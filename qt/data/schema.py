@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from qt.enums import Field
 from qt.errors import DataError
 
@@ -22,7 +24,7 @@ MAX_REPORTED = 20
 def bar_schema(columns: list[str]) -> pa.DataFrameSchema:
     """A pandera schema for the bar columns present in ``columns``.
 
-    Checks: prices > 0 and not NaN, volume >= 0, high >= max(open, close),
+    Checks: prices finite, > 0 and not NaN, volume finite and >= 0, high >= max(open, close),
     low <= min(open, close), no duplicate (timestamp, symbol), sorted by
     (timestamp, symbol). Time zones are checked when the frame is built.
     """
@@ -32,11 +34,17 @@ def bar_schema(columns: list[str]) -> pa.DataFrameSchema:
         "timestamp": pa.Column(nullable=False),
         "symbol": pa.Column(nullable=False, checks=pa.Check(lambda s: s.str.len() > 0, error="empty symbol")),
     }
+
+    def finite(what: str) -> pa.Check:
+        return pa.Check(lambda s: s.abs() < np.inf, error=f"{what} must be finite")
+
     for f in (Field.OPEN, Field.HIGH, Field.LOW, Field.CLOSE):
         if f.value in columns:
-            cols[f.value] = pa.Column(float, pa.Check.gt(0, error="price must be > 0"), nullable=False, coerce=True)
+            checks_f = [pa.Check.gt(0, error="price must be > 0"), finite("price")]
+            cols[f.value] = pa.Column(float, checks_f, nullable=False, coerce=True)
     if Field.VOLUME.value in columns:
-        cols["volume"] = pa.Column(float, pa.Check.ge(0, error="volume must be >= 0"), nullable=False, coerce=True)
+        checks_v = [pa.Check.ge(0, error="volume must be >= 0"), finite("volume")]
+        cols["volume"] = pa.Column(float, checks_v, nullable=False, coerce=True)
 
     checks = []
     if "high" in columns:
@@ -54,6 +62,31 @@ def bar_schema(columns: list[str]) -> pa.DataFrameSchema:
             )
     checks.append(pa.Check(_sorted_rows, error="rows must be sorted by (timestamp, symbol)"))
     return pa.DataFrameSchema(cols, checks=checks, unique=["timestamp", "symbol"], report_duplicates="all")
+
+
+def rows_pass(columns: dict[str, np.ndarray], timestamps_valid: bool) -> bool:
+    """Whether every row passes every per-row check of ``bar_schema`` (vectorized, no per-row Python).
+
+    ``columns`` maps bar field -> float64 values of the present fields (one per row). Uniqueness
+    and order are checked where the panel is built; when this returns False, run ``validate_bars``
+    for the row-by-row report.
+    """
+    if not timestamps_valid:
+        return False
+    with np.errstate(invalid="ignore"):
+        for name, values in columns.items():
+            ok = values >= 0 if name == Field.VOLUME.value else values > 0  # NaN fails both
+            if not (ok.all() and np.isfinite(values).all()):
+                return False
+        if "high" in columns:
+            others = [columns[c] for c in ("open", "close", "low") if c in columns]
+            if others and not (columns["high"] >= np.maximum.reduce(others)).all():
+                return False
+        if "low" in columns:
+            others = [columns[c] for c in ("open", "close") if c in columns]
+            if others and not (columns["low"] <= np.minimum.reduce(others)).all():
+                return False
+    return True
 
 
 def _sorted_rows(df: pd.DataFrame) -> pd.Series:

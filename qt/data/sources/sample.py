@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from importlib.resources import files
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from qt.data.panel import BarPanel
-from qt.data.sources.files import canonical_frame, frame_to_panel
+from qt.data.sources.layout import PriceField
+from qt.data.sources.longform import canonical_frame, frame_to_panel
 
 
 class SampleSet(StrEnum):
@@ -41,13 +43,26 @@ class SampleData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dataset: SampleSet = SampleSet.SP500_20
+    price: PriceField = Field(
+        default=PriceField.CLOSE, description="close, or adj_close (spx_nasdaq_ohlcv has both; sp500_20 is adjusted)"
+    )
 
     def load(self) -> BarPanel:
-        """Read the bundled file and validate it like any user file."""
+        """Read the bundled file and validate it like any user file (once per process)."""
+        from qt.data.sources.memo import file_fingerprint, load_once, source_key
+
+        resource = files("qt.data.sample").joinpath(_FILES[self.dataset])
+        local = Path(str(resource))
+        if not local.is_file():  # a zipped install: no file to fingerprint, read it every time
+            return self._build()
+        key = source_key("SampleData", {"price": self.price}, file_fingerprint([local]))
+        return load_once(key, self._build, label=f"sample:{self.dataset.value}", cache_dir=None)
+
+    def _build(self) -> BarPanel:
         import pandas as pd
 
         resource = files("qt.data.sample").joinpath(_FILES[self.dataset])
         with resource.open("rb") as fh:
             raw = pd.read_parquet(fh)
-        frame = canonical_frame(raw, {}, f"sample:{self.dataset.value}")
+        frame = canonical_frame(raw, {}, f"sample:{self.dataset.value}", price=self.price)
         return frame_to_panel(frame, f"sample:{self.dataset.value}", name=self.dataset.value)

@@ -64,11 +64,17 @@ def read_file(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path} does not exist")
     try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        if path.is_dir():
             return ParquetData(path=str(path))._read(path)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
         if path.suffix.lower() in (".csv", ".txt", ".gz"):
             return pd.read_csv(path)
+    except DataError:
+        raise
     except Exception as exc:
+        if type(exc).__name__ == "EmptyDataError":
+            raise DataError(f"{path}: the file is empty (no header, no rows)") from None
         raise DataError(f"{path}: cannot be read: {exc}") from exc
     raise DataError(f"{path}: unknown file type {path.suffix!r}; use .csv or .parquet")
 
