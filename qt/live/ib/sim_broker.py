@@ -190,7 +190,8 @@ class Broker:
         shares = min(float(shares), order.remaining)
         commission = self.commission(shares, price)
         realized = self._book(order.symbol, order.sign * shares, price, commission)
-        order.avg_fill_price = (order.avg_fill_price * order.filled + price * shares) / (order.filled + shares)
+        prior = order.avg_fill_price * order.filled
+        order.avg_fill_price = price if order.filled == 0 else (prior + price * shares) / (order.filled + shares)
         order.filled += shares
         order.last_fill_price = price
         stamp = time or datetime.now(UTC)

@@ -145,3 +145,17 @@ def test_execution_times_are_written_in_the_configured_zone_and_read_back_as_the
     got, booked = run_gateway(body, time_zone="US/Eastern")
     assert got.utcoffset() == dt.timedelta(0)  # ib_async converts to UTC
     assert got == booked.replace(microsecond=0)
+
+
+def test_history_kept_up_to_date_gets_each_replayed_bar(run_gateway, connect) -> None:
+    async def body(gw):
+        async with connect(gw) as ib:
+            [c] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+            bars = await ib.reqHistoricalDataAsync(c, "", "2 D", "1 day", "TRADES", True, keepUpToDate=True)
+            assert [b.close for b in bars] == [102.0, 103.0]
+            await gw.step()
+            assert await gw.wait_until(lambda: len(bars) == 3)
+            return bars[-1]
+
+    last = run_gateway(body)
+    assert (last.date, last.close, last.volume) == (dt.date(2024, 1, 5), 104.0, 5000.0)

@@ -235,3 +235,69 @@ def test_drop_connections_after_an_acknowledgement(run_gateway, connect) -> None
         assert gw.broker.find(order_ref="mid").status == "Submitted"
 
     run_gateway(body)
+
+
+def test_a_twenty_stock_rebalance_fills_every_order(run_gateway, connect) -> None:
+    from qt.data.sources.sample import SampleData
+
+    panel = SampleData().load()
+
+    async def body(gw):
+        async with connect(gw) as ib:
+            contracts = await ib.qualifyContractsAsync(*(Stock(s, "SMART", "USD") for s in panel.symbols))
+            trades = [
+                ib.placeOrder(c, MarketOrder("BUY", 10 + i, orderRef=f"rb-{c.symbol}")) for i, c in enumerate(contracts)
+            ]
+            assert await gw.wait_until(lambda: all(t.orderStatus.status == "Filled" for t in trades))
+            assert await gw.wait_until(lambda: len(ib.positions()) == 20)
+            return {p.contract.symbol: p.position for p in ib.positions()}, {
+                t.contract.symbol: t.orderStatus.avgFillPrice for t in trades
+            }
+
+    positions, prices = run_gateway(body, panel=panel, start=-1)
+    assert positions == {s: 10.0 + i for i, s in enumerate(panel.symbols)}
+    assert prices == {s: float(panel.close[-1, j]) for j, s in enumerate(panel.symbols)}
+
+
+def test_unsupported_order_types_are_refused_with_387(run_gateway, connect) -> None:
+    from ib_async import StopOrder
+
+    async def body(gw):
+        async with connect(gw) as ib:
+            trade = ib.placeOrder(await _contract(ib), StopOrder("SELL", 10, 90.0, orderRef="stop"))
+            assert await gw.wait_until(lambda: trade.orderStatus.status == "Cancelled")
+            return [e.errorCode for e in trade.log if e.errorCode]
+
+    assert run_gateway(body) == [387]
+
+
+def test_placing_a_working_orders_id_again_modifies_it(run_gateway, connect) -> None:
+    async def body(gw):
+        async with connect(gw) as ib:
+            trade = ib.placeOrder(await _contract(ib), LimitOrder("BUY", 10, 90.0, orderRef="bid"))
+            assert await gw.wait_until(lambda: trade.orderStatus.status == "Submitted")
+            trade.order.lmtPrice = 103.0  # now marketable: fills at the last price
+            ib.placeOrder(trade.contract, trade.order)
+            assert await gw.wait_until(lambda: trade.orderStatus.status == "Filled")
+        assert gw.record.count(InMsg.PLACE_ORDER, order_ref="bid") == 2
+        assert len(gw.broker.orders) == 1 and gw.broker.executions[0].price == 103.0
+
+    run_gateway(body)
+
+
+def test_gateway_side_fill_and_cancel_reach_a_connected_client(run_gateway, connect) -> None:
+    async def body(gw):
+        gw.script.on_place(Rest())
+        async with connect(gw) as ib:
+            c = await _contract(ib)
+            a = ib.placeOrder(c, MarketOrder("BUY", 10, orderRef="a"))
+            b = ib.placeOrder(c, MarketOrder("BUY", 10, orderRef="b"))
+            assert await gw.wait_until(lambda: a.orderStatus.status == b.orderStatus.status == "Submitted")
+            gw.fill(order_ref="a", quantity=4, price=99.5)
+            assert await gw.wait_until(lambda: a.orderStatus.filled == 4.0)
+            assert a.orderStatus.status == "Submitted" and a.fills[0].execution.price == 99.5
+            gw.cancel(order_ref="b", reason="end of day")
+            assert await gw.wait_until(lambda: b.orderStatus.status == "Cancelled")
+            assert any("end of day" in e.message for e in b.log)
+
+    run_gateway(body)
