@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     "tearsheet": ("tearsheet", "re-render a finished run's HTML tearsheet, or compare runs: qt tearsheet RUN_A RUN_B"),
     "sweep-report": ("sweep_report", "rebuild the leaderboard of a finished sweep: qt sweep-report SWEEP_DIR"),
     "ib-gateway": ("ib_gateway", "a local gateway that speaks the TWS API protocol, for rehearsals and CI: qt ib-gateway --port 4002 --data sample"),
+    "rerun": ("rerun", "re-execute a run from its manifest: 'identical', or which input and output changed"),
+    "diff": ("diff", "compare two runs or sweeps: config keys, data, metrics side by side: qt diff RUN_A RUN_B"),
 }
 
 

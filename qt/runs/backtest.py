@@ -104,8 +104,10 @@ class _Clock:
 
 
 def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, float]) -> dict[str, Any]:
-    """Config hash, data fingerprint, versions, git commit, seed and timings."""
+    """Config hash, data fingerprint, versions, git commit, seed, timings, and what ``qt rerun`` needs."""
     from importlib.metadata import PackageNotFoundError, version
+
+    from qt.runs.manifest import reproducibility
 
     resolved = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
     versions: dict[str, str | None] = {}
@@ -121,6 +123,7 @@ def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, f
         "versions": versions,
         "git_commit": _git_commit(),
         "timings": dict(timings),
+        **reproducibility(cfg),  # config, overrides, data files, versions (a superset), git_dirty, seeds
     }
 
 

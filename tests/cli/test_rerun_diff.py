@@ -1,0 +1,85 @@
+"""qt rerun and qt diff on real runs of the CLI over a small CSV file."""
+
+import json
+
+import pytest
+
+from qt.data.sources.synthetic import SyntheticData
+from tests.conftest import run_qt
+
+RUN = ["data=csv", "strategy=xmom", "strategy.params.lookback=63", "strategy.params.skip=0", "cache=off"]
+
+
+def _run_on_a_csv(root):
+    prices = root / "prices.csv"
+    SyntheticData(n_assets=6, n_days=300, seed=3).load().to_frame().to_csv(prices, index=False)
+    run_dir = root / "runs" / "first"
+    proc = run_qt("run", *RUN, f"data.path={prices}", f"hydra.run.dir={run_dir}", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root, prices, run_dir
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    return _run_on_a_csv(tmp_path_factory.mktemp("rerun"))
+
+
+def test_manifest_records_what_a_rerun_needs(first_run):
+    root, prices, run_dir = first_run
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["overrides"] == [*RUN, f"data.path={prices}"]
+    assert m["config"]["strategy"]["params"]["lookback"] == 63
+    assert list(m["data_files"]) == [str(prices.resolve())]
+    assert m["data_files"][str(prices.resolve())]["size"] == prices.stat().st_size
+    assert {"numpy", "pandas", "hydra-core"} <= set(m["versions"]) and m["cwd"] == str(root)
+    assert "git_dirty" in m and m["seeds"]["seed"] == 0
+
+
+def test_rerun_of_an_unchanged_run_is_identical(first_run):
+    root, _, run_dir = first_run
+    proc = run_qt("rerun", str(run_dir), cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == f"rerun: {run_dir}-rerun-1"
+    assert out[1] == "identical"
+    assert (run_dir.parent / "first-rerun-1" / "equity.parquet").read_bytes() == (
+        run_dir / "equity.parquet"
+    ).read_bytes()
+
+
+def test_diff_shows_the_changed_key_and_metrics_side_by_side(first_run):
+    root, prices, run_dir = first_run
+    other = root / "runs" / "other"
+    proc = run_qt("run", *RUN, "strategy.params.lookback=21", f"data.path={prices}", f"hydra.run.dir={other}", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    diff = run_qt("diff", str(run_dir), str(other), cwd=root)
+    assert diff.returncode == 1
+    text = diff.stdout
+    assert "  strategy.params.lookback: 63 -> 21" in text
+    assert "data: same" in text
+    sharpe_a = json.loads((run_dir / "metrics.json").read_text())["sharpe"]
+    sharpe_b = json.loads((other / "metrics.json").read_text())["sharpe"]
+    row = next(line for line in text.splitlines() if line.startswith("sharpe "))
+    assert row.split()[1:] == [f"{sharpe_a:,.4f}", f"{sharpe_b:,.4f}", f"{sharpe_b - sharpe_a:,.4f}"]
+    same = run_qt("diff", str(run_dir), str(run_dir), cwd=root)
+    assert same.returncode == 0 and "config: same" in same.stdout
+
+
+def test_rerun_after_the_data_file_changed_names_the_file(tmp_path):
+    root, prices, run_dir = _run_on_a_csv(tmp_path)  # its own file: the other tests keep theirs unchanged
+    lines = prices.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    cols = header.split(",")
+    half = len(rows) // 2
+    for r in range(half, len(rows)):  # every price from the middle on 2% higher: one jump, the equity changes
+        cells = rows[r].split(",")
+        for col in ("open", "high", "low", "close"):
+            cells[cols.index(col)] = repr(float(cells[cols.index(col)]) * 1.02)
+        rows[r] = ",".join(cells)
+    prices.write_text("\n".join([header, *rows]) + "\n")
+    proc = run_qt("rerun", str(run_dir), "--out", str(root / "runs" / "after-edit"), cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert f"changed: data file {prices.resolve()}: content changed" in out
+    assert "differs: equity.parquet" in out and "differs: metrics.json" in out
+    assert "identical" not in out
