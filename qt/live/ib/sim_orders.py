@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from qt.live.ib import sim_messages as msg
 from qt.live.ib.sim_broker import SimExecution, SimOrder
-from qt.live.ib.sim_requests import push_account
 from qt.live.ib.sim_script import BlackHole, Fill, OrderAction, Reject, Rest
 from qt.live.ib.wire import InMsg
 
@@ -142,8 +141,7 @@ def execute(gw: GatewaySimulator, order: SimOrder, shares: float, price: float) 
         if s.positions_subscribed:
             qty, cost = (pos.quantity, pos.avg_cost) if pos else (0.0, 0.0)
             s.send(msg.position(b.account, order.symbol, qty, cost, b.currency))
-        if s.account_subscribed:
-            push_account(gw, s)
+    gw.account_changed(order.symbol)
     return ex
 
 

@@ -103,15 +103,21 @@ def account_values(gw: GatewaySimulator) -> dict[str, float]:
     }  # fmt: skip
 
 
-def push_account(gw: GatewaySimulator, s: Session) -> None:
-    """Account values, the portfolio and the update time (reqAccountUpdates' answer, repeated after fills)."""
+def push_account(gw: GatewaySimulator, s: Session, symbols: list[str] | None = None) -> None:
+    """Account values, portfolio lines (of ``symbols``, default every position) and the update time.
+
+    reqAccountUpdates' answer, and what subscribers get after fills (a closed position is sent
+    with quantity 0, which removes it from the client's portfolio).
+    """
     b = gw.broker
     s.send(msg.account_value("AccountCode", b.account, "", b.account))
     for key, value in account_values(gw).items():
         s.send(msg.account_value(key, round(value, 2), b.currency, b.account))
-    for symbol, pos in sorted(b.positions.items()):
-        price = gw.market.last_price(symbol) or pos.avg_cost
-        s.send(msg.portfolio_value(b.account, symbol, pos.quantity, price, pos.avg_cost, b.currency))
+    for symbol in sorted(b.positions) if symbols is None else symbols:
+        pos = b.positions.get(symbol)
+        qty, cost = (pos.quantity, pos.avg_cost) if pos else (0.0, 0.0)
+        price = gw.market.last_price(symbol) or cost
+        s.send(msg.portfolio_value(b.account, symbol, qty, price, cost, b.currency))
     s.send([OutMsg.ACCOUNT_UPDATE_TIME, 1, datetime.now(UTC).strftime("%H:%M")])
 
 

@@ -33,6 +33,7 @@ from qt.live.ib import sim_orders, sim_requests
 from qt.live.ib.sim_broker import Broker, SimExecution, SimOrder, contract_id
 from qt.live.ib.sim_market import MarketReplay
 from qt.live.ib.sim_script import Record, Script
+from qt.live.ib.sim_session import Session
 from qt.live.ib.wire import (
     SERVER_VERSION,
     SUPPORTED_SERVER_VERSIONS,
@@ -40,7 +41,6 @@ from qt.live.ib.wire import (
     OutMsg,
     WireError,
     decode,
-    encode,
     encode_handshake_reply,
     read_frame,
     read_handshake,
@@ -59,41 +59,6 @@ CONNECTIVITY_TEXT = {
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
 }
-
-
-class Session:
-    """One client connection: its negotiated version, client id and subscriptions."""
-
-    def __init__(self, number: int, writer: asyncio.StreamWriter, version: int, write_limit: int) -> None:
-        self.number = number
-        self.writer = writer
-        self.version = version
-        self.client_id: int | None = None
-        self.positions_subscribed = False
-        self.account_subscribed = False
-        self.real_time_bars: dict[int, str] = {}
-        self.live_history: dict[int, str] = {}
-        self.market_data: dict[int, str] = {}
-        self._write_limit = write_limit
-
-    @property
-    def open(self) -> bool:
-        """Whether the connection can still be written to."""
-        return not self.writer.is_closing()
-
-    def send(self, fields: list[object]) -> None:
-        """Queue one message; a client that stops reading is disconnected instead of buffering without end."""
-        if self.writer.is_closing():
-            return
-        self.writer.write(encode(fields))
-        if self.writer.transport.get_write_buffer_size() > self._write_limit:
-            log.warning("ib-gateway: session %d stopped reading; closing it", self.number)
-            self.close()
-
-    def close(self) -> None:
-        """Close the socket now (the reader loop then ends)."""
-        with contextlib.suppress(Exception):
-            self.writer.transport.abort()
 
 
 class GatewaySimulator:
@@ -125,7 +90,7 @@ class GatewaySimulator:
         bar_interval: float | None = None,
         time_zone: str = "UTC",
         handshake_timeout: float = 5.0,
-        idle_timeout: float = 3600.0,
+        idle_timeout: float = 86_400.0,
         write_buffer_limit: int = 64 * 1024 * 1024,
     ) -> None:
         if server_version not in SUPPORTED_SERVER_VERSIONS:
@@ -150,6 +115,7 @@ class GatewaySimulator:
         self._tasks: set[asyncio.Task[None]] = set()
         self._numbers = itertools.count(1)
         self._streamer: asyncio.Task[None] | None = None
+        self._changed: set[str] = set()
         self._by_con_id = {contract_id(s): s for s in self.market.symbols}
 
     # -- life cycle -------------------------------------------------------------
@@ -286,6 +252,12 @@ class GatewaySimulator:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
+    def account_changed(self, symbol: str) -> None:
+        """Queue an account update (values and ``symbol``'s portfolio line) to subscribers, sent once per loop turn."""
+        if not self._changed:
+            asyncio.get_running_loop().call_soon(self._push_account_changes)
+        self._changed.add(symbol)
+
     def owners(self, order: SimOrder) -> list[Session]:
         """Started sessions of the client that placed ``order``."""
         return [s for s in self.sessions if s.client_id == order.client_id]
@@ -322,6 +294,12 @@ class GatewaySimulator:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._fail(f"background task failed: {task.exception()!r}")
+
+    def _push_account_changes(self) -> None:
+        symbols, self._changed = sorted(self._changed), set()
+        for s in self.sessions:
+            if s.account_subscribed:
+                sim_requests.push_account(self, s, symbols)
 
     def _fail(self, text: str) -> None:
         self.errors.append(text)

@@ -301,3 +301,19 @@ def test_gateway_side_fill_and_cancel_reach_a_connected_client(run_gateway, conn
             assert any("end of day" in e.message for e in b.log)
 
     run_gateway(body)
+
+
+def test_portfolio_and_account_follow_fills_and_a_closed_position_leaves_the_portfolio(run_gateway, connect) -> None:
+    async def body(gw):
+        async with connect(gw) as ib:
+            c = await _contract(ib)
+            ib.placeOrder(c, MarketOrder("BUY", 10, orderRef="open"))
+            assert await gw.wait_until(lambda: [p.position for p in ib.portfolio()] == [10.0])
+            cash = {v.tag: float(v.value) for v in ib.accountValues() if v.currency == "USD" and v.modelCode == ""}
+            assert cash["TotalCashValue"] == 1_000_000 - 10 * 103.0 - 1.0
+            ib.placeOrder(c, MarketOrder("SELL", 10, orderRef="close"))
+            assert await gw.wait_until(lambda: ib.portfolio() == [] and ib.positions() == [])
+            realized = {v.tag: float(v.value) for v in ib.accountValues() if v.tag == "RealizedPnL"}
+            assert realized["RealizedPnL"] == -2.0  # bought and sold at 103: two $1 commissions
+
+    run_gateway(body)

@@ -1,0 +1,46 @@
+"""One client connection of the gateway simulator: its negotiated version, client id and subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from qt.live.ib.wire import encode
+
+log = logging.getLogger("qt.live.ib.simulator")
+
+
+class Session:
+    """One client connection: its negotiated version, client id and subscriptions."""
+
+    def __init__(self, number: int, writer: asyncio.StreamWriter, version: int, write_limit: int) -> None:
+        self.number = number
+        self.writer = writer
+        self.version = version
+        self.client_id: int | None = None
+        self.positions_subscribed = False
+        self.account_subscribed = False
+        self.real_time_bars: dict[int, str] = {}
+        self.live_history: dict[int, str] = {}
+        self.market_data: dict[int, str] = {}
+        self._write_limit = write_limit
+
+    @property
+    def open(self) -> bool:
+        """Whether the connection can still be written to."""
+        return not self.writer.is_closing()
+
+    def send(self, fields: list[object]) -> None:
+        """Queue one message; a client that stops reading is disconnected instead of buffering without end."""
+        if self.writer.is_closing():
+            return
+        self.writer.write(encode(fields))
+        if self.writer.transport.get_write_buffer_size() > self._write_limit:
+            log.warning("ib-gateway: session %d stopped reading; closing it", self.number)
+            self.close()
+
+    def close(self) -> None:
+        """Close the socket now (the reader loop then ends)."""
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
