@@ -79,8 +79,10 @@ class SweepOutcomeCallback(Callback):
         self._sweep_dir = Path(str(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Read the sweep directory's runs into ``SWEEP_OUTCOMES``."""
-        SWEEP_OUTCOMES.append(SweepOutcome.read(self._sweep_dir or Path(str(config.hydra.sweep.dir))))
+        """Mask secrets in multirun.yaml (again: even if no run got that far), read the runs into ``SWEEP_OUTCOMES``."""
+        sweep_dir = self._sweep_dir or Path(str(config.hydra.sweep.dir))
+        scrub_sweep_config(sweep_dir)
+        SWEEP_OUTCOMES.append(SweepOutcome.read(sweep_dir))
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
@@ -90,11 +92,11 @@ def main(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
-        check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
-        save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
         if multirun:
             scrub_sweep_config(Path(hydra_cfg.sweep.dir))
+        save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
+        task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
+        check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
         return _run(cfg, run_dir, multirun=multirun)
     except Exception as exc:
         if os.environ.get("QT_DEBUG") == "1" and not multirun:

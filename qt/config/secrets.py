@@ -73,6 +73,10 @@ def mask_dsn(text: str) -> str:
 
 SECRET_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|WEBHOOK|API_?KEY|CREDENTIAL", re.IGNORECASE)
 LOCATION_ENV = re.compile(r"_(DSN|URL|URI)$", re.IGNORECASE)  # may carry a password: only that part is hidden
+_SECRET_ASSIGNMENT = re.compile(  # key=value of a secret key, as in overrides and Hydra's job.override_dirname
+    r"((?<![\w.])[+~]{0,2}(?:[\w-]+\.)*(?:" + "|".join(sorted(SECRET_KEYS)) + r")=)(?!\$\{oc\.env)([^\s,'\"]+)",
+    re.IGNORECASE,
+)
 _URL_CREDENTIALS = re.compile(r"(\w+://)([^/@\s:]+)(:[^/@\s]*)?@")
 
 
@@ -105,6 +109,7 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     """
     for value in secret_values() if secrets is None else secrets:
         text = text.replace(value, MASK)
+    text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{MASK}", text)
     text = mask_dsn(text)
     return _URL_CREDENTIALS.sub(lambda m: f"{m[1]}{m[2]}:{MASK}@" if m[3] else m[0], text)
 

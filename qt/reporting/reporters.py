@@ -149,6 +149,8 @@ class SlackReporter(BaseModel):
             raise ReporterError(f"webhook at {server}: no answer within {self.timeout:g} s") from None
         except OSError as exc:  # URLError, HTTPError, connection refused, DNS
             reason = getattr(exc, "reason", None) or getattr(exc, "code", None) or exc
+            if isinstance(reason, TimeoutError):
+                raise ReporterError(f"webhook at {server}: no answer within {self.timeout:g} s") from None
             raise ReporterError(f"webhook at {server}: {reason}") from None
         if not 200 <= status < 300:
             raise ReporterError(f"webhook at {server} answered HTTP {status}")
@@ -210,6 +212,8 @@ class EmailReporter(BaseModel):
         except TimeoutError:
             raise ReporterError(f"SMTP server {server}: no answer within {self.timeout:g} s") from None
         except (OSError, smtplib.SMTPException) as exc:
+            if isinstance(exc.__context__, TimeoutError):  # smtplib reports a read timeout as a disconnect
+                raise ReporterError(f"SMTP server {server}: no answer within {self.timeout:g} s") from None
             raise ReporterError(f"SMTP server {server}: {type(exc).__name__}: {exc}") from None
 
 
