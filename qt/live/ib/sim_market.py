@@ -45,6 +45,7 @@ class MarketReplay:
         close = panel.close
         self._fields = [panel.fields.get(f, close) for f in (Field.OPEN, Field.HIGH, Field.LOW, Field.CLOSE)]
         self._volume = panel.fields.get(Field.VOLUME)
+        self._last: dict[str, float | None] = {}
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -77,15 +78,18 @@ class MarketReplay:
 
     def last_price(self, symbol: str) -> float | None:
         """The latest close of ``symbol`` at or before the cursor (None if it never traded yet)."""
-        column = self.panel.close[: self.cursor + 1, self._column[symbol]]
-        valid = np.flatnonzero(~np.isnan(column))
-        return float(column[valid[-1]]) if len(valid) else None
+        if symbol not in self._last:
+            column = self.panel.close[: self.cursor + 1, self._column[symbol]]
+            valid = np.flatnonzero(~np.isnan(column))
+            self._last[symbol] = float(column[valid[-1]]) if len(valid) else None
+        return self._last[symbol]
 
     def advance(self) -> bool:
         """Move the cursor one bar forward; False at the end of the data."""
         if self.cursor >= self.panel.n_bars - 1:
             return False
         self.cursor += 1
+        self._last.clear()
         return True
 
     def history(self, symbol: str, end_text: str, duration: str, bar_size: str) -> list[tuple[datetime, Bar]]:

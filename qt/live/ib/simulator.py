@@ -54,6 +54,8 @@ FARM_NOTICES = (
     (2106, "HMDS data farm connection is OK:ushmds"),
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
+#: Seconds over which account and portfolio updates after fills are batched.
+ACCOUNT_PUSH_DELAY = 0.02
 CONNECTIVITY_TEXT = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
@@ -253,9 +255,12 @@ class GatewaySimulator:
         task.add_done_callback(self._task_done)
 
     def account_changed(self, symbol: str) -> None:
-        """Queue an account update (values and ``symbol``'s portfolio line) to subscribers, sent once per loop turn."""
+        """Queue an account update (values and ``symbol``'s portfolio line) to subscribers.
+
+        Updates are batched over ``ACCOUNT_PUSH_DELAY`` s (TWS itself batches them over minutes).
+        """
         if not self._changed:
-            asyncio.get_running_loop().call_soon(self._push_account_changes)
+            asyncio.get_running_loop().call_later(ACCOUNT_PUSH_DELAY, self._push_account_changes)
         self._changed.add(symbol)
 
     def owners(self, order: SimOrder) -> list[Session]:

@@ -105,9 +105,12 @@ def field_text(value: object) -> str:
     >>> [field_text(v) for v in (True, None, 1.5, 100.0, 7, "AAPL")]
     ['1', '', '1.5', '100', '7', 'AAPL']
     """
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "1" if value else "0"
     if isinstance(value, float):
         if math.isnan(value) or value == UNSET_DOUBLE:
