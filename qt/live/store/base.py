@@ -292,7 +292,8 @@ class LiveStore(ABC):
 
     def trading_state(self) -> TradingStatus:
         """The persisted trading state (ACTIVE since creation if never set)."""
-        return trading_status(self._read_latest("trading_state"), self.meta().created_at)
+        latest = self._read_latest("trading_state")
+        return trading_status(latest, latest.time if latest else self.meta().created_at)
 
     def last_decision(self) -> Event | None:
         """The latest decision event."""

@@ -178,7 +178,12 @@ def _plan_fill(view: View, seq: int, fill: FillRecord) -> list[Op]:
         PutCash(view.get_cash() + fill.cash_flow),
     ]
     if fill.client_order_id is not None:
-        ops.append(PutOrder(filled_order(_known_order(view, fill.client_order_id, "fill"), fill)))
+        order = _known_order(view, fill.client_order_id, "fill")
+        if order.symbol != fill.symbol:
+            raise StoreError(
+                f"fill {fill.exec_id} is in {fill.symbol} but order {fill.client_order_id!r} is in {order.symbol}"
+            )
+        ops.append(PutOrder(filled_order(order, fill)))
     return ops
 
 

@@ -110,7 +110,10 @@ def test_unknown_orders_are_refused_and_write_nothing(store: LiveStore) -> None:
         store.record_order_update(OrderUpdate("ghost", OrderStatus.SUBMITTED, T0))
     with pytest.raises(UnknownOrderError, match="client_order_id=None"):
         store.record_fill(fill("e1", "ghost", "AAPL", 1, 1.0, 0.0))
-    assert store.events() == [] and store.positions() == {} and store.fills() == []
+    store.record_intent(intent("o1", "AAPL", 10))
+    with pytest.raises(StoreError, match="fill e2 is in MSFT but order 'o1' is in AAPL"):
+        store.record_fill(fill("e2", "o1", "MSFT", 1, 1.0, 0.0))
+    assert len(store.events()) == 1 and store.positions() == {} and store.fills() == []
 
 
 def test_replaying_the_log_gives_the_snapshot(store: LiveStore) -> None:
