@@ -77,6 +77,23 @@ class LiveStore(ABC):
     Open one with :func:`qt.live.store.open_store`. Writes return False (and write nothing) when
     they would repeat what is stored: a known client order id, a known execution id, an order
     update that changes nothing. ``with store.batch():`` makes several writes one transaction.
+    A store object is used by one thread at a time; other processes may open the same store.
+
+    Examples
+    --------
+    >>> import datetime as dt, tempfile
+    >>> from qt.live.store import FillRecord, OrderIntent, open_store
+    >>> t = dt.datetime(2026, 1, 2, 21, tzinfo=dt.UTC)
+    >>> with tempfile.TemporaryDirectory() as folder, open_store(state_dir=folder, run_name="demo") as store:
+    ...     _ = store.deposit(1000.0, reason="initial capital", time=t)
+    ...     store.record_intent(OrderIntent("o1", "demo", t, "AAPL", 5))
+    ...     store.record_fill(FillRecord("x1", "o1", "AAPL", 5, 100.0, 1.0, t))
+    ...     store.record_fill(FillRecord("x1", "o1", "AAPL", 5, 100.0, 1.0, t))
+    ...     store.positions(), store.cash(), store.order("o1").status.value, store.integrity_check()
+    True
+    True
+    False
+    ({'AAPL': 5.0}, 499.0, 'filled', [])
     """
 
     kind: ClassVar[str]

@@ -113,7 +113,12 @@ class SqliteStore(SqlStore):
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreUnavailableError(f"{self._path}: the write could not be committed ({exc})") from None
 
     def _run(self, query: str, params: list[Any]) -> Any:
         return self._conn.execute(query, params)
