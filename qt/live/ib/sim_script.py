@@ -195,6 +195,23 @@ class Record:
         """How many messages with id ``msg`` whose decoded fields equal ``decoded`` (e.g. ``order_ref="x"``)."""
         return sum(all(m.decoded.get(k) == v for k, v in decoded.items()) for m in self.of(msg))
 
+    def max_rate(self, window: float = 1.0, *, session: int | None = None) -> int:
+        """The most messages received within any ``window`` seconds (of one session, or all).
+
+        Examples
+        --------
+        >>> r = Record([ReceivedMessage(t, 1, 7, 3, (), {}) for t in (0.0, 0.5, 0.9, 1.6, 1.7)])
+        >>> r.max_rate(1.0)
+        3
+        """
+        times = sorted(m.time for m in self.messages if session is None or m.session == session)
+        best, first = 0, 0
+        for last, t in enumerate(times):
+            while t - times[first] >= window:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
+
     def placements_per_ref(self) -> dict[str, int]:
         """PLACE_ORDER count per orderRef."""
         counts: dict[str, int] = {}

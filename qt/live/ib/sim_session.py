@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 
 from qt.live.ib.wire import encode
 
@@ -25,6 +27,15 @@ class Session:
         self.live_history: dict[int, str] = {}
         self.market_data: dict[int, str] = {}
         self._write_limit = write_limit
+        self._arrivals: deque[float] = deque()
+
+    def over_rate(self, limit: int) -> bool:
+        """Count one message received now; whether more than ``limit`` arrived within the last second."""
+        now = time.monotonic()
+        self._arrivals.append(now)
+        while now - self._arrivals[0] > 1.0:
+            self._arrivals.popleft()
+        return len(self._arrivals) > limit
 
     @property
     def open(self) -> bool:

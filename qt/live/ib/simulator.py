@@ -76,6 +76,8 @@ class GatewaySimulator:
     server_version : the version answered in the handshake (ib_async speaks 157..178).
     bar_interval : seconds between replayed bars when streaming; None: only ``await gw.step()`` advances.
     time_zone : the zone execution times are written in (TWS writes its own local zone).
+    max_message_rate : enforce IB's pacing: a session sending more messages than this within one second
+        gets error 100 and is disconnected, as TWS does (None: no limit; TWS's limit is 50).
     handshake_timeout, idle_timeout : seconds a client may stay silent during the handshake / afterwards.
     """
 
@@ -92,6 +94,7 @@ class GatewaySimulator:
         bar_interval: float | None = None,
         time_zone: str = "UTC",
         handshake_timeout: float = 5.0,
+        max_message_rate: int | None = None,
         idle_timeout: float = 86_400.0,
         write_buffer_limit: int = 64 * 1024 * 1024,
     ) -> None:
@@ -111,6 +114,7 @@ class GatewaySimulator:
         self.zone = ZoneInfo(time_zone)
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
         self._write_limit = write_buffer_limit
+        self.max_message_rate = max_message_rate
         self._server: asyncio.Server | None = None
         self._sessions: dict[int, Session] = {}
         self._session_tasks: set[asyncio.Task[None]] = set()
@@ -362,6 +366,12 @@ class GatewaySimulator:
     def _handle(self, s: Session, fields: list[str]) -> None:
         decoded = msg.decode_request(fields)
         self.record.add(s.number, s.client_id, fields, decoded)
+        if self.max_message_rate is not None and s.over_rate(self.max_message_rate):
+            text = f"Max rate of messages per second has been exceeded:max={self.max_message_rate}"
+            s.send(msg.error(-1, 100, text, s.version))
+            self._sessions.pop(s.number, None)
+            s.writer.close()
+            return
         if not fields or not fields[0].isdigit():
             self._fail(f"session {s.number}: a message without a numeric id: {fields[:3]}")
             return

@@ -187,3 +187,31 @@ def _market(action: str, quantity: float, ref: str, order_id: int = 0):
     from ib_async import MarketOrder
 
     return MarketOrder(action, quantity, orderRef=ref, orderId=order_id)
+
+
+def test_pacing_over_the_limit_gets_error_100_and_a_disconnect(run_gateway, connect) -> None:
+    async def body(gw):
+        async with connect(gw) as ib:
+            codes: list[int] = []
+            ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+            ib.client.MaxRequests = 0  # switch off ib_async's own throttle (45 messages/s)
+            for _ in range(40):
+                ib.client.reqCurrentTime()
+            assert await gw.wait_until(lambda: not ib.isConnected())
+            assert codes == [100]
+        assert gw.record.max_rate(1.0) > 30
+
+    run_gateway(body, max_message_rate=30)
+
+
+def test_ib_async_own_throttle_stays_under_the_limit(run_gateway, connect) -> None:
+    async def body(gw):
+        async with connect(gw) as ib:
+            ib.client.MaxRequests, ib.client.RequestsInterval = 5, 0.2  # at most 5 in any 0.2 s
+            for _ in range(25):
+                ib.client.reqCurrentTime()
+            assert await gw.wait_until(lambda: gw.record.count(InMsg.REQ_CURRENT_TIME) == 25, timeout=3.0)
+            assert ib.isConnected()
+        assert gw.record.max_rate(1.0) <= 50
+
+    run_gateway(body, max_message_rate=50)
