@@ -151,7 +151,7 @@ def choose_close(frame: pd.DataFrame, price: PriceField | None, source: str) -> 
         return frame
     if price is None and has_close:
         log.warning(
-            "%s: the file has both close and adjusted close; the run uses close "
+            "%s: the file has both close and adjusted close; using close "
             "(set data.price=adj_close to use the adjusted close, or data.price=close to silence this)",
             source,
         )
@@ -159,7 +159,7 @@ def choose_close(frame: pd.DataFrame, price: PriceField | None, source: str) -> 
     if not use_adj:
         return frame.drop(columns=ADJ_CLOSE)
     if price is None:
-        log.warning("%s: the file has only an adjusted close; the run uses it as close", source)
+        log.warning("%s: the file has only an adjusted close; using it as close", source)
     if has_close:
         factor = _numbers(frame, ADJ_CLOSE) / _numbers(frame, "close")
         frame = frame.assign(**{c: _numbers(frame, c) * factor for c in ("open", "high", "low") if c in frame.columns})

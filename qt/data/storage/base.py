@@ -173,6 +173,12 @@ class BarStore(ABC):
         """Upsert ``bars`` in one transaction: same (symbol, timestamp) replaces, identical rows change nothing."""
         if chunk_rows <= 0:
             raise DataError(f"chunk_rows must be > 0, got {chunk_rows}")
+        problems = bad_values(bars.bars)
+        if problems:
+            raise DataError(
+                f"{self.location}: refusing to write bars with bad values ({problems}); nothing was written. "
+                "Prices must be finite and > 0, volumes finite and >= 0"
+            )
         symbols = bars.symbols
         clash = [s for s, m in self.metadata(symbols).items() if (m.timezone is None) != (bars.meta.timezone is None)]
         if clash:
@@ -229,6 +235,12 @@ class BarStore(ABC):
         table = self._scan(wanted, lo, hi)
         if table.num_rows == 0:
             raise DataError(f"{self.location}: no bars for {_preview(wanted)} between start={start} and end={end}")
+        problems = bad_values(table)
+        if problems:
+            raise DataError(
+                f"{self.location}: the store holds bad values ({problems}); prices must be finite and > 0. "
+                "Re-ingest a corrected file (qt data ingest FILE) or remove the symbol (qt data rm SYMBOL)"
+            )
         panel = table_to_panel(table, wanted, tz, name or f"{self.kind.value}-store")
         if adjust is Adjust.ADJUSTED:
             actions = self._scan_actions(list(panel.symbols), lo)
@@ -266,6 +278,34 @@ class BarStore(ABC):
     @abstractmethod
     def delete(self, symbol: str) -> int:
         """Remove a symbol's bars, actions and metadata; return the number of bars removed."""
+
+
+def bad_values(bars: pa.Table, limit: int = 5) -> str:
+    """'AAPL 2024-01-03T00:00 close = inf; ...' for bars whose prices are not finite and > 0 ('' when none).
+
+    Vectorized over the table; nulls (absent open/high/low/volume) are fine, a missing close is not.
+    """
+    found: list[str] = []
+    count = 0
+    for f in BAR_FIELDS:
+        if f not in bars.column_names:
+            continue
+        column = bars[f]
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        present = ~np.isnan(values) if column.null_count == 0 else column.is_valid().to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            good = np.isfinite(values) & (values >= 0 if f == "volume" else values > 0)
+        bad = ~good & present
+        if f == "close":
+            bad |= ~present | np.isnan(values)
+        rows = np.flatnonzero(bad)
+        count += len(rows)
+        for i in rows[: max(0, limit - len(found))]:
+            stamp = bars["timestamp"][int(i)].as_py()
+            found.append(f"{bars['symbol'][int(i)].as_py()} {stamp} {f} = {values[i]}")
+    if not count:
+        return ""
+    return "; ".join(found) + (f"; ... {count} in all" if count > len(found) else "")
 
 
 def _common_timezone(metas: dict[str, SymbolMeta], location: str) -> str | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from qt.data.adjustments import ACTION_COLUMNS, action_factors
 from qt.data.sources.files import BAR_COLUMNS, canonical_frame, to_datetimes
+from qt.data.sources.layout import PriceField, resolve_columns
 from qt.data.storage.base import ACTIONS_SCHEMA, BAR_FIELDS, BARS_SCHEMA, BarSet, PriceBasis, Progress, SymbolMeta
 from qt.errors import DataError
 
@@ -80,9 +81,19 @@ def read_file(path: Path) -> pd.DataFrame:
 
 
 def check_file(
-    raw: pd.DataFrame, source: str, *, columns: dict[str, str] | None = None, tz: str | None = None
+    raw: pd.DataFrame,
+    source: str,
+    *,
+    columns: dict[str, str] | None = None,
+    tz: str | None = None,
+    price: PriceField | None = None,
+    symbol: str | None = None,
 ) -> CheckedFile:
-    """Check every row: timestamps, numbers, duplicates, the pandera bar schema, corporate actions."""
+    """Check every row: timestamps, numbers, duplicates, the pandera bar schema, corporate actions.
+
+    ``symbol`` names the bars of a one-symbol file without a symbol column (e.g. the file name);
+    ``price`` chooses close or adj_close when the file has an adjusted close.
+    """
     import pandas as pd
 
     from qt.data.schema import format_failures
@@ -90,7 +101,7 @@ def check_file(
     raw = raw.reset_index(drop=True)
     raw.index = pd.RangeIndex(1, len(raw) + 1)
     prepared, problems = _parse_timestamps(raw, columns or {}, source, tz)
-    frame = canonical_frame(prepared, columns or {}, source)
+    frame = canonical_frame(prepared, columns or {}, source, price=price, symbol=symbol)
     for f in BAR_FIELDS:
         if f in frame.columns:
             numbers = pd.to_numeric(frame[f], errors="coerce")
@@ -129,9 +140,10 @@ def _parse_timestamps(
     """Parse the timestamp column in place of the raw one; unparseable values become NaT and problems."""
     import pandas as pd
 
-    names = [k for k, v in {"date": "timestamp", **columns}.items() if v == "timestamp" and k in raw.columns]
-    if "timestamp" in raw.columns and not any(v == "timestamp" for v in columns.values()):
-        names.append("timestamp")
+    if len(raw.columns) == 0 or len(raw) == 0:
+        return raw, []  # canonical_frame names the empty file
+    mapping = resolve_columns([str(c) for c in raw.columns], columns, source)
+    names = [k for k, v in mapping.items() if v == "timestamp"]
     if not names:
         return raw, []  # canonical_frame names the missing column
     name = names[0]
@@ -289,13 +301,18 @@ def ingest_file(
     source: str | None = None,
     currency: str = "USD",
     prices: PriceBasis = PriceBasis.RAW,
+    price: PriceField | None = None,
     chunk_rows: int = 1_000_000,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Check ``path`` and write its good rows to ``store`` in one transaction (nothing when any row is bad)."""
+    """Check ``path`` and write its good rows to ``store`` in one transaction (nothing when any row is bad).
+
+    A file without a symbol column holds one symbol, named by the file (``AAPL.csv`` -> AAPL).
+    """
     started = time.perf_counter()
     raw = read_file(path)
-    checked = check_file(raw, str(path), columns=columns, tz=tz)
+    symbol = None if path.is_dir() else path.stem
+    checked = check_file(raw, str(path), columns=columns, tz=tz, price=price, symbol=symbol)
     bad = checked.bad_rows
     if bad and not skip_bad_rows:
         raise DataError(
