@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--next-valid-id", type=int, default=1, help="first order id handed out (default 1)")
     parser.add_argument("--time-zone", default="UTC", help="zone of execution times, as TWS's own (default UTC)")
     parser.add_argument("--server-version", type=int, default=None, help="server version answered (default 178)")
+    parser.add_argument(
+        "--max-message-rate", type=int, default=50,
+        help="messages per second a client may send before error 100 and a disconnect, as TWS (default 50; 0: no limit)",
+    )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="log every session and order")
 
 
@@ -91,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         server_version=version,
         bar_interval=args.bar_interval or None,
         time_zone=args.time_zone,
+        max_message_rate=args.max_message_rate or None,
     )
     try:
         return asyncio.run(_serve(gw, args.data))
