@@ -41,6 +41,10 @@ def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tears
         stats.append(("halted_at", str(m["halted_at"])))  # the reason is in the subtitle's first line
     if m.get("derisk_events"):
         stats.append(("derisk_events", format_metric("derisk_events", int(m["derisk_events"]))))
+    if m.get("n_windows"):  # a walk-forward (qt.runs.walk_forward): the stitched out-of-sample curve
+        title = title.replace("qt backtest", "qt walk-forward (out of sample)", 1)
+        stats += [(k, format_metric(k, m.get(k))) for k in m if k.startswith("in_sample_")]
+        stats += [(k, format_metric(k, m.get(k))) for k in ("deflated_sharpe", "pbo", "n_windows", "n_configs")]
     subtitle = "\n".join([*halt_lines(m), subtitle])
     attachments = (tearsheet,) if tearsheet is not None and tearsheet.is_file() else ()
     location = str(summary.run_dir) + (f"  (tearsheet: {tearsheet})" if attachments else "")

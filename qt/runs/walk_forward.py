@@ -96,6 +96,7 @@ def run_walk_forward(
     write_atomically(run_dir, {TABLE_FILE: lambda p: _write_table(trials, windows, table, chosen, p)})
     clock.lap("outputs_s")
     clock.timings["total_s"] = round(sum(clock.timings.values()), 6)
+    clock.timings["engine_s"] = round(clock.timings["trials_s"] + clock.timings["out_of_sample_s"], 6)
     manifest["timings"] = clock.timings
     write_atomically(run_dir, {"manifest.json": lambda path: write_json(manifest, path)})
     log.info("walk-forward: %d windows x %d configurations; chosen %s", len(windows), len(trials), chosen)
