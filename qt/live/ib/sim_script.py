@@ -39,7 +39,11 @@ class Fill:
 
 @dataclass(frozen=True)
 class Rest:
-    """Acknowledge (``Submitted``) after ``ack_delay`` s and leave the order working until a test fills or cancels it."""
+    """Acknowledge (``Submitted``) after ``ack_delay`` s and leave the order working.
+
+    It fills when a test calls ``gw.fill`` (or, for a limit order, when a replayed bar crosses its limit)
+    and ends when cancelled.
+    """
 
     ack_delay: float = 0.0
     drop_connections: bool = False
