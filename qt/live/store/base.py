@@ -343,6 +343,30 @@ class LiveStore(ABC):
         wanted = None if kinds is None else frozenset(EventKind(k) for k in kinds)
         return self._read_events(since_seq, wanted, limit)
 
+    def last_fill(self) -> FillRecord | None:
+        """The fill recorded last (recovery asks the venue for executions since its time)."""
+        fills = self._read_fills(None)
+        return fills[-1][1] if fills else None
+
+    def summary(self) -> dict[str, Any]:
+        """What ``qt live status`` shows, as plain JSON-ready values (times in ISO-8601 UTC)."""
+        status = self.trading_state()
+        meta = self.meta()
+        latest = {slot: self._read_latest(slot) for slot in ("last_decision", "last_bar", "last_health")}
+        return {
+            "run_name": meta.run_name,
+            "store": meta.location,
+            "trading_state": status.state.value,
+            "reason": status.reason,
+            "since": status.since.isoformat(),
+            "positions": self.positions(),
+            "cash": self.cash(),
+            "open_orders": [_order_summary(o) for o in self.orders(open_only=True)],
+            **{slot: (e.time.isoformat() if e else None) for slot, e in latest.items()},
+            "alerts": len(self.alerts()),
+            "events": (self._tx or self._view()).last_seq(),
+        }
+
     def max_broker_order_id(self) -> int | None:
         """The highest integer broker order id stored (IB: next id = max(nextValidId, this + 1))."""
         ids = [int(b) for o in self._read_orders(None) if (b := o.broker_order_id or "").isdigit()]
@@ -404,3 +428,14 @@ class LiveStore(ABC):
             if f.client_order_id is not None and f.client_order_id not in stored.orders
         ]
         return problems + diff(stored, replayed)
+
+
+def _order_summary(order: OrderRecord) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "quantity": order.intent.quantity,
+        "filled": order.filled,
+        "status": order.status.value,
+        "broker_order_id": order.broker_order_id,
+    }

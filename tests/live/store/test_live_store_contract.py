@@ -152,6 +152,25 @@ def test_reads(store: LiveStore) -> None:
     assert store.max_broker_order_id() == 12  # "7" and "12": numerically, not as text
     meta = store.meta()
     assert (meta.run_name, meta.schema_version, meta.kind) == ("test-run", 1, store.kind)
+    last = store.last_fill()
+    assert last is not None and last.exec_id == "x1"
+
+
+def test_summary_for_live_status(store: LiveStore) -> None:
+    store.deposit(1_000.0, reason="initial capital", time=T0)
+    store.record_intent(intent("o1", "AAPL", 10))
+    store.record_intent(intent("o2", "MSFT", -2, 1))
+    store.record_fill(fill("e1", "o1", "AAPL", 4, 100.0, 1.0))
+    store.record_order_update(OrderUpdate("o2", OrderStatus.REJECTED, T0, reason="201: no shorting"))
+    store.set_trading_state(TradingState.HALTED, "2 rejects in 5 minutes", time=T0)
+    summary = store.summary()
+    assert summary["trading_state"] == "halted" and summary["reason"] == "2 rejects in 5 minutes"
+    assert summary["since"] == "2026-01-02T21:00:00+00:00"
+    assert summary["positions"] == {"AAPL": 4.0} and summary["cash"] == 1_000.0 - 401.0
+    assert [(o["client_order_id"], o["filled"], o["status"]) for o in summary["open_orders"]] == [
+        ("o1", 4.0, "partially_filled")
+    ]
+    assert summary["last_decision"] is None and summary["events"] == 6
 
 
 def test_max_broker_order_id_ignores_non_numeric_ids(store: LiveStore) -> None:

@@ -156,3 +156,23 @@ def test_fault_points_parse_their_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("QT_FAULT")
     assert armed("store.after_log_insert") is None
     assert "QT_FAULT" not in os.environ
+
+
+def test_a_writer_waits_for_the_lock_then_fails_clearly(tmp_path: Path) -> None:
+    with open_store("sqlite", state_dir=tmp_path, run_name="r") as holder, holder.batch():
+        holder.record_alert("holding the write lock")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match=r"could not take the write lock within 0\.3 s"):
+            open_store("sqlite", state_dir=tmp_path, run_name="r", timeout_s=0.3)
+        assert 0.25 <= time.monotonic() - started < 2.0
+    with open_store("sqlite", state_dir=tmp_path, run_name="r", timeout_s=0.3) as after:
+        assert [a.payload["message"] for a in after.alerts()] == ["holding the write lock"]
+
+
+def test_meta_keeps_the_latest_config_hash(tmp_path: Path) -> None:
+    with open_store("sqlite", state_dir=tmp_path, run_name="r", config_hash="abc123") as store:
+        first = store.meta()
+        assert (first.run_name, first.config_hash, first.schema_version) == ("r", "abc123", 1)
+    with open_store("sqlite", state_dir=tmp_path, run_name="r", config_hash="def456") as store:
+        again = store.meta()
+        assert again.config_hash == "def456" and again.created_at == first.created_at
