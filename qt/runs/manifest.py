@@ -35,7 +35,7 @@ PACKAGES = {
     "exchange-calendars": "exchange_calendars",
 }
 DATA_PATH_KEYS = frozenset({"path", "paths", "file", "files", "data_dir", "root"})
-FULL_HASH_BYTES = 1 << 30  # larger files: size, mtime and the first and last MiB
+FULL_HASH_BYTES = 256 << 20  # a run hashes this much in full; files beyond: size, mtime, first and last MiB
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,7 +103,12 @@ def data_files(node: Any) -> dict[str, dict[str, Any]]:
     files: list[Path] = []
     for p in found:
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
-    return {str(f): {"size": f.stat().st_size, "sha256": file_sha256(f)} for f in files}
+    out, budget = {}, FULL_HASH_BYTES
+    for f in files:
+        size = f.stat().st_size
+        out[str(f)] = {"size": size, "sha256": file_sha256(f, full=size <= budget)}
+        budget -= size if size <= budget else 0
+    return out
 
 
 def _collect(node: Any, out: list[Path], key: str = "") -> None:
@@ -119,16 +124,16 @@ def _collect(node: Any, out: list[Path], key: str = "") -> None:
             out.append(p.resolve())
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of the file's bytes (of size, mtime and the first and last MiB above 1 GiB)."""
+def file_sha256(path: Path, *, full: bool = True) -> str:
+    """SHA-256 of the file's bytes, or (``full=False``) of its size, mtime and first and last MiB."""
     size = path.stat().st_size
-    if size <= FULL_HASH_BYTES:
+    if full or size <= 2 << 20:
         with path.open("rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
     h = hashlib.sha256(f"{size}:{path.stat().st_mtime_ns}".encode())
     with path.open("rb") as fh:
         h.update(fh.read(1 << 20))
-        fh.seek(-(1 << 20), 2)
+        fh.seek(-min(1 << 20, size), 2)
         h.update(fh.read())
     return "partial:" + h.hexdigest()
 
