@@ -45,8 +45,14 @@ class OptimizationError(QtError):
 
 
 class Solver(StrEnum):
-    """cvxpy solvers qt knows (their Python packages must be installed)."""
+    """Solvers qt knows: cvxpy's (their Python packages must be installed) and qt's own ``ACTIVE_SET``.
 
+    ``ACTIVE_SET`` solves mean-variance and minimum variance under bounds and a budget (plus a
+    turnover penalty) exactly and fast; any other problem, or a solution it cannot verify, goes
+    to Clarabel, and the decision's report names the solver that produced the weights.
+    """
+
+    ACTIVE_SET = "ACTIVE_SET"
     CLARABEL = "CLARABEL"
     OSQP = "OSQP"
     SCS = "SCS"
@@ -55,7 +61,7 @@ class Solver(StrEnum):
     @property
     def installed(self) -> bool:
         """Whether the solver's package is importable."""
-        return importlib.util.find_spec(self.value.lower()) is not None
+        return self is Solver.ACTIVE_SET or importlib.util.find_spec(self.value.lower()) is not None
 
 
 class FallbackStep(StrEnum):
@@ -102,11 +108,15 @@ class Allocation:
 
 @dataclass(frozen=True)
 class Allocated:
-    """An allocation's weights (over the universe or the whole panel; None if it failed), status, time."""
+    """An allocation's weights (over the universe or the whole panel; None if it failed), status, time.
+
+    ``solver`` names the solver that produced the weights when it is not the one asked for.
+    """
 
     weights: np.ndarray | None
     status: str
     solve_ms: float = 0.0
+    solver: str | None = None
 
 
 def solve_report(portfolio: object) -> SolveReport | None:

@@ -54,6 +54,7 @@ class RiskBased(BaseModel, ABC):
         used = self.solver.value if self.uses_solver else "none"
         result = Allocated(None, "infeasible: " + "; ".join(conflicts)) if conflicts else self.allocate(job)
         solve_ms, steps = result.solve_ms, []
+        used = result.solver or used
         for step in self.fallback if result.weights is None else []:
             steps.append(f"{result.status} -> {step.value}")
             log.warning("portfolio at %s: %s; trying fallback '%s'", str(ctx.timestamp)[:10], result.status, step)
@@ -65,7 +66,7 @@ class RiskBased(BaseModel, ABC):
                 relax = step is FallbackStep.RELAX
                 used = self.solver.value if relax else step.value
                 result = self.allocate(job.retry(solver=used, relaxed=relax))
-                solve_ms += result.solve_ms
+                solve_ms, used = solve_ms + result.solve_ms, result.solver or used
             if result.weights is not None:
                 break
         if result.weights is None:

@@ -69,7 +69,19 @@ OPTIMIZERS = {"minvar": MinVariance, "meanvar": MeanVariance, "maxsharpe": MaxSh
 def test_default_settings_solve_the_exact_problem(kind, n_assets):
     ctx, target, sigma, mu = decision(n_assets, seed=n_assets)
     got = OPTIMIZERS[kind]().weights(target, ctx)
-    assert got.report.status == "optimal"
+    assert got.report.status == "optimal" and got.report.solver == "CLARABEL"
+    expected = dense(kind, sigma, mu)
+    assert np.abs(got.weights - expected).max() < 1e-4
+    assert (expected > 1e-3).sum() >= 5  # a real allocation, not a corner
+
+
+@pytest.mark.parametrize("n_assets", [100, 300])
+@pytest.mark.parametrize("kind", ["minvar", "meanvar"])
+def test_the_yaml_default_active_set_solver_solves_the_exact_problem(kind, n_assets):
+    """conf/portfolio/{minvar,meanvar}.yaml choose qt's active-set solver."""
+    ctx, target, sigma, mu = decision(n_assets, seed=n_assets)
+    got = OPTIMIZERS[kind](solver="ACTIVE_SET").weights(target, ctx)
+    assert got.report.status == "optimal" and got.report.solver == "ACTIVE_SET"
     expected = dense(kind, sigma, mu)
     assert np.abs(got.weights - expected).max() < 1e-4
     assert (expected > 1e-3).sum() >= 5  # a real allocation, not a corner

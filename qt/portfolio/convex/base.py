@@ -7,7 +7,9 @@ decision and solves. cvxpy is imported only when a problem is first built.
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -80,6 +82,13 @@ class ConvexOptimizer(RiskBased):
             return self.max_factors
         return max(min(n, self.risk_model.window), needed, 1)
 
+    def quadratic(self) -> Quadratic | None:
+        """The objective as ``risk_aversion·wᵀΣw − mu_weight·mu·w + turnover_penalty·‖w − w₀‖₁`` (minimized).
+
+        None (the default) when it is not of that form; then only cvxpy solves it.
+        """
+        return None
+
     def allocate(self, job: Allocation) -> Allocated:
         """Solve over the full panel with assets outside the universe bounded to 0."""
         ctx, est, assets = job.ctx, job.estimate, job.assets
@@ -98,22 +107,41 @@ class ConvexOptimizer(RiskBased):
         scores = job.target.scores[assets]
         ok = np.isfinite(scores)
         mu[assets[ok]] = expected_returns(scores[ok], est.vol[job.members][ok] * np.sqrt(ppy), self.ic)
-        lower, upper = self.bounds(job)
-        problem = self.problem(n, loadings.shape[1], ctx.symbols, relaxed=job.relaxed)
-        kw = {"loadings": loadings, "specific": specific, "mu": mu, "before": np.nan_to_num(ctx.weights)}
-        sol = problem.solve(lower=lower, upper=upper, solver=job.solver, **kw)
-        total_ms = sol.solve_ms
+        data = _Data(loadings, specific, mu, np.nan_to_num(ctx.weights), *self.bounds(job))
+        weights, status, ms, used = self.solve(job, data)
         limit = self.constraints.max_names
-        if sol.weights is not None and limit is not None and (np.abs(sol.weights) > 1e-6).sum() > limit:
-            keep = np.argsort(-np.abs(sol.weights))[:limit]  # heuristic: keep the largest names, re-solve
+        if weights is not None and limit is not None and (np.abs(weights) > 1e-6).sum() > limit:
             drop = np.ones(n, bool)
-            drop[keep] = False
-            sol = problem.solve(
-                lower=np.where(drop, 0.0, lower), upper=np.where(drop, 0.0, upper), solver=job.solver, **kw
-            )
-            total_ms += sol.solve_ms
-        weights = None if sol.weights is None else np.where(np.abs(sol.weights) < 1e-9, 0.0, sol.weights)
-        return Allocated(weights, sol.status, total_ms)
+            drop[np.argsort(-np.abs(weights))[:limit]] = False  # heuristic: keep the largest names, re-solve
+            fewer = _Data(loadings, specific, mu, data.before, *(np.where(drop, 0.0, b) for b in data.box))
+            weights, status, more_ms, used = self.solve(job, fewer)
+            ms += more_ms
+        weights = None if weights is None else np.where(np.abs(weights) < 1e-9, 0.0, weights)
+        return Allocated(weights, status, ms, used if used != job.solver else None)
+
+    def solve(self, job: Allocation, data: _Data) -> tuple[np.ndarray | None, str, float, str]:
+        """Weights, status, milliseconds and the solver used: qt's active set where it applies, else cvxpy."""
+        solver = job.solver
+        if solver == Solver.ACTIVE_SET:
+            form = self.quadratic() if self.fits_box_qp(relaxed=job.relaxed) else None
+            if form is not None:
+                weights, ms = _active_set(form, data, self.constraints.net)
+                if weights is not None:
+                    return weights, "optimal", ms, solver
+            solver = Solver.CLARABEL.value
+        problem = self.problem(len(job.ctx.symbols), data.loadings.shape[1], job.ctx.symbols, relaxed=job.relaxed)
+        lower, upper = data.box
+        sol = problem.solve(
+            loadings=data.loadings, specific=data.specific, mu=data.mu, before=data.before,
+            lower=lower, upper=upper, solver=solver,
+        )  # fmt: skip
+        return sol.weights, sol.status, sol.solve_ms, solver
+
+    def fits_box_qp(self, *, relaxed: bool) -> bool:
+        """Whether the constraints are only bounds and the budget (the relaxed problem drops the rest but gross)."""
+        c = self.constraints
+        dropped = relaxed or (not c.group_limits and c.max_turnover is None and c.target_vol is None)
+        return c.max_gross is None and dropped
 
     def bounds(self, job: Allocation) -> tuple[np.ndarray, np.ndarray]:
         """Per-asset lower and upper bounds over the panel: the constraints' inside the universe, 0 outside."""
@@ -127,3 +155,44 @@ class ConvexOptimizer(RiskBased):
                 i = symbols.index(sym)
                 lower[i], upper[i] = (max(lower[i], lo), min(upper[i], hi)) if upper[i] or lower[i] else (0.0, 0.0)
         return lower, upper
+
+
+@dataclass(frozen=True)
+class Quadratic:
+    """A convex objective of the box-QP form qt's active-set solver handles (see ``ConvexOptimizer.quadratic``)."""
+
+    risk_aversion: float
+    mu_weight: float
+    turnover_penalty: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Data:
+    """One decision's numbers over the panel: annualized B and d, mu, the book held, bounds."""
+
+    loadings: np.ndarray
+    specific: np.ndarray
+    mu: np.ndarray
+    before: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds."""
+        return self.lower, self.upper
+
+
+def _active_set(form: Quadratic, data: _Data, net: float) -> tuple[np.ndarray | None, float]:
+    """Solve with qt's active-set solver; the weights (None if unverified) and milliseconds."""
+    from qt.portfolio.convex.active_set import BoxQP, solve
+    from qt.portfolio.convex.problem import BIG
+
+    start = time.perf_counter()
+    lower, upper = np.clip(data.lower, -BIG, BIG), np.clip(data.upper, -BIG, BIG)
+    problem = BoxQP(
+        data.loadings, data.specific, form.risk_aversion, form.mu_weight * data.mu, net, lower, upper,
+        data.before, form.turnover_penalty,
+    )  # fmt: skip
+    weights = solve(problem)
+    return weights, (time.perf_counter() - start) * 1e3

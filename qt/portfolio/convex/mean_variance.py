@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import NonNegativeFloat
 
-from qt.portfolio.convex.base import ConvexOptimizer
+from qt.portfolio.convex.base import ConvexOptimizer, Quadratic
 
 if TYPE_CHECKING:
     from qt.portfolio.convex.problem import Goal, Terms
@@ -35,3 +35,9 @@ class MeanVariance(ConvexOptimizer):
         if self.turnover_penalty > 0:
             utility = utility - self.turnover_penalty * cp.norm1(x.w - x.before)
         return cp.Maximize(utility), []
+
+    def quadratic(self) -> Quadratic | None:
+        """Risk aversion, mu and the turnover penalty (None without risk aversion: a linear program)."""
+        if self.risk_aversion <= 0:
+            return None
+        return Quadratic(self.risk_aversion, 1.0, self.turnover_penalty)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qt.portfolio.convex.base import ConvexOptimizer
+from qt.portfolio.convex.base import ConvexOptimizer, Quadratic
 
 if TYPE_CHECKING:
     from qt.portfolio.convex.problem import Goal, Terms
@@ -24,3 +24,7 @@ class MinVariance(ConvexOptimizer):
         import cvxpy as cp
 
         return cp.Minimize(x.risk), []
+
+    def quadratic(self) -> Quadratic:
+        """Variance alone."""
+        return Quadratic(1.0, 0.0)
