@@ -47,7 +47,10 @@ class WalkForwardSettings(BaseModel):
     @field_validator("train", "test", "embargo")
     @classmethod
     def _duration(cls, value: str) -> str:
-        Duration.parse(value, key="duration")
+        try:
+            Duration.parse(value, key="")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("pbo_partitions")
@@ -78,10 +81,7 @@ class WalkForwardSettings(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(["validation", *(str(p) for p in err["loc"][:1])])
-            message = str(err["msg"]).removeprefix("Value error, ")
-            if err["loc"][:1] in (("train",), ("test",), ("embargo",)):
-                message = f"must be a duration like 5y, 6m, 2w or 252d (d = bars), got {err['input']!r}"
-            raise ConfigError(key, message) from None
+            raise ConfigError(key, str(err["msg"]).removeprefix("Value error, ")) from None
 
     def durations(self) -> tuple[Duration, Duration, Duration]:
         """Train, test and embargo lengths."""
