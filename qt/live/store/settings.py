@@ -112,7 +112,10 @@ def open_from_settings(
             path=path, run_name=run_name, config_hash=config_hash, create=create,
             busy_timeout_s=settings.busy_timeout_s, synchronous=settings.synchronous,
         )  # fmt: skip
-        namespace = str(path)
+        # Inside the state folder: the file name only, so the folder can be moved or reached from any cwd.
+        namespace = (
+            path.name if folder is not None and path.parent.resolve() == folder.resolve() else str(path.resolve())
+        )
     else:
         namespace = settings.namespace or (default_namespace(settings.kind, run_name) if run_name else "")
         if not namespace:
@@ -188,11 +191,13 @@ def open_state_dir(
         info = json.loads(pointer.read_text())
         kind, namespace = str(info["kind"]), str(info["namespace"])
     elif (folder / SQLITE_FILE).exists():
-        kind, namespace = "sqlite", str(folder / SQLITE_FILE)
+        kind, namespace = "sqlite", SQLITE_FILE
     else:
         raise StoreError(f"{folder}: no live state store here (no {POINTER} nor {SQLITE_FILE}); check --state-dir")
     if kind == "sqlite":
-        settings: Any = SqliteStoreSettings(path=namespace, **({"busy_timeout_s": timeout_s} if timeout_s else {}))
+        settings: Any = SqliteStoreSettings(
+            path=str(folder / namespace), **({"busy_timeout_s": timeout_s} if timeout_s else {})
+        )
         return open_from_settings(settings, state_dir=None, run_name=None, create=False)
     return open_store(
         kind, dsn=dsn, url=url, namespace=namespace, timeout_s=timeout_s, run_name=None, create=False, state_dir=None

@@ -141,8 +141,9 @@ def test_sqlite_store_lives_in_the_state_dir_in_wal_mode(tmp_path: Path) -> None
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert json.loads((tmp_path / "s" / "store.json").read_text())["kind"] == "sqlite"
-    with open_state_dir(tmp_path / "s") as again:
+    assert json.loads((tmp_path / "s" / "store.json").read_text()) == {"kind": "sqlite", "namespace": "state.sqlite"}
+    (tmp_path / "s").rename(tmp_path / "moved")  # the folder is self-contained
+    with open_state_dir(tmp_path / "moved") as again:
         assert again.meta().run_name == "r"
     with pytest.raises(StoreError, match="no live state store here"):
         open_state_dir(tmp_path / "elsewhere")
