@@ -32,7 +32,10 @@ SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     "data": ("data", "store and inspect market data: ingest, ls, show"),
     "tearsheet": ("tearsheet", "re-render a finished run's HTML tearsheet, or compare runs: qt tearsheet RUN_A RUN_B"),
     "sweep-report": ("sweep_report", "rebuild the leaderboard of a finished sweep: qt sweep-report SWEEP_DIR"),
-    "ib-gateway": ("ib_gateway", "a local gateway that speaks the TWS API protocol, for rehearsals and CI: qt ib-gateway --port 4002 --data sample"),
+    "ib-gateway": (
+        "ib_gateway",
+        "a local gateway that speaks the TWS API protocol, for rehearsals and CI: qt ib-gateway --port 4002 --data sample",
+    ),
     "rerun": ("rerun", "re-execute a run from its manifest: 'identical', or which input and output changed"),
     "diff": ("diff", "compare two runs or sweeps: config keys, data, metrics side by side: qt diff RUN_A RUN_B"),
 }
@@ -86,16 +89,6 @@ def _subcommand(name: str, rest: list[str]) -> int:
         return fail(exc)
 
 
-def _expand_dir(arg: str) -> str:
-    """``hydra.run.dir=~/runs/$USER`` -> the path expanded (Hydra itself would create a folder named ``~``)."""
-    key, sep, value = arg.partition("=")
-    if sep and key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and ("~" in value[:1] or "$" in value):
-        from qt.config.paths import expand_path
-
-        return f"{key}={expand_path(value, key.lstrip('+'))}"
-    return arg
-
-
 def _asks_help(args: argparse.Namespace) -> bool:
     """``-h``/``--help`` swallowed by a pass-through argument (``qt check lookahead strategy=x --help``)."""
     return any(isinstance(v, list) and ("-h" in v or "--help" in v) for v in vars(args).values())
@@ -126,9 +119,10 @@ def fail(exc: BaseException, prefix: str = "error") -> int:
 def _run(hydra_args: list[str]) -> int:
     """Call the Hydra app with ``hydra_args`` as its command line; Hydra's errors are reported by qt (``fail``)."""
     from qt import app
+    from qt.config.paths import expand_override
 
     try:
-        hydra_args = [_expand_dir(a) for a in hydra_args]
+        hydra_args = [expand_override(a) for a in hydra_args]
     except Exception as exc:
         return fail(exc, prefix="ERROR")
     sys.argv = ["qt run", *hydra_args]

@@ -50,8 +50,9 @@ def compose(overrides: list[str]) -> Any:
 
     from qt.config.hydra_errors import explain
     from qt.config.overrides import check_overrides
-    from qt.config.paths import conf_dir
+    from qt.config.paths import conf_dir, expand_override
 
+    overrides = [expand_override(o) for o in overrides]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

@@ -63,3 +63,28 @@ def expand_path(value: str | os.PathLike[str], key: str = "") -> Path:
 
             raise ConfigError(key or text, f"${name} in the path {text!r} is not set in the environment; export it")
     return Path(os.path.expandvars(text)).expanduser()
+
+
+OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")  # Hydra creates these literally: expand before it sees them
+
+
+def expand_override(arg: str) -> str:
+    """A command-line override with its path expanded where Hydra would not.
+
+    ``key=~/...`` (Hydra's grammar refuses a value starting with ``~``), and ``hydra.run.dir`` /
+    ``hydra.sweep.dir`` (``~`` and ``$VAR``: Hydra would create folders of those names). Other values pass unchanged: a component expands its own paths when it reads them.
+
+    Examples
+    --------
+    >>> expand_override("data.path=~/prices.csv") == f"data.path={Path.home()}/prices.csv"
+    True
+    >>> expand_override("strategy=xmom")
+    'strategy=xmom'
+    """
+    key, sep, value = arg.partition("=")
+    bare = key.lstrip("+")
+    if not sep or key.startswith("~"):
+        return arg
+    if value == "~" or value.startswith("~/") or (bare in OUTPUT_DIRS and ("$" in value or value.startswith("~"))):
+        return f"{key}={expand_path(value, bare)}"
+    return arg

@@ -28,7 +28,7 @@ def test_a_password_on_the_command_line_is_not_saved(qt_cli, tmp_path):
         "data.n_assets=5",
         "data.n_days=300",
         "strategy.params.lookback=63",
-        f"+note=postgresql://qt:{SECRET}@127.0.0.1/test",
+        f"+hydra.job.env_set.QT_NOTE=postgresql://qt:{SECRET}@127.0.0.1/test",
         f"hydra.run.dir={run_dir}",
     )
     assert out.returncode == 0, out.stderr
@@ -48,7 +48,7 @@ def test_a_sweep_masks_its_multirun_yaml(qt_cli, tmp_path):
         "data.n_assets=5",
         "data.n_days=300",
         "strategy.params.lookback=42,63",
-        f"+note=postgresql://qt:{SECRET}@127.0.0.1/test",
+        f"+hydra.job.env_set.QT_NOTE=postgresql://qt:{SECRET}@127.0.0.1/test",
         f"hydra.sweep.dir={tmp_path}",
     )
     assert out.returncode == 0, out.stderr
