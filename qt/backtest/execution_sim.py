@@ -1,10 +1,13 @@
 """The execution simulator: fills orders at the configured bar price, with slippage and costs.
 
-Backtest and live differ only here and at the data end: a broker adapter takes this
-component's place in live mode.
+``ExecutionSimulator`` is the configuration (timing, slippage, costs); ``open(panel)`` gives a
+``SimulatedVenue`` that implements the execution-venue protocol over one panel: it owns the
+orders waiting for the next bar's open and their expiry. A broker adapter takes its place live.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, InstanceOf
@@ -47,25 +50,71 @@ class ExecutionSimulator(BaseModel):
         """Fail before the run if the data lacks the price field fills need."""
         panel.require(self.price_field, needed_by=f"execution={self.timing.value}")
 
+    def open(self, panel: BarPanel) -> SimulatedVenue:
+        """A venue that fills orders over ``panel`` with this timing, slippage and costs."""
+        return SimulatedVenue(self, panel)
+
     def fill(self, orders: OrderBatch, t: int, panel: BarPanel) -> FillBatch:
         """Fill ``orders`` at bar ``t``'s price; cancel those whose asset has no price there."""
         reference = panel.fields[self.price_field][t, orders.assets]
         ok = np.isfinite(reference)
         quantities = orders.quantities
-        prices = np.where(ok, self.slippage.adjust(quantities, np.where(ok, reference, 0.0)), 0.0)
-        fees = np.where(ok, self.costs.fees(quantities, prices), 0.0)
+        filled = np.where(ok, self.slippage.adjust(quantities, np.where(ok, reference, 0.0)), 0.0)
+        fees = np.where(ok, self.costs.fees(quantities, filled), 0.0)
         status = np.where(ok, OrderStatus.FILLED.value, OrderStatus.CANCELLED.value)
         reasons = np.where(ok, "", f"no {self.price_field.value} price at the fill bar")
-        return FillBatch(orders, t, status, prices, fees, reasons)
+        return FillBatch(orders, t, status, filled, fees, reasons)
 
-    def expire(self, orders: OrderBatch, reason: str) -> FillBatch:
-        """Cancel every order of the batch with ``reason`` (e.g. no bar left to fill on)."""
-        n = len(orders)
-        return FillBatch(
-            orders,
-            orders.decided_at,
-            np.full(n, OrderStatus.CANCELLED.value),
-            np.zeros(n),
-            np.zeros(n),
-            np.full(n, reason),
-        )
+
+def expire(orders: OrderBatch, reason: str) -> FillBatch:
+    """Every order of the batch CANCELLED with ``reason`` (e.g. no bar left to fill on)."""
+    n = len(orders)
+    return FillBatch(
+        orders, orders.decided_at, np.full(n, OrderStatus.CANCELLED.value), np.zeros(n), np.zeros(n), np.full(n, reason)
+    )
+
+
+class SimulatedVenue:
+    """The simulator as an execution venue over one panel: fills at close now, or at the next bar's open."""
+
+    def __init__(self, model: ExecutionSimulator, panel: BarPanel) -> None:
+        self.model = model
+        self.panel = panel
+        model.check(panel)
+        self._pending: list[tuple[OrderBatch, np.ndarray | None]] = []
+        self._outbox: list[FillBatch] = []
+
+    def submit(self, orders: OrderBatch, t: int, notes: np.ndarray | None = None) -> None:
+        """Fill at bar t's close, or hold for the next bar's open (cancelled if there is none)."""
+        if len(orders) == 0:
+            return
+        if self.model.fill_lag == 0:
+            self._outbox.append(_annotate(self.model.fill(orders, t, self.panel), notes))
+        elif t + 1 < self.panel.n_bars:
+            self._pending.append((orders, notes))
+        else:
+            self._outbox.append(expire(orders, "no bar after the decision to fill on"))
+
+    def poll(self, t: int) -> list[FillBatch]:
+        """Fill orders decided before bar ``t`` at its open; return everything not yet reported."""
+        waiting = [(o, n) for o, n in self._pending if o.decided_at >= t]
+        for orders, notes in self._pending:
+            if orders.decided_at < t:
+                self._outbox.append(_annotate(self.model.fill(orders, t, self.panel), notes))
+        self._pending = waiting
+        out, self._outbox = self._outbox, []
+        return out
+
+    def cancel_open(self, t: int, reason: str) -> list[FillBatch]:
+        """Cancel the orders waiting for a later bar."""
+        cancelled = [expire(orders, reason) for orders, _ in self._pending]
+        self._pending = []
+        return cancelled
+
+
+def _annotate(batch: FillBatch, notes: np.ndarray | None) -> FillBatch:
+    """Add each order's clip note to its reason."""
+    if notes is None or not (notes != "").any():
+        return batch
+    reasons = np.array([f"{r}; {n}" if r and n else (r or n) for r, n in zip(batch.reasons, notes, strict=True)])
+    return replace(batch, reasons=reasons)

@@ -16,9 +16,12 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
 from qt.data.sources.base import DataSource
+from qt.engine.pipeline import DecisionPipeline
 from qt.errors import ConfigError
 from qt.portfolio.base import PortfolioConstructor
+from qt.risk.limits import PreTradeLimit
 from qt.risk.sizing import Sizer
+from qt.risk.stops import PostTradeStop
 from qt.strategies.base import Strategy
 
 COMPONENTS = ("data", "strategy", "portfolio", "execution", "risk.sizing")
@@ -36,6 +39,16 @@ class Components:
     execution: ExecutionSimulator
     sizer: Sizer
     optional: dict[str, Any] = field(default_factory=dict)
+
+    def pipeline(self) -> DecisionPipeline:
+        """The decision pipeline this graph describes (backtest and live run the same one)."""
+        return DecisionPipeline(
+            strategy=self.strategy,
+            portfolio=self.portfolio,
+            sizer=self.sizer,
+            limits=self.optional.get("risk.limits") or (),
+            var=self.optional.get("risk.var"),
+        )
 
     def engine(self) -> BacktestEngine:
         """The engine this component graph describes (limits, stops and VaR included when configured)."""
@@ -83,6 +96,8 @@ def build_components(cfg: DictConfig) -> Components:
         node = OmegaConf.select(cfg, key)
         if node is not None:
             optional[key] = build(node, key, allowed=allowed)
+    for key, base in (("risk.limits", PreTradeLimit), ("risk.post_trade", PostTradeStop)):
+        optional[key] = _checked_list(optional.get(key), key, base)
     return Components(
         settings,
         built["data"],
@@ -102,3 +117,15 @@ def _example(key: str) -> str:
         "execution": "execution=close",
         "risk.sizing": "risk=default",
     }[key]
+
+
+def _checked_list(items: Any, key: str, base: type) -> tuple[Any, ...]:
+    """``items`` as a tuple of ``base`` components; anything else is a ConfigError naming the entry."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ConfigError(key, f"must be a list of {base.__name__} components (one entry per limit), got {items!r}")
+    for i, item in enumerate(items):
+        if not isinstance(item, base):
+            raise ConfigError(f"{key}[{i}]", f"{type(item).__name__} is not a {base.__name__}")
+    return tuple(items)

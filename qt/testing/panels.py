@@ -15,8 +15,9 @@ def daily_panel(
     symbols: Sequence[str] | None = None,
     start: str = "2024-01-01",
     open_: Sequence[Sequence[float]] | np.ndarray | None = None,
+    volume: Sequence[Sequence[float]] | np.ndarray | None = None,
 ) -> BarPanel:
-    """A panel of consecutive calendar days from ``start`` with the given closes (and opens).
+    """A panel of consecutive calendar days from ``start`` with the given closes (and opens, volumes).
 
     Examples
     --------
@@ -30,4 +31,6 @@ def daily_panel(
     fields = {Field.CLOSE: close_arr}
     if open_ is not None:
         fields[Field.OPEN] = np.asarray(open_, dtype=np.float64)
+    if volume is not None:
+        fields[Field.VOLUME] = np.asarray(volume, dtype=np.float64)
     return BarPanel(stamps, names, fields, name="hand-made")

@@ -10,8 +10,8 @@ from hypothesis.extra.numpy import arrays
 from qt.backtest.costs import BpsCosts
 from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.portfolio import Ledger
 from qt.backtest.slippage import FixedBps
+from qt.engine.ledger import Ledger
 from qt.enums import OrderStatus
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar

@@ -9,7 +9,7 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.backtest.outputs import decisions_table, orders_table
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
-from qt.risk.limits import PreTradeLimits
+from qt.risk.limits import MaxPositionWeight, RestrictedList
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer
 from qt.testing.panels import daily_panel
@@ -46,7 +46,7 @@ def run(weights, *, limits=None, sizer=None, timing="close", var=None):
 
 def test_clipped_orders_fill_with_the_reason():
     for timing in ("close", "next_open"):
-        result = run([0.6, 0.3, 0.1], limits=PreTradeLimits(max_position_weight=0.4), timing=timing)
+        result = run([0.6, 0.3, 0.1], limits=[MaxPositionWeight(max_position_weight=0.4)], timing=timing)
         orders = orders_table(result).to_pandas()
         first = orders[orders.decided_at == orders.decided_at.min()]
         assert first.status.tolist() == ["filled"] * 3
@@ -55,7 +55,7 @@ def test_clipped_orders_fill_with_the_reason():
 
 
 def test_rejected_orders_are_recorded_and_not_filled():
-    result = run([0.6, 0.3, 0.1], limits=PreTradeLimits(restricted=["B"]), sizer=Sizer(min_trade_notional=2000.0))
+    result = run([0.6, 0.3, 0.1], limits=[RestrictedList(restricted=["B"])], sizer=Sizer(min_trade_notional=2000.0))
     orders = orders_table(result).to_pandas()
     first = orders[orders.decided_at == orders.decided_at.min()].sort_values("symbol")
     assert first.status.tolist() == ["filled", "rejected", "rejected"]

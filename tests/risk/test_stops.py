@@ -10,7 +10,7 @@ from qt.backtest.execution_sim import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer
-from qt.risk.stops import DailyLossLimit, DrawdownStop, PostTradeLimits
+from qt.risk.stops import DailyLossLimit, DrawdownStop
 from qt.testing.panels import daily_panel
 from qt.types import TargetPositions
 
@@ -40,7 +40,7 @@ def run(close, post_trade):
 
 def test_drawdown_stop_flattens_and_halts():
     close = np.array([[10.0], [11.0], [9.0], [8.0], [12.0]])  # peak 1100, then 900: drawdown 18.2%
-    result = run(close, PostTradeLimits(drawdown=DrawdownStop(max_drawdown=0.15)))
+    result = run(close, [DrawdownStop(max_drawdown=0.15)])
     assert [(e.t, e.kind, e.halt) for e in result.events] == [(2, "drawdown_stop", True)]
     assert result.events[0].detail == "drawdown 18.18% >= max_drawdown 15.00%"
     np.testing.assert_allclose(result.nav, [1000.0, 1100.0, 900.0, 900.0, 900.0])  # flat, no more decisions
@@ -51,7 +51,7 @@ def test_drawdown_stop_flattens_and_halts():
 
 def test_daily_loss_derisks_without_halting():
     close = np.array([[10.0], [9.0], [9.0], [9.0]])  # -10% on bar 1
-    result = run(close, PostTradeLimits(daily_loss=DailyLossLimit(max_loss=0.05, derisk_to=0.5)))
+    result = run(close, [DailyLossLimit(max_loss=0.05, derisk_to=0.5)])
     assert [(e.t, e.kind, e.scale, e.halt) for e in result.events] == [(1, "daily_loss", 0.5, False)]
     halved = [f for f in result.fills if f.filled_at == 1][-1]
     assert halved.orders.quantities.tolist() == [-50.0] and halved.reasons.tolist() == ["daily_loss"]
@@ -67,7 +67,7 @@ def test_with_next_open_fills_the_stop_fills_on_the_next_bar():
         sizer=Sizer(),
         execution=ExecutionSimulator(timing="next_open"),
         capital=1000.0,
-        post_trade=PostTradeLimits(drawdown=DrawdownStop(max_drawdown=0.15, action="derisk", derisk_to=0.25)),
+        post_trade=[DrawdownStop(max_drawdown=0.15, action="derisk", derisk_to=0.25)],
     )
     result = engine.run(panel, np.ones(close.shape))
     event = result.events[0]
