@@ -60,7 +60,8 @@ def diff_sweeps(a: Path, b: Path) -> tuple[list[str], bool]:
     lines = [f"A: {a}", f"B: {b}", ""]
     lines += _config_lines(changes)
     board_a, board_b = leaderboard(a), leaderboard(b)
-    keys = [c for c in board_a.columns if c in board_b.columns and c.startswith("override:")]
+    shared = [c for c in board_a.columns if c in board_b.columns and c.startswith("override:")]
+    keys = [c for c in shared if board_a[c].nunique() > 1 or board_b[c].nunique() > 1] or shared  # the swept ones
     metrics = [m for m in ("sharpe", "total_return", "max_drawdown") if m in board_a.columns and m in board_b.columns]
     merged = board_a.merge(board_b, on=keys, how="outer", suffixes=(" A", " B"), indicator=True)
     header = [k.removeprefix("override:") for k in keys] + [f"{m} {s}" for m in metrics for s in ("A", "B")]
@@ -109,7 +110,7 @@ def sweep_config(sweep_dir: Path) -> dict[str, Any]:
     task = list(OmegaConf.select(raw, "hydra.overrides.task", default=[]) or [])
     body = {k: v for k, v in OmegaConf.to_container(raw, resolve=False).items() if k != "hydra"}  # type: ignore[union-attr]
     out = redacted(OmegaConf.create(body))
-    out["overrides"] = sorted(str(t) for t in task)
+    out["overrides"] = dict(sorted(str(t).partition("=")[::2] for t in task))  # key -> value: diffed per key
     return out
 
 
@@ -209,7 +210,9 @@ def _short(v: Any, width: int = 60) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-    )  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
+
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def compare(original: Path, fresh: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """ "identical" (with a note when inputs changed without changing results), or what changed and what differs."""
+    """``identical`` (noting inputs that changed without changing results), or what changed and what differs."""
     inputs = input_changes(old, new)
     outputs = output_changes(original, fresh)
     if not outputs:

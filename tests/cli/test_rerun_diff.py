@@ -83,3 +83,35 @@ def test_rerun_after_the_data_file_changed_names_the_file(tmp_path):
     assert f"changed: data file {prices.resolve()}: content changed" in out
     assert "differs: equity.parquet" in out and "differs: metrics.json" in out
     assert "identical" not in out
+
+
+def _sweep(root, quantile, sharpes):
+    """A finished sweep's files as Hydra and qt leave them: multirun.yaml, per job overrides and metrics."""
+    root.mkdir(parents=True)
+    task = ["strategy.params.lookback=21,63", *([f"strategy.params.quantile={quantile}"] if quantile else [])]
+    (root / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task: [" + ", ".join(task) + "]\nstrategy:\n  params:\n"
+        f"    quantile: {quantile or 0.2}\n"
+    )
+    for job, (lookback, sharpe) in enumerate(zip((21, 63), sharpes, strict=True)):
+        run = root / str(job)
+        (run / ".hydra").mkdir(parents=True)
+        overrides = [
+            f"strategy.params.lookback={lookback}",
+            *([f"strategy.params.quantile={quantile}"] if quantile else []),
+        ]
+        (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+        (run / "metrics.json").write_text(json.dumps({"sharpe": sharpe, "total_return": sharpe / 10}))
+
+
+def test_diff_of_two_sweeps_joins_their_leaderboards(tmp_path, capsys):
+    from qt.cli import main
+
+    _sweep(tmp_path / "a", None, (0.5, 1.25))
+    _sweep(tmp_path / "b", 0.5, (0.75, 1.0))
+    assert main(["diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "  strategy.params.quantile: 0.2 -> 0.5" in out
+    assert "  overrides.strategy.params.quantile: <absent> -> 0.5" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out[out.index("leaderboards (joined on overrides):") + 3 :]}
+    assert rows == {"21": ["0.5000", "0.7500", "0.0500", "0.0750"], "63": ["1.2500", "1.0000", "0.1250", "0.1000"]}
