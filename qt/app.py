@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,36 @@ SWEEP_OUTCOMES: list[
 ] = []  # filled after each sweep of this process (qt.cli turns "all failed" into exit 2)
 
 
+def unknown_sweep_option(overrides: Any) -> QtError | None:
+    """The error for the first swept group option (``portfolio=equal,meanvr``) that does not exist, or None."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from qt.config.hydra_errors import closest_first
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+        loader = GlobalHydra.instance().config_loader()
+    except Exception:
+        return None  # Hydra reports what it cannot parse itself
+    for o in parsed:
+        if not o.is_sweep_override() or o.package is not None:
+            continue
+        options = loader.get_group_options(o.key_or_group, results_filter=ObjectType.CONFIG)
+        if not options:
+            continue  # not a config group: a plain key swept over values
+        for value in o.sweep_string_iterator():
+            if value not in options:
+                from qt.errors import ConfigError
+
+                group = o.key_or_group
+                return ConfigError(
+                    group, f"no option '{value}'; choose one of: {', '.join(closest_first(value, options))}"
+                )
+    return None
+
+
 def _is_run_dir(folder: Path) -> bool:
     return (folder / ERROR_FILE).is_file() or (folder / ".hydra").is_dir()
 
@@ -75,8 +106,12 @@ class SweepOutcomeCallback(Callback):
         self._sweep_dir: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Remember the sweep directory (resolved once, as the launcher did)."""
+        """Refuse a sweep over a group option that does not exist before any run starts; remember the sweep dir."""
         self._sweep_dir = Path(str(config.hydra.sweep.dir))
+        error = unknown_sweep_option(OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or [])
+        if error is not None:
+            print(f"ERROR: {error}", file=sys.stderr)
+            raise SystemExit(EXIT_ERROR)  # an Exception would only be a warning from Hydra's callback runner
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Mask secrets in multirun.yaml (again: even if no run got that far), read the runs into ``SWEEP_OUTCOMES``."""

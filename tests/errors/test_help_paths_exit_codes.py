@@ -127,3 +127,11 @@ def test_an_unexpected_error_is_one_line_exit_3_and_qt_debug_raises(capsys, monk
     with pytest.raises(RuntimeError, match="boom"):
         fail(RuntimeError("boom"))
     assert os.environ["QT_DEBUG"] == "1"
+
+
+def test_a_sweep_over_an_unknown_option_fails_before_any_run(qt, tmp_path):
+    out = qt("run", "-m", *SMALL, "portfolio=equal,meanvr")
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ERROR: portfolio: no option 'meanvr'; choose one of: meanvar, ")
+    assert_one_error(out, last)
+    assert not (tmp_path / "outputs").exists()
