@@ -30,7 +30,8 @@ from qt.errors import ConfigError
 from qt.evaluation.headline import headline
 from qt.runs.backtest import RunSummary, _Clock, _manifest
 from qt.validation.overfitting import deflated_sharpe_of, probability_of_overfitting, sharpe_per_bar
-from qt.validation.settings import Direction, WalkForwardSettings, label
+from qt.validation.search import optuna_choose, parse_space
+from qt.validation.settings import Direction, Search, WalkForwardSettings, label
 from qt.validation.stitch import WindowedPortfolio, WindowedStrategy
 from qt.validation.windows import Window, walk_forward_windows
 
@@ -56,8 +57,9 @@ def run_walk_forward(
     clock = _Clock()
     settings = WalkForwardSettings.parse(_plain(cfg.validation))
     _check_objective(settings.objective)
-    points = settings.points()
+    points = settings.points() if settings.search is Search.GRID else []
     configs = [with_point(cfg, p) for p in points]
+    space = parse_space(settings.space or {}) if settings.search is Search.OPTUNA else {}
     base = build_components(cfg)
     for c in configs:  # every configuration is valid before any data loads
         build_components(c)
@@ -73,14 +75,21 @@ def run_walk_forward(
         panel.timestamps, train=train, test=test, scheme=settings.scheme, embargo=embargo, purge=settings.purge
     )
     clock.lap("load_s")
-    trials = run_trials(configs, points, panel)
+    if settings.search is Search.GRID:
+        trials = run_trials(configs, points, panel)
+        table = objective_table(trials, windows, settings.objective)
+        chosen = choose(table, settings.direction)
+        tried = [list(range(len(trials)))] * len(windows)
+    else:
+        trials, chosen, tried = optuna_trials(cfg, settings, space, windows, panel, seed=base.settings.seed)
+        table = objective_table(trials, windows, settings.objective)
     clock.lap("trials_s")
-    table = objective_table(trials, windows, settings.objective)
-    chosen = choose(table, settings.direction)
     full = out_of_sample(cfg, [trials[c] for c in chosen], windows, panel)
     result = from_bar(full, windows[0].test_start)
     clock.lap("out_of_sample_s")
     report = summarize(settings, trials, windows, table, chosen, full)
+    for row, configs_tried in zip(report["windows"], tried, strict=True):
+        row["tried"] = configs_tried
     metrics = dict(report["out_of_sample"])
     metrics.update(
         {
@@ -126,6 +135,40 @@ def run_trials(configs: list[DictConfig], points: list[dict[str, Any]], panel: B
             scores = parts.strategy.scores(panel)
         trials.append(Trial(p, c, scores, parts.engine().run(panel, scores)))
     return trials
+
+
+def optuna_trials(
+    cfg: DictConfig,
+    settings: WalkForwardSettings,
+    space: dict[str, Any],
+    windows: list[Window],
+    panel: BarPanel,
+    *,
+    seed: int,
+) -> tuple[list[Trial], list[int], list[list[int]]]:
+    """An Optuna study per train window: every configuration tried, each window's choice and the ones it tried."""
+    trials: list[Trial] = []
+    seen: dict[str, int] = {}
+
+    def trial_of(point: dict[str, Any]) -> int:
+        key = repr(sorted(point.items()))
+        if key not in seen:
+            seen[key] = len(trials)
+            trials.extend(run_trials([with_point(cfg, point)], [point], panel))
+        return seen[key]
+
+    def score(point: dict[str, Any], w: Window) -> float:
+        return float(window_metrics(trials[trial_of(point)].result, w.train_start, w.train_end)[settings.objective])
+
+    best = optuna_choose(
+        space=space,
+        windows=windows,
+        score=score,
+        n_trials=settings.n_trials,
+        maximize=settings.direction is Direction.MAXIMIZE,
+        seed=seed,
+    )
+    return trials, [trial_of(p) for p, _ in best], [sorted({trial_of(p) for p in tried}) for _, tried in best]
 
 
 def window_metrics(result: BacktestResult, start: int, end: int) -> dict[str, float | int]:

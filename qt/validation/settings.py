@@ -6,7 +6,7 @@ import itertools
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator, model_validator
 
 from qt.errors import ConfigError
 from qt.validation.windows import Duration, Scheme
@@ -20,6 +20,13 @@ class Direction(StrEnum):
 
     MAXIMIZE = "maximize"
     MINIMIZE = "minimize"
+
+
+class Search(StrEnum):
+    """How each window's parameters are chosen: every point of a grid, or an Optuna study."""
+
+    GRID = "grid"
+    OPTUNA = "optuna"
 
 
 class WalkForwardSettings(BaseModel):
@@ -40,6 +47,9 @@ class WalkForwardSettings(BaseModel):
     embargo: str = "0d"
     purge: NonNegativeInt = 0
     grid: dict[str, list[Any]] | None = None
+    search: Search = Search.GRID
+    space: dict[str, str] | None = None  # search=optuna: key -> Hydra sweep syntax, e.g. int(interval(21,252))
+    n_trials: int = Field(20, ge=1)
     objective: str = "sharpe"
     direction: Direction = Direction.MAXIMIZE
     pbo_partitions: int = Field(16, ge=2)
@@ -60,18 +70,31 @@ class WalkForwardSettings(BaseModel):
             raise ValueError(f"must be even, got {value}")
         return value
 
+    @field_validator("space")
+    @classmethod
+    def _space(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key in value or {}:
+            _check_root(key)
+        return value
+
     @field_validator("grid")
     @classmethod
     def _grid(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
         for key, options in (value or {}).items():
-            if key.split(".", 1)[0] not in GRID_ROOTS:
-                raise ValueError(
-                    f"{key}: a walk-forward grid varies only keys under {', '.join(GRID_ROOTS)} "
-                    "(the engine's other parts stay the same across windows)"
-                )
+            _check_root(key)
             if not options:
                 raise ValueError(f"{key}: needs at least one value")
         return value
+
+    @model_validator(mode="after")
+    def _search_needs_its_input(self) -> WalkForwardSettings:
+        if self.search is Search.OPTUNA and not self.space:
+            raise ValueError(
+                "search=optuna needs validation.space, e.g. '{strategy.params.lookback:\"int(interval(21,252))\"}'"
+            )
+        if self.search is Search.OPTUNA and self.grid:
+            raise ValueError("give either validation.grid (search=grid) or validation.space (search=optuna), not both")
+        return self
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> WalkForwardSettings:
@@ -95,6 +118,14 @@ class WalkForwardSettings(BaseModel):
         """Every combination of the grid's values (one empty point when there is no grid)."""
         grid = self.grid or {}
         return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def _check_root(key: str) -> None:
+    if key.split(".", 1)[0] not in GRID_ROOTS:
+        raise ValueError(
+            f"{key}: a walk-forward grid varies only keys under {', '.join(GRID_ROOTS)} "
+            "(the engine's other parts stay the same across windows)"
+        )
 
 
 def label(point: dict[str, Any]) -> str:

@@ -128,3 +128,23 @@ def test_an_unknown_objective_is_named_before_data_loads(tmp_path):
     cfg = _compose(*BASE, *WALK_FORWARD, "validation.objective=sharp")
     with pytest.raises(ConfigError, match=r"validation\.objective: unknown metric 'sharp'; choose one of"):
         run_walk_forward(cfg, tmp_path)
+
+
+def test_an_optuna_study_per_window_chooses_the_best_configuration_it_tried(tmp_path, standalone):
+    space = "validation.space={strategy.params.lookback:'choice(21,63,126)'}"
+    cfg = _compose(*BASE, *WALK_FORWARD[:-1], "validation.search=optuna", "validation.n_trials=6", space)
+    run_walk_forward(cfg, tmp_path)
+    report = json.loads((tmp_path / "walk_forward.json").read_text())
+    days = pd.DatetimeIndex(standalone[LOOKBACKS[0]][2]).strftime("%Y-%m-%d")
+    lookback_of = [c["params"]["strategy.params.lookback"] for c in report["configs"]]
+    assert sorted(lookback_of) == sorted(set(lookback_of)) and set(lookback_of) <= set(LOOKBACKS)
+    for w in report["windows"]:
+        a, b = days.get_loc(w["train"][0]), days.get_loc(w["train"][1]) + 1
+        sharpe = {lb: r[a:b].mean() / r[a:b].std(ddof=1) for lb, (r, _, _) in standalone.items()}
+        tried = [lookback_of[c] for c in w["tried"]]
+        assert w["params"]["strategy.params.lookback"] == max(tried, key=sharpe.get)
+    assert report["deflated_sharpe"]["n_trials"] == len(report["configs"])
+    again = tmp_path / "again"
+    run_walk_forward(cfg, again)  # seeded studies: the same choices, the same files
+    assert (again / "walk_forward.json").read_bytes() == (tmp_path / "walk_forward.json").read_bytes()
+    assert (again / "equity.parquet").read_bytes() == (tmp_path / "equity.parquet").read_bytes()
