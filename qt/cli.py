@@ -20,6 +20,8 @@ EPILOG = """examples:
   qt run -m strategy.params.lookback=63,126,252 a sweep, one run directory per combination
   qt run --help                                 every config group, option and default
 
+exit codes: 0 ok, 1 a check found a problem (validate, check), 2 bad input or usage (one message
+naming the key, file:line:col or row; also a sweep whose every run failed), 3 an unexpected error.
 set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
 
 # name -> (module under qt.commands, or None for Hydra's `run`; one-line help)
