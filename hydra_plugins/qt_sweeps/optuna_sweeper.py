@@ -112,10 +112,14 @@ class OptunaSweeper(Sweeper):
             batch = [study.ask(space) for _ in range(min(self.n_jobs, left))]
             overrides = [self._overrides(trial, [*fixed, *self.fixed_hydra]) for trial in batch]
             results = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            exhausted = False
             for trial, result in zip(batch, results, strict=True):
-                self._tell(study, trial, result, sweep_dir, objective)
+                exhausted |= self._tell(study, trial, result, sweep_dir, objective)
             job_idx += len(batch)
             left -= len(batch)
+            if exhausted:
+                log.info("sampler=grid: every point of the grid has been run")
+                break
         write_summary(study, sweep_dir, objective=objective, storage=storage, sampler=self.sampler)
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if done:
@@ -131,8 +135,8 @@ class OptunaSweeper(Sweeper):
         return [*fixed, *params, f"hydra.sweep.subdir={trial.number}"]
 
     @staticmethod
-    def _tell(study: Any, trial: Any, result: Any, sweep_dir: Path, objective: str) -> None:
-        """Tell the study the run's objective, or that the trial failed (with the run's error)."""
+    def _tell(study: Any, trial: Any, result: Any, sweep_dir: Path, objective: str) -> bool:
+        """Tell the study the run's objective, or that the trial failed; True when a grid is exhausted."""
         from hydra.core.utils import JobStatus
         from optuna.trial import TrialState
 
@@ -149,9 +153,15 @@ class OptunaSweeper(Sweeper):
             except Exception:  # an objective no run has: fail this trial, then stop with the message
                 study.tell(trial, state=TrialState.FAIL)
                 raise
-        if value is None:
-            trial.set_user_attr("error", error)
-            study.tell(trial, state=TrialState.FAIL)
-            log.warning("trial %d failed: %s", trial.number, error)
-        else:
-            study.tell(trial, value)
+        try:
+            if value is None:
+                trial.set_user_attr("error", error)
+                study.tell(trial, state=TrialState.FAIL)
+                log.warning("trial %d failed: %s", trial.number, error)
+            else:
+                study.tell(trial, value)
+        except RuntimeError as exc:  # GridSampler stops the study once its grid is done (the trial is recorded)
+            if "Study.stop" not in str(exc):
+                raise
+            return True
+        return False

@@ -60,10 +60,14 @@ def _finish(config: DictConfig, sweep_dir: Path) -> None:
     from qt.reporting.summaries import sweep_report
 
     settings = ReportSettings.from_config(config)
+    sort_by, ascending = settings.sort_by, settings.ascending
+    if "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).lower():
+        sort_by = str(OmegaConf.select(config, "objective", default=sort_by))  # rank by what the study optimized
+        ascending = OmegaConf.select(config, "direction", default="maximize") == "minimize"
     board = build(
         sweep_dir,
-        sort_by=settings.sort_by,
-        ascending=settings.ascending,
+        sort_by=sort_by,
+        ascending=ascending,
         top_n=settings.top_n if settings.tearsheet else 0,
         log_scale=settings.log_scale,
     )

@@ -44,6 +44,7 @@ class Leaderboard:
     table: pd.DataFrame
     sort_by: str
     override_columns: list[str]
+    ascending: bool = False
 
     @property
     def n_failed(self) -> int:
@@ -63,7 +64,7 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False) -> Leaderboard:
-    """Read every run of ``sweep_dir`` and rank the finished ones by ``sort_by``."""
+    """Read every run of ``sweep_dir`` and rank the finished ones by ``sort_by`` (any metric of the runs)."""
     import pandas as pd
 
     sweep_dir = Path(sweep_dir)
@@ -78,9 +79,11 @@ def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False
         for k in overrides:
             if k not in override_cols:
                 override_cols.append(k)
-        rows.append({"run": run_dir.name, **overrides, **_outcome(run_dir), "run_dir": str(run_dir)})
+        rows.append({"run": run_dir.name, **overrides, **_outcome(run_dir, sort_by), "run_dir": str(run_dir)})
     table = pd.DataFrame(rows)
     metrics = [m for m in (*KEY_METRICS, *RELATIVE_METRICS) if m in table.columns]
+    if sort_by in table.columns and sort_by not in metrics and sort_by not in override_cols:
+        metrics.insert(0, sort_by)
     ok = table["status"] == OK
     if ok.any() and sort_by not in table.columns:
         candidates = ", ".join(metrics)
@@ -95,7 +98,7 @@ def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False
     for col in columns:
         if col not in table.columns:
             table[col] = None
-    return Leaderboard(table[columns], sort_by, override_cols)
+    return Leaderboard(table[columns], sort_by, override_cols, ascending)
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
@@ -112,8 +115,8 @@ def _overrides(run_dir: Path) -> dict[str, str]:
     return out
 
 
-def _outcome(run_dir: Path) -> dict[str, Any]:
-    """Status, the metrics (metrics.json + performance.json's summary) or the error."""
+def _outcome(run_dir: Path, extra: str = "") -> dict[str, Any]:
+    """Status, the metrics (metrics.json + performance.json's summary, and ``extra`` if either has it) or the error."""
     error = run_dir / "error.json"
     if error.is_file():
         try:
@@ -128,9 +131,11 @@ def _outcome(run_dir: Path) -> dict[str, Any]:
     perf = run_dir / "performance.json"
     if perf.is_file():
         summary = json.loads(perf.read_text()).get("summary", {})
-        values.update({k: summary[k] for k in RELATIVE_METRICS if k in summary})
+        values.update({k: summary[k] for k in (*RELATIVE_METRICS, extra) if k in summary and k not in values})
     out: dict[str, Any] = {"status": OK, "error": None}
-    for key in (*KEY_METRICS, *RELATIVE_METRICS):
+    numeric = extra in values and (values[extra] is None or isinstance(values[extra], int | float))
+    wanted = (*KEY_METRICS, *RELATIVE_METRICS, *((extra,) if numeric else ()))
+    for key in wanted:
         if key in values:
             v = values[key]
             out[key] = float("nan") if v is None else v
@@ -185,53 +190,110 @@ def _fmt(col: str, value: Any) -> str:
     return str(value)
 
 
-CONSOLE_METRICS = ("sharpe", "cagr", "ann_vol", "max_drawdown", "calmar", "n_trades", "alpha", "beta")
+CONSOLE_METRICS = ("sharpe", "cagr", "max_drawdown", "n_trades")
+CONSOLE_HEADERS = {"max_drawdown": "max_dd", "n_trades": "trades", "total_return": "return"}
 
 
-def print_table(board: Leaderboard, sweep_dir: Path) -> None:
-    """The ranked table on the console (rich): overrides that vary, the main metrics, errors shortened."""
+def varying(board: Leaderboard) -> list[str]:
+    """The override columns whose value differs between runs (the swept parameters)."""
+    frame = board.table
+    return [c for c in board.override_columns if frame[c].astype(str).nunique() > 1]
+
+
+def fixed_overrides(board: Leaderboard) -> list[str]:
+    """``key=value`` of the overrides every run shares."""
+    moving = set(varying(board))
+    first = board.table.iloc[0] if len(board.table) else {}
+    return [f"{c}={first[c]}" for c in board.override_columns if c not in moving]
+
+
+def print_table(board: Leaderboard, sweep_dir: Path, *, console: Any = None) -> None:
+    """The ranked table on the console, readable at 80 columns: swept values, a few metrics, errors below it."""
     from rich.console import Console
     from rich.table import Table
 
     frame = board.table
-    varying = [c for c in board.override_columns if frame[c].astype(str).nunique() > 1] or board.override_columns[:3]
+    swept = varying(board)[:3]
     metrics = [m for m in CONSOLE_METRICS if m in frame.columns and frame[m].notna().any()]
     if board.sort_by in frame.columns and board.sort_by not in metrics:
-        metrics.insert(0, board.sort_by)
-    table = Table(title=f"leaderboard - {len(frame)} runs ranked by {board.sort_by}")
-    for col in ("rank", "run", *varying, *metrics, "error"):
-        table.add_column(
-            col.rsplit(".", 1)[-1] if col in varying else col,
-            justify="left" if col in ("run", "error", *varying) else "right",
-            overflow="fold",
-        )
-    for row in formatted_rows(board):
-        error = row.get("error", "")
-        cells = [row["rank"], row["run"], *(row[c] for c in varying), *(row[m] for m in metrics)]
-        table.add_row(
-            *cells, error[:120] + ("..." if len(error) > 120 else ""), style=None if row["status"] == OK else "red"
-        )
-    console = Console()
+        metrics = [board.sort_by, *metrics[:3]]
+    console = console or Console()
     if not console.is_terminal:
-        console.width = max(console.width, 160)
+        console.width = max(console.width, 100)
+    table = Table(title=f"leaderboard - {len(frame)} runs ranked by {board.sort_by}", padding=(0, 1))
+    table.add_column("#", justify="right")
+    table.add_column("run", justify="left")
+    for col in swept:
+        table.add_column(col.rsplit(".", 1)[-1], justify="left", overflow="fold", max_width=16)
+    for m in metrics:
+        table.add_column(CONSOLE_HEADERS.get(m, m), justify="right", no_wrap=True)
+    failures = []
+    for row in formatted_rows(board):
+        ok = row["status"] == OK
+        cells = [row["rank"] or "-", row["run"], *(_short(row[c]) for c in swept)]
+        cells += [row[m] for m in metrics] if ok else [row["status"], *[""] * (len(metrics) - 1)]
+        table.add_row(*cells, style=None if ok else "red")
+        if not ok:
+            failures.append(f"run {row['run']}: {row['error']}")
     console.print(table)
+    for line in failures:
+        console.print(line if len(line) <= 2 * console.width else line[: 2 * console.width - 3] + "...", style="red")
     console.print(f"leaderboard: {sweep_dir / 'leaderboard.html'} (and .csv, .parquet)", soft_wrap=True)
 
 
+def _short(value: str) -> str:
+    """A swept value for the console: long floats to 4 significant digits."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if len(value) <= 8 or not math.isfinite(number) else f"{number:.4g}"
+
+
 def render_html(board: Leaderboard, sweep_dir: Path) -> str:
-    """A self-contained HTML page of the leaderboard, linking each run's tearsheet when it has one."""
+    """A self-contained HTML page: sortable table with tearsheet links, heatmap, Optuna history and importances."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from qt.evaluation.sweep_charts import heatmap_section, optuna_sections
+
     env = Environment(loader=PackageLoader("qt.evaluation", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    rows = formatted_rows(board, with_dir=True)
-    for row in rows:
+    swept = varying(board)
+    rows: list[dict[str, Any]] = list(formatted_rows(board, with_dir=True))
+    for row, rec in zip(rows, board.table.to_dict("records"), strict=True):
         run_dir = Path(row["run_dir"])
         linked = run_dir.parent == Path(sweep_dir) and (run_dir / "tearsheet.html").is_file()
         row["_link"] = f"{run_dir.name}/tearsheet.html" if linked else ""
-    columns = [c for c in (rows[0] if rows else {}) if not c.startswith("_")]
+        row["_raw"] = {c: _sort_key(rec.get(c)) for c in rec}
+    metrics = [
+        c
+        for c in board.table.columns
+        if c not in ("rank", "run", "status", "error", "run_dir", *board.override_columns)
+    ]
     return env.get_template("leaderboard.html.j2").render(
-        sweep_dir=str(sweep_dir), sort_by=board.sort_by, columns=columns, rows=rows, n_failed=board.n_failed
+        sweep_dir=str(sweep_dir),
+        sort_by=board.sort_by,
+        swept=swept,
+        metrics=metrics,
+        fixed=fixed_overrides(board),
+        rows=rows,
+        n_failed=board.n_failed,
+        heatmap=heatmap_section(board.table, swept, board.sort_by, board.ascending),
+        optuna=optuna_sections(Path(sweep_dir)),
     )
+
+
+def _sort_key(value: Any) -> str:
+    """The raw value for the page's column sort (numbers as numbers, blanks last)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    try:
+        import pandas as pd
+
+        if value is pd.NA:
+            return ""
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return str(value)
 
 
 def build(sweep_dir: Path, *, sort_by: str, ascending: bool, top_n: int, log_scale: bool = False) -> Leaderboard:
