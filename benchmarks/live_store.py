@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/live_store.py
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -104,7 +105,8 @@ def main() -> None:
         f"One write = one transaction appending an event and updating the snapshot. Rebalance = {N_ASSETS} intents,",
         f"{N_ASSETS} acknowledgements and {N_ASSETS} fills; batched = one transaction per step (`store.batch()`).",
         f"Integrity check = replay of the whole log ({int(rows[0][1]['events']):,} events) against the snapshot.",
-        f"Measured {dt.date.today():%Y-%m-%d} on 2 shared cores.",
+        f"Measured {dt.date.today():%Y-%m-%d} on 2 shared cores (load average {os.getloadavg()[0]:.1f}: FULL and",
+        "PostgreSQL wait for an fsync per commit, which a busy disk makes slow; NORMAL does not).",
         "",
         "| backend | one write | rebalance, one txn per event | rebalance, batched | integrity check |",
         "|---|---:|---:|---:|---:|",

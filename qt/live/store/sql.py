@@ -84,6 +84,7 @@ class SqlTransaction(Transaction):
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
+        self._seq: int | None = None  # known while this transaction holds the write lock
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
         """The order with that id, or None."""
@@ -106,12 +107,15 @@ class SqlTransaction(Transaction):
 
     def last_seq(self) -> int:
         """The last sequence number in the log."""
-        row = self._store._one("SELECT COALESCE(MAX(seq), 0) FROM events", [])
-        return int(row[0]) if row else 0
+        if self._seq is None:
+            row = self._store._one("SELECT COALESCE(MAX(seq), 0) FROM events", [])
+            return int(row[0]) if row else 0
+        return self._seq
 
     def insert_event(self, event: Event) -> None:
         """Append ``event`` to the log."""
         s = self._store
+        self._seq = event.seq
         s._run(
             "INSERT INTO events (seq, time, kind, payload) VALUES (?, ?, ?, ?)",
             [event.seq, s._put_time(event.time), event.kind.value, s._put_json(event.payload)],
