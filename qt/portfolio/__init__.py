@@ -1,1 +1,1 @@
-"""Portfolio construction: from raw target weights to the book to hold."""
+"""Portfolio construction, from raw target weights to the book to hold: naive.py, heuristics.py, convex/."""

@@ -38,7 +38,7 @@ class BoxQP:
         return 2.0 * self.gamma * (self.loadings @ (self.loadings.T @ w) + self.specific * w) - self.q
 
 
-def solve(p: BoxQP, *, max_admm: int = 2000, max_active: int = 60) -> np.ndarray | None:
+def solve(p: BoxQP, *, max_admm: int = 2000, max_active: int = 30) -> np.ndarray | None:
     """The exact minimizer (KKT verified), or None when the active-set loop does not verify.
 
     Weights with ``lower == upper`` are fixed there; the rest are solved for.
@@ -56,10 +56,15 @@ def solve(p: BoxQP, *, max_admm: int = 2000, max_active: int = 60) -> np.ndarray
     )  # fmt: skip
     if sub.lower.sum() > sub.net + 1e-12 or sub.upper.sum() < sub.net - 1e-12:
         return None
+    tried: list[np.ndarray] = []
     for z in _starts(sub, max_admm):
+        state = _states(z, sub)
+        if any(np.array_equal(state, t) for t in tried):
+            continue  # this active set has been tried
+        tried.append(state)
         x = _active_set(sub, z, max_iter=max_active)
         if x is not None:
-            w[live] = x
+            w[live] = np.clip(x, sub.lower, sub.upper)  # rounding only: x is feasible to 1e-12
             return w
     return None
 
