@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from readme_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-QT = [sys.executable, "-m", "qt.cli"]
+QT = [sys.executable, "-m", "qt"]
 REPEAT = 3
 N_ASSETS, N_DAYS = 500, 5000
 PEAK_RSS_LAUNCHER = (

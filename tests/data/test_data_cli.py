@@ -98,3 +98,14 @@ def test_the_second_run_on_a_file_reads_the_cached_panel(qt_cli, tmp_path) -> No
     out = qt_cli(*base[:-1], f"cache.dir={off}", "cache=off", f"hydra.run.dir={tmp_path / 'off'}")
     assert out.returncode == 0, out.stderr
     assert not (off / "panels").exists()
+
+
+def test_ingest_reads_a_yahoo_file_and_says_which_close_it_stores(qt_cli, tmp_path) -> None:
+    path = tmp_path / "AAPL.csv"
+    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,10,12,9,11,5.5,100\n")
+    env = {"QT_STORE": "duckdb", "QT_DATA_DIR": str(tmp_path / "store")}
+    out = qt_cli("data", "ingest", str(path), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "the file has both close and adjusted close; using close" in out.stderr
+    shown = qt_cli("data", "ls", env=env)
+    assert shown.stdout.split("\n")[1].split()[:4] == ["AAPL", "2024-01-02", "2024-01-02", "1"]

@@ -54,7 +54,7 @@ def canonical_frame(
     frame = raw.rename(columns=mapping)
     frame = frame[[c for c in (*BAR_COLUMNS, ADJ_CLOSE) if c in frame.columns]]
     if "symbol" not in frame.columns and symbol is not None and _only_bar_or_numeric(raw, mapping):
-        frame = frame.assign(symbol=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [symbol]))
+        frame = frame.assign(symbol=pd.Series(symbol, index=frame.index, dtype="str"))
     lacking = [c for c in REQUIRED if c not in frame.columns and not (c == "close" and ADJ_CLOSE in frame.columns)]
     if lacking:
         raise DataError(missing_columns_message(raw, mapping, lacking, source))
