@@ -224,16 +224,17 @@ def from_bar(result: BacktestResult, start: int) -> BacktestResult:
     p = result.panel
     panel = BarPanel(p.timestamps[start:], p.symbols, {f: a[start:] for f, a in p.fields.items()}, tz=p.tz, name=p.name)
     capital = float(result.nav[start - 1]) if start > 0 else result.capital
-    return BacktestResult(
-        panel,
-        capital,
-        result.nav[start:],
-        result.cash[start:],
-        result.gross_exposure[start:],
-        result.net_exposure[start:],
-        result.turnover[start:],
-        [dataclasses.replace(d, t=d.t - start) for d in result.decisions],
-        [
+    per_bar = {
+        f.name: getattr(result, f.name)[start:]
+        for f in dataclasses.fields(result)
+        if isinstance(getattr(result, f.name), np.ndarray) and len(getattr(result, f.name)) == p.n_bars
+    }  # nav, cash, exposures, turnover, and any per-bar series the engine adds
+    return dataclasses.replace(
+        result,
+        panel=panel,
+        capital=capital,
+        decisions=[dataclasses.replace(d, t=d.t - start) for d in result.decisions],
+        fills=[
             dataclasses.replace(
                 f,
                 filled_at=f.filled_at - start,
@@ -241,7 +242,8 @@ def from_bar(result: BacktestResult, start: int) -> BacktestResult:
             )
             for f in result.fills
         ],
-        [dataclasses.replace(e, t=e.t - start) for e in result.events],
+        events=[dataclasses.replace(e, t=e.t - start) for e in result.events],
+        **per_bar,
     )
 
 
