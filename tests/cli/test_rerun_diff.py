@@ -115,3 +115,29 @@ def test_diff_of_two_sweeps_joins_their_leaderboards(tmp_path, capsys):
     assert "  overrides.strategy.params.quantile: <absent> -> 0.5" in out
     rows = {line.split()[0]: line.split()[1:] for line in out[out.index("leaderboards (joined on overrides):") + 3 :]}
     assert rows == {"21": ["0.5000", "0.7500", "0.0500", "0.0750"], "63": ["1.2500", "1.0000", "0.1250", "0.1000"]}
+
+
+def test_the_manifest_masks_secrets_in_the_config_and_the_overrides(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from qt.config.paths import conf_dir
+    from qt.runs.manifest import reproducibility
+
+    monkeypatch.setenv("QT_TEST_DSN", "postgresql://qt:env-s3cret@db/prices")
+    overrides = [
+        "report=slack",
+        "report.reporters.slack.webhook_url=https://hooks.example/T0/B0/cli-s3cret",
+        "+store_dsn=${oc.env:QT_TEST_DSN}",
+    ]
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", OmegaConf.masked_copy(cfg, "hydra"))  # as in a Hydra run
+    task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    fields = reproducibility(task)
+    text = json.dumps(fields)
+    assert "s3cret" not in text
+    assert fields["overrides"][1] == "report.reporters.slack.webhook_url=<redacted>"
+    assert fields["config"]["report"]["reporters"]["slack"]["webhook_url"] == "<redacted>"
+    assert fields["config"]["store_dsn"] == "<env:QT_TEST_DSN>"
