@@ -26,7 +26,7 @@ from qt.backtest.engine import BacktestResult
 from qt.backtest.outputs import write_atomically, write_json, write_run
 from qt.data.panel import BarPanel
 from qt.engine.components import Components, build_components
-from qt.errors import ConfigError
+from qt.errors import ConfigError, QtError
 from qt.evaluation.headline import headline
 from qt.runs.backtest import RunSummary, _Clock, _manifest
 from qt.validation.overfitting import deflated_sharpe_of, probability_of_overfitting, sharpe_per_bar
@@ -94,7 +94,7 @@ def run_walk_forward(
     metrics.update(
         {
             "deflated_sharpe": report["deflated_sharpe"]["dsr"],
-            "pbo": report["pbo"]["pbo"] if report["pbo"] else None,
+            "pbo": (report["pbo"] or {}).get("pbo"),
             f"in_sample_{settings.objective}": report["in_sample"][settings.objective],
             "n_windows": len(windows),
             "n_configs": len(trials),
@@ -290,7 +290,11 @@ def summarize(
     if len(trials) > 1:
         matrix = np.column_stack([t.result.returns for t in trials])
         live = max(_first_trade(t.result) for t in trials)
-        pbo = probability_of_overfitting(matrix[live:], partitions=settings.pbo_partitions).as_dict()
+        try:
+            pbo = probability_of_overfitting(matrix[live:], partitions=settings.pbo_partitions).as_dict()
+        except QtError as exc:  # too few bars for S blocks: say so instead of failing the run
+            pbo = {"pbo": None, "error": str(exc)}
+            log.warning("PBO not computed: %s (lower validation.pbo_partitions)", exc)
     return {
         "settings": settings.model_dump(mode="json"),
         "configs": [{"config": j, "label": label(t.point), "params": t.point} for j, t in enumerate(trials)],
