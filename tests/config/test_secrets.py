@@ -56,3 +56,27 @@ def test_a_sweep_masks_its_multirun_yaml(qt_cli, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_scrub_masks_env_secrets_secret_assignments_and_dsn_passwords(monkeypatch):
+    import logging
+
+    from qt.config.secrets import SecretFilter, mask_dirname, scrub, secret_values
+
+    monkeypatch.setenv("QT_SLACK_WEBHOOK_URL", f"hooks.example/{SECRET}")  # malformed: no scheme
+    monkeypatch.setenv("QT_POSTGRES_DSN", "postgresql://qt:pg-pass-42@db:5432/x")
+    monkeypatch.setenv("QT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")  # no password: nothing hidden
+    values = secret_values()
+    assert f"hooks.example/{SECRET}" in values and "pg-pass-42" in values
+    assert "redis://127.0.0.1:6379/0" not in values
+    assert scrub(f"unknown url type: 'hooks.example/{SECRET}'") == "unknown url type: '<redacted>'"
+    assert scrub("connect to db:5432 with pg-pass-42 failed") == "connect to db:5432 with <redacted> failed"
+    assert scrub(rf"#0 : report.reporters.slack.webhook_url=https\://h/{SECRET} x=1") == (
+        "#0 : report.reporters.slack.webhook_url=<redacted> x=1"
+    )
+    assert scrub("password=${oc.env:PW}") == "password=${oc.env:PW}"
+    assert mask_dirname(f"a=1,report.reporters.email.password={SECRET},b=2") == (
+        "a=1,report.reporters.email.password=<redacted>,b=2"
+    )
+    record = logging.LogRecord("qt", logging.WARNING, __file__, 1, "failed: %s", (f"hooks.example/{SECRET}",), None)
+    assert SecretFilter().filter(record) and record.getMessage() == "failed: <redacted>"
