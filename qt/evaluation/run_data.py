@@ -137,8 +137,9 @@ def read_choices(run_dir: Path) -> dict[str, str]:
     path = run_dir / ".hydra" / "hydra.yaml"
     if not path.is_file():
         return {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: hydra.yaml is ~200 lines
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=loader)
     except yaml.YAMLError:
         return {}
     choices = (((data or {}).get("hydra") or {}).get("runtime") or {}).get("choices") or {}

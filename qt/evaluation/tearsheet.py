@@ -6,6 +6,7 @@ re-reads a finished run's directory and writes ``tearsheet.html`` into it atomic
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -77,11 +78,8 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
 
     The equity chart opens on a log scale when ``log_scale`` or when equity spans more than 10x.
     """
-    from jinja2 import Environment, PackageLoader, select_autoescape
     from markupsafe import Markup
 
-    env = Environment(loader=PackageLoader("qt.evaluation", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["fmt"] = format_value
     first = items[0]
     runs = [_run_context(a, i) for i, a in enumerate(items)]
     for run_ctx, a in zip(runs, items, strict=True):
@@ -97,7 +95,17 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
         "benchmark": first.run.benchmark_name,
         "version": _version(),
     }
-    return env.get_template("tearsheet.html.j2").render(**context)
+    return _template().render(**context)
+
+
+@functools.cache
+def _template() -> Any:
+    """The compiled tearsheet template (compiled once per process: sweeps render several)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("qt.evaluation", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["fmt"] = format_value
+    return env.get_template("tearsheet.html.j2")
 
 
 def spans_decade(items: Sequence[Analyzed]) -> bool:

@@ -17,7 +17,6 @@ when cash changes only by fills.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,53 +36,103 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
 
     ``fills`` has timestamp, symbol, side ('buy'/'sell'), quantity (> 0), price and fees.
     ``entry``/``exit`` are quantity-weighted prices, ``return`` is pnl / entry notional.
+    Vectorized: lots and closing fills are intervals on one cumulative quantity axis per
+    position episode (flat to flat), and FIFO matching is their overlap.
     """
     import pandas as pd
 
-    rows: list[tuple[Any, ...]] = []
-    if len(fills):
-        ordered = fills.sort_values(["symbol", "timestamp"], kind="stable")
-        stamps = ordered["timestamp"].to_numpy().astype("datetime64[us]")
-        signed = np.where(ordered["side"].to_numpy() == "buy", 1.0, -1.0) * ordered["quantity"].to_numpy(np.float64)
-        prices = ordered["price"].to_numpy(np.float64)
-        fees = ordered["fees"].to_numpy(np.float64)
-        symbols = ordered["symbol"].to_numpy()
-        lots: dict[str, deque[list[Any]]] = {}
-        for i in range(len(ordered)):
-            q = float(signed[i])
-            if q == 0.0:
-                continue
-            book = lots.setdefault(str(symbols[i]), deque())
-            rows += _fill(book, str(symbols[i]), stamps[i], q, float(prices[i]), float(fees[i]))
-    return pd.DataFrame(rows, columns=list(TRIP_COLUMNS))
+    if not len(fills):
+        return pd.DataFrame({c: [] for c in TRIP_COLUMNS})
+    f = fills.sort_values(["symbol", "timestamp"], kind="stable")
+    stamps = f["timestamp"].to_numpy().astype("datetime64[us]")
+    symbols = f["symbol"].astype(str).to_numpy()
+    q = np.where(f["side"].to_numpy() == "buy", 1.0, -1.0) * f["quantity"].to_numpy(np.float64)
+    price = f["price"].to_numpy(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fee = np.where(q != 0, f["fees"].to_numpy(np.float64) / np.abs(q), 0.0)  # per unit
+    day = stamps.astype(np.int64) / 86_400e6
+    opening, closing, start = _split(q, pd.factorize(symbols)[0])
+    lots = np.flatnonzero(opening > 0)
+    closes = np.flatnonzero(closing > 0)
+    if closes.size == 0:
+        return pd.DataFrame({c: [] for c in TRIP_COLUMNS})
+    j, k, take = _match(opening, closing, start, lots, closes)
+    lot, close = lots[k], closes[j]
+    direction = np.sign(q[lot])
+    pnl = direction * (price[close] - price[lot]) * take - (fee[lot] + fee[close]) * take
+    n = closes.size
+    matched = np.bincount(j, take, n)
+    entry_value = np.bincount(j, price[lot] * take, n)
+    total = np.bincount(j, pnl, n)
+    day_qty = np.bincount(j, take * (day[close] - day[lot]), n)
+    first_j, first = np.unique(j, return_index=True)  # pieces are in (j, lot) order: the first is the oldest lot
+    kept = first_j
+    return pd.DataFrame(
+        {
+            "symbol": symbols[closes[kept]],
+            "opened": stamps[lot[first]],
+            "closed": stamps[closes[kept]],
+            "side": np.where(direction[first] > 0, "long", "short"),
+            "quantity": matched[kept],
+            "entry": entry_value[kept] / matched[kept],
+            "exit": price[closes[kept]],
+            "pnl": total[kept],
+            "return": total[kept] / entry_value[kept],
+            "days": day_qty[kept] / matched[kept],
+        }
+    )
 
 
-def _fill(book: deque[list[Any]], symbol: str, t: np.datetime64, q: float, price: float, fee: float) -> list[tuple]:
-    """Apply one fill to ``book`` (lots of [signed qty, price, fee per unit, time]); the round trip it closes, if any."""
-    per_unit = fee / abs(q)
-    if not book or math.copysign(1.0, book[0][0]) == math.copysign(1.0, q):
-        book.append([q, price, per_unit, t])
-        return []
-    direction = math.copysign(1.0, book[0][0])  # +1: closing a long, -1: closing a short
-    left = abs(q)
-    matched = pnl = entry_value = day_qty = 0.0
-    opened = book[0][3]
-    while left > 0 and book:
-        lot = book[0]
-        take = min(left, abs(lot[0]))
-        pnl += direction * (price - lot[1]) * take - (lot[2] + per_unit) * take
-        entry_value += lot[1] * take
-        day_qty += take * float((t - lot[3]) / np.timedelta64(1, "D"))
-        matched += take
-        left -= take
-        lot[0] -= direction * take
-        if abs(lot[0]) <= TOLERANCE * take:
-            book.popleft()
-    if left > TOLERANCE * matched:  # crossed zero: the rest opens a position on the other side
-        book.append([math.copysign(left, q), price, per_unit, t])
-    side = "long" if direction > 0 else "short"
-    trip = (symbol, opened, t, side, matched, entry_value / matched, price, pnl, pnl / entry_value, day_qty / matched)
-    return [trip]
+def _split(q: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per fill: quantity opening or adding to a position, quantity closing one, and whether it starts an episode.
+
+    Both quantities are >= 0; an episode starts after a flat position or where a fill crosses zero.
+    Fills are in (symbol, time) order, ``group`` numbers the symbols. A position within
+    ``TOLERANCE`` of zero (relative to the fill) is flat.
+    """
+    import pandas as pd
+
+    after = pd.Series(q).groupby(group).cumsum().to_numpy()
+    before = after - q
+    flat_after = np.abs(after) <= TOLERANCE * (np.abs(q) + np.abs(before))
+    new_symbol = np.r_[True, group[1:] != group[:-1]]
+    flat_before = new_symbol | np.r_[True, flat_after[:-1]]
+    reducing = ~flat_before & (np.sign(q) != np.sign(before))
+    closing = np.where(reducing, np.minimum(np.abs(q), np.abs(before)), 0.0)
+    opening = np.abs(q) - closing
+    opening[opening <= TOLERANCE * np.abs(q)] = 0.0
+    start = (opening > 0) & (flat_before | (closing > 0))
+    return opening, closing, start
+
+
+def _match(
+    opening: np.ndarray, closing: np.ndarray, start: np.ndarray, lots: np.ndarray, closes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FIFO pieces (closing fill j, lot k, quantity) from the overlap of lot and closing intervals.
+
+    Lots lie end to end on one axis (cumulative opened quantity); a position episode (flat to
+    flat) starts at its first lot, and its closing fills lie end to end from that point.
+    """
+    o_end = np.cumsum(opening[lots])
+    o_start = o_end - opening[lots]
+    episode = np.cumsum(start)  # the episode a fill's opening part belongs to
+    lot_episode = episode[lots]
+    close_episode = (episode - start)[closes]  # a crossing fill closes the episode before the one it opens
+    base = o_start[np.searchsorted(lot_episode, close_episode, side="left")]
+    c = closing[closes]
+    cc = np.cumsum(c)
+    first_close = np.searchsorted(close_episode, close_episode, side="left")
+    c_end = base + cc - (cc - c)[first_close]
+    c_start = c_end - c
+    k0 = np.searchsorted(o_end, c_start, side="right")
+    k1 = np.searchsorted(o_start, c_end, side="left") - 1
+    reps = np.maximum(k1 - k0 + 1, 0)
+    j = np.repeat(np.arange(closes.size), reps)
+    k = k0[j] + np.arange(j.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    take = np.minimum(c_end[j], o_end[k]) - np.maximum(c_start[j], o_start[k])
+    # slivers from rounding on the cumulative axis (its size x 1e-12) are not pieces
+    keep = take > np.maximum(TOLERANCE * c[j], 1e-12 * (o_end[-1] if o_end.size else 0.0))
+    return j[keep], k[keep], take[keep]
 
 
 def trade_stats(trips: pd.DataFrame) -> dict[str, Any]:

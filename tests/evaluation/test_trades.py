@@ -88,3 +88,53 @@ def test_contribution_by_hand_and_it_sums_to_the_total_pnl():
 def test_contribution_needs_a_price_for_open_positions():
     with pytest.raises(ValueError, match="no final price for open positions in A"):
         contribution(fills(("2024-01-01", "A", "buy", 1, 10.0, 0.0)), {})
+
+
+def fifo_by_loop(f: pd.DataFrame) -> list[tuple]:
+    """A plain FIFO lot queue per symbol: (symbol, closed, side, quantity, pnl, days) per closing fill."""
+    from collections import deque
+
+    out = []
+    for symbol, g in f.sort_values(["symbol", "timestamp"], kind="stable").groupby("symbol", sort=True):
+        lots: deque = deque()
+        for t, side, qty, price, fees in g[["timestamp", "side", "quantity", "price", "fees"]].itertuples(index=False):
+            q, unit_fee = (qty if side == "buy" else -qty), fees / qty
+            if not lots or (lots[0][0] > 0) == (q > 0):
+                lots.append([q, price, unit_fee, t])
+                continue
+            sign, left, pnl, matched, held = (1.0 if lots[0][0] > 0 else -1.0), abs(q), 0.0, 0.0, 0.0
+            while left > 1e-12 and lots:
+                take = min(left, abs(lots[0][0]))
+                pnl += sign * (price - lots[0][1]) * take - (lots[0][2] + unit_fee) * take
+                held += take * (t - lots[0][3]).days
+                matched, left = matched + take, left - take
+                lots[0][0] -= sign * take
+                if abs(lots[0][0]) < 1e-12:
+                    lots.popleft()
+            if left > 1e-12:
+                lots.append([-sign * left, price, unit_fee, t])
+            out.append((symbol, t, "long" if sign > 0 else "short", matched, pnl, held / matched))
+    return out
+
+
+def test_vectorized_matching_equals_a_lot_queue_on_random_fills_that_cross_zero():
+    rng = np.random.default_rng(7)
+    n = 2000
+    f = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2020-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 1500, n)), "D"),
+            "symbol": rng.choice(list("ABCDEF"), n),
+            "side": rng.choice(["buy", "sell"], n),
+            "quantity": rng.integers(1, 40, n).astype(float),
+            "price": rng.uniform(20.0, 200.0, n),
+            "fees": rng.uniform(0.0, 2.0, n),
+        }
+    )
+    trips = round_trips(f)
+    expected = fifo_by_loop(f)
+    assert (trips["side"] == "short").sum() > 100  # the random walk crosses zero often
+    assert len(trips) == len(expected)
+    got = list(trips[["symbol", "closed", "side", "quantity", "pnl", "days"]].itertuples(index=False))
+    for g, e in zip(got, expected, strict=True):
+        assert (g[0], g[1], g[2]) == (e[0], e[1], e[2])
+        assert g[3:] == pytest.approx(e[3:], rel=1e-9, abs=1e-9)
