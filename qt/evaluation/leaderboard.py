@@ -218,8 +218,6 @@ def print_table(board: Leaderboard, sweep_dir: Path, *, console: Any = None) -> 
     if board.sort_by in frame.columns and board.sort_by not in metrics:
         metrics = [board.sort_by, *metrics[:3]]
     console = console or Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 100)
     table = Table(title=f"leaderboard - {len(frame)} runs ranked by {board.sort_by}", padding=(0, 1))
     table.add_column("#", justify="right")
     table.add_column("run", justify="left")
@@ -264,6 +262,7 @@ def render_html(board: Leaderboard, sweep_dir: Path) -> str:
         linked = run_dir.parent == Path(sweep_dir) and (run_dir / "tearsheet.html").is_file()
         row["_link"] = f"{run_dir.name}/tearsheet.html" if linked else ""
         row["_raw"] = {c: _sort_key(rec.get(c)) for c in rec}
+        row["_short"] = {c: _short(row[c]) for c in swept}
     metrics = [
         c
         for c in board.table.columns

@@ -19,7 +19,7 @@ from qt.evaluation import charts
 if TYPE_CHECKING:
     import pandas as pd
 
-MAX_CELLS = 12  # a numeric parameter with more distinct values is binned into this many ranges
+MAX_CELLS = 8  # a numeric parameter with more distinct values is binned into this many ranges
 
 
 def heatmap_section(table: pd.DataFrame, swept: list[str], metric: str, ascending: bool) -> str | None:
