@@ -11,6 +11,7 @@ Run: .venv/bin/python benchmarks/data_loading.py
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import statistics
@@ -31,7 +32,8 @@ REPEAT = 3
 N_ASSETS, N_DAYS = 500, 5000
 PEAK_RSS_LAUNCHER = (
     "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.ru_maxrss, r.ru_utime + r.ru_stime, file=sys.stderr); sys.exit(rc)"
 )
 
 
@@ -54,8 +56,8 @@ def write_long_parquet(path: Path) -> int:
     return t * n
 
 
-def time_process(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of one command, read by a small launcher process."""
+def time_process(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall time, CPU time (user + system) and peak RSS (MB) of one command, read by a small launcher."""
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", PEAK_RSS_LAUNCHER, *args], capture_output=True, text=True, check=False, env=env, cwd=ROOT
@@ -63,7 +65,8 @@ def time_process(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{out.stderr}")
-    return wall, int(out.stderr.strip().splitlines()[-1]) / 1024.0
+    rss, cpu = out.stderr.strip().splitlines()[-1].split()
+    return wall, float(cpu), int(rss) / 1024.0
 
 
 def load_alone(path: Path) -> float:
@@ -80,64 +83,84 @@ def load_alone(path: Path) -> float:
     return statistics.median(runs)
 
 
+def run_args(file: Path, run_dir: str, *extra: str) -> list[str]:
+    """The benchmarked command."""
+    return [*QT, "run", "data=parquet", f"data.path={file}", "strategy=xmom", "portfolio=equal", *extra, run_dir]
+
+
+def measure(file: Path, tmp: str, env: dict[str, str], tag: str) -> dict[str, list[tuple[float, float, float]]]:
+    """First (cold panel and signal caches) and second runs, REPEAT times, plus cache=off."""
+    out: dict[str, list[tuple[float, float, float]]] = {"first": [], "second": [], "off": []}
+    for i in range(REPEAT):
+        env = {**env, "QT_CACHE_DIR": f"{tmp}/{tag}cache{i}"}
+        out["first"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}a"), env))
+        out["second"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}b"), env))
+        out["off"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}c", "cache=off"), env))
+    return out
+
+
+def cell(runs: list[tuple[float, float, float]]) -> str:
+    """'median wall s (median CPU s), max RSS MB'."""
+    wall = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[1] for r in runs)
+    return f"{wall:.2f} s | {cpu:.2f} s | {max(r[2] for r in runs):.0f} MB"
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="a checkout of an older qt to measure the same way (e.g. git archive)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "prices.parquet"
         rows = write_long_parquet(file)
         size_mb = file.stat().st_size / 1e6
-        env = {**os.environ, "QT_CACHE_DIR": f"{tmp}/cache"}
-        first, second = [], []
-        for i in range(REPEAT):
-            env["QT_CACHE_DIR"] = f"{tmp}/cache{i}"  # a cold panel and signal cache for each first run
-            args = [
-                *QT,
-                "run",
-                "data=parquet",
-                f"data.path={file}",
-                "strategy=xmom",
-                "portfolio=equal",
-                f"hydra.run.dir={tmp}/run{i}a",
-            ]
-            first.append(time_process(args, env))
-            args[-1] = f"hydra.run.dir={tmp}/run{i}b"
-            second.append(time_process(args, env))
-        off = time_process([*args[:-1], "cache=off", f"hydra.run.dir={tmp}/runoff"], env)
+        load_before = os.getloadavg()[0]
+        now = measure(file, tmp, dict(os.environ), "now")
+        before = None
+        if args.baseline:
+            env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+            before = measure(file, tmp, env, "base")
+        load_after = os.getloadavg()[0]
         load_s = load_alone(file)
-    wall1, rss1 = statistics.median(w for w, _ in first), max(r for _, r in first)
-    wall2, rss2 = statistics.median(w for w, _ in second), max(r for _, r in second)
-    today = dt.date.today().isoformat()
-    table = "\n".join(
-        [
-            "| what | measured | target |",
-            "|---|---|---|",
-            f"| whole `qt run` process, first run (parse, validate, fill the cache) | {wall1:.2f} s | ≤ 1.5 s |",
-            f"| peak RSS of that process | {rss1:.0f} MB | ≤ 600 MB |",
-            f"| whole `qt run` process, second run on the same file (panel cache hit) | {wall2:.2f} s | ≤ 1.0 s |",
-            f"| peak RSS of that process | {rss2:.0f} MB |  |",
-            f"| whole `qt run` process with `cache=off` | {off[0]:.2f} s ({off[1]:.0f} MB) |  |",
-            f"| `ParquetData(path).load()` alone, in process, no cache | {load_s:.2f} s | (was 1.3-1.7 s) |",
+    rows_md = [
+        "| run | wall (median) | CPU user+sys (median) | peak RSS (max) | target |",
+        "|---|---|---|---|---|",
+        f"| first run: parse, validate, fill the panel cache | {cell(now['first'])} | ≤ 1.5 s, ≤ 600 MB |",
+        f"| second run on the same file: panel cache hit | {cell(now['second'])} | ≤ 1.0 s |",
+        f"| `cache=off` (parse and validate every time) | {cell(now['off'])} |  |",
+    ]
+    if before is not None:
+        rows_md += [
+            f"| before this work (commit e6ec7fe), first run | {cell(before['first'])} |  |",
+            f"| before this work, second run | {cell(before['second'])} |  |",
         ]
-    )
+    table = "\n".join(rows_md)
     write_section(
         "data_loading",
         f"""## Loading a user's file (`benchmarks/data_loading.py`)
 
 `qt run data=parquet data.path=FILE strategy=xmom portfolio=equal` on a long-form Parquet file of
 {N_ASSETS} assets x {N_DAYS:,} days ({rows / 1e6:.1f} M rows of timestamp, symbol, OHLCV; {size_mb:.0f} MB),
-as a separate process. Median of {REPEAT} (peak RSS: the largest), 2 cores, {today}.
-Before this work the first run took 2.6-3.1 s at 850-970 MB.
+each a separate process, {REPEAT} times; 2 cores, {dt.date.today().isoformat()}. The machine's load
+average was {load_before:.1f} -> {load_after:.1f} while measuring: wall times on a shared machine stretch
+with the load, CPU time (user + system) is what the process itself costs.
+Reported before this work on an idle machine: 2.6-3.1 s and 850-970 MB, of which `load_s` 1.3-1.7 s.
 
 {table}
 
-How: the file is read with pyarrow (only the bar columns; symbols as a dictionary), the rows are
-checked with vectorized numpy (finite, positive prices, high/low consistency, volume, one bar per
-(timestamp, symbol)) and scattered into the [T x N] arrays from factorized codes, with no sort and
-no pivot; only when a check fails is the row-by-row (pandera) report built, so messages are as
-before. The validated panel is saved under `<cache.dir>/panels/` keyed by the file's path, size,
-mtime and a hash of its content, so the second run skips parsing and validation; inside one process
-(a sweep worker) the same source returns the panel it already loaded.
+`ParquetData(path).load()` alone, in process, no cache (median of {REPEAT}): {load_s:.2f} s.
 
-Run: `.venv/bin/python benchmarks/data_loading.py`""",
+How: the file is read with pyarrow column by column (symbols dictionary-encoded, no pandas), the
+rows are checked with vectorized numpy (finite, positive prices, high/low consistency, volume, one
+bar per (timestamp, symbol)) and put into the [T x N] arrays from factorized codes, with no sort and
+no pivot (a file sorted by (timestamp, symbol) with every cell present is reshaped without a copy);
+only when a check fails does the row-by-row (pandera) report run, so messages are as before. The
+validated panel is saved under `<cache.dir>/panels/` keyed by the file's path, size, mtime and a hash
+of its content, and read back memory-mapped, so the second run skips parsing and validation; inside
+one process (a sweep worker) the same source returns the panel it already loaded.
+
+Run: `.venv/bin/python benchmarks/data_loading.py [--baseline DIR]` (DIR: e.g.
+`git archive e6ec7fe | tar -x -C DIR`).""",
     )
     print(table)
 

@@ -75,18 +75,38 @@ def rows_pass(columns: dict[str, np.ndarray], timestamps_valid: bool) -> bool:
         return False
     with np.errstate(invalid="ignore"):
         for name, values in columns.items():
-            ok = values >= 0 if name == Field.VOLUME.value else values > 0  # NaN fails both
-            if not (ok.all() and np.isfinite(values).all()):
+            if not len(values):
+                continue
+            low, high = values.min(), values.max()  # NaN propagates and fails both comparisons
+            if not ((low >= 0 if name == Field.VOLUME.value else low > 0) and high < np.inf):
                 return False
-        if "high" in columns:
-            others = [columns[c] for c in ("open", "close", "low") if c in columns]
-            if others and not (columns["high"] >= np.maximum.reduce(others)).all():
-                return False
-        if "low" in columns:
-            others = [columns[c] for c in ("open", "close") if c in columns]
-            if others and not (columns["low"] <= np.minimum.reduce(others)).all():
-                return False
+        scratch = np.empty_like(columns["close"]) if "close" in columns else None
+        if "high" in columns and not _bounded(columns["high"], columns, ("open", "close", "low"), scratch, above=True):
+            return False
+        if "low" in columns and not _bounded(columns["low"], columns, ("open", "close"), scratch, above=False):
+            return False
     return True
+
+
+def _bounded(
+    values: np.ndarray,
+    columns: dict[str, np.ndarray],
+    names: tuple[str, ...],
+    scratch: np.ndarray | None,
+    *,
+    above: bool,
+) -> bool:
+    """Values >= the rows' max of ``names`` (above) or <= their min, with one reused buffer."""
+    present = [columns[c] for c in names if c in columns]
+    if not present:
+        return True
+    bound = present[0]
+    if len(present) > 1:
+        combine = np.maximum if above else np.minimum
+        bound = combine(present[0], present[1], out=scratch)
+        for other in present[2:]:
+            combine(bound, other, out=bound)
+    return bool((values >= bound).all() if above else (values <= bound).all())
 
 
 def _sorted_rows(df: pd.DataFrame) -> pd.Series:
