@@ -58,7 +58,33 @@ def _check_read(cfg: DictConfig, key: str, groups: set[str]) -> None:
     if key.startswith(f"{PARAMS}.") and len(parts) == 3:
         _check_knob(cfg, parts[2])
         return
+    if len(parts) == 2 and parts[0] in groups and not _has_target(cfg, parts[0]):
+        _check_group_key(parts[0], parts[1])
+        return
     _check_argument(cfg, parts)
+
+
+def _has_target(cfg: DictConfig, key: str) -> bool:
+    node = OmegaConf.select(cfg, key)
+    return isinstance(node, DictConfig) and "_target_" in node
+
+
+def _check_group_key(group: str, name: str) -> None:
+    """A plain group node (``risk``, ``cache``): its keys are those its options in ``conf/GROUP/`` declare."""
+    from qt.config.paths import conf_dir
+
+    folder = conf_dir() / group
+    known: set[str] = set()
+    for option in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        raw = OmegaConf.to_container(OmegaConf.load(option), resolve=False)
+        if isinstance(raw, dict):
+            known.update(str(k) for k in raw if k != "defaults")
+    if known and name not in known:
+        raise ConfigError(
+            f"{group}.{name}",
+            f"no {group} setting of that name{did_you_mean(name, known)} "
+            f"(keys of {group}: {', '.join(closest_first(name, known))})",
+        )
 
 
 def run_settings() -> list[str]:
