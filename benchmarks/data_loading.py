@@ -56,11 +56,11 @@ def write_long_parquet(path: Path) -> int:
     return t * n
 
 
-def time_process(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def time_process(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, float]:
     """Wall time, CPU time (user + system) and peak RSS (MB) of one command, read by a small launcher."""
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS_LAUNCHER, *args], capture_output=True, text=True, check=False, env=env, cwd=ROOT
+        [sys.executable, "-c", PEAK_RSS_LAUNCHER, *args], capture_output=True, text=True, check=False, env=env, cwd=cwd
     )
     wall = time.perf_counter() - t0
     if out.returncode != 0:
@@ -88,14 +88,16 @@ def run_args(file: Path, run_dir: str, *extra: str) -> list[str]:
     return [*QT, "run", "data=parquet", f"data.path={file}", "strategy=xmom", "portfolio=equal", *extra, run_dir]
 
 
-def measure(file: Path, tmp: str, env: dict[str, str], tag: str) -> dict[str, list[tuple[float, float, float]]]:
-    """First (cold panel and signal caches) and second runs, REPEAT times, plus cache=off."""
+def measure(
+    file: Path, tmp: str, env: dict[str, str], tag: str, cwd: Path = ROOT
+) -> dict[str, list[tuple[float, float, float]]]:
+    """First (cold panel and signal caches) and second runs, REPEAT times, plus cache=off (from ``cwd``)."""
     out: dict[str, list[tuple[float, float, float]]] = {"first": [], "second": [], "off": []}
     for i in range(REPEAT):
         env = {**env, "QT_CACHE_DIR": f"{tmp}/{tag}cache{i}"}
-        out["first"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}a"), env))
-        out["second"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}b"), env))
-        out["off"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}c", "cache=off"), env))
+        out["first"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}a"), env, cwd))
+        out["second"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}b"), env, cwd))
+        out["off"].append(time_process(run_args(file, f"hydra.run.dir={tmp}/{tag}run{i}c", "cache=off"), env, cwd))
     return out
 
 
@@ -118,8 +120,8 @@ def main() -> None:
         now = measure(file, tmp, dict(os.environ), "now")
         before = None
         if args.baseline:
-            env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
-            before = measure(file, tmp, env, "base")
+            base = Path(args.baseline).resolve()  # run from there: `python -m qt` imports the working directory first
+            before = measure(file, tmp, {**os.environ, "PYTHONPATH": str(base)}, "base", cwd=base)
         load_after = os.getloadavg()[0]
         load_s = load_alone(file)
     rows_md = [

@@ -159,3 +159,16 @@ def test_the_ohlcv_sample_can_trade_its_adjusted_close() -> None:
     j = adjusted.symbols.index("SPX")
     np.testing.assert_array_equal(adjusted.close[:, j][: len(spx)], spx["adj_close"].to_numpy())
     np.testing.assert_array_equal(plain.close[:, j][: len(spx)], spx["close"].to_numpy())
+
+
+def test_a_bar_in_two_files_of_a_folder_names_both(tmp_path) -> None:
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    _write(folder / "2023.csv", "date,symbol,close\n2023-12-29,A,1\n2024-01-02,A,2\n")
+    _write(folder / "2024.csv", "date,symbol,close\n2024-01-02,A,2\n2024-01-03,A,3\n")
+    with pytest.raises(
+        DataError, match=r"1 bar\(s\) are in several files \(A 2024-01-02 00:00:00 in 2023.csv, 2024.csv\)"
+    ):
+        CsvData(path=str(folder)).load()
+    (folder / "2023.csv").write_text("date,symbol,close\n2023-12-29,A,1\n")
+    assert CsvData(path=str(folder)).load().close.tolist() == [[1.0], [2.0], [3.0]]  # per-year files of one symbol

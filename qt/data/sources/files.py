@@ -110,16 +110,17 @@ class _FileSource(BaseModel):
 
 
 def _without_clashes(whole: pd.DataFrame, files: list[Path], frames: list[pd.DataFrame], path: Path) -> pd.DataFrame:
-    """``whole`` when no (timestamp, symbol) is in two files; else an error naming the symbols and files."""
-    owners: dict[str, list[str]] = {}
-    for p, frame in zip(files, frames, strict=True):
-        for s in frame["symbol"].unique():
-            owners.setdefault(str(s), []).append(p.name)
-    shared = {s: names for s, names in owners.items() if len(names) > 1}
-    if shared:
-        listed = "; ".join(f"{s} in {', '.join(n)}" for s, n in sorted(shared.items())[:10])
-        raise DataError(f"{path}: the same symbol is in several files ({listed}); keep one file per symbol")
-    return whole
+    """``whole`` when no (timestamp, symbol) is in two files; else an error naming the bars and their files."""
+    import numpy as np
+
+    owner = np.repeat(np.array([p.name for p in files], dtype=object), [len(f) for f in frames])
+    keyed = whole[["timestamp", "symbol"]].assign(file=owner)
+    dup = keyed[keyed.duplicated(["timestamp", "symbol"], keep=False)]
+    if dup.empty:
+        return whole
+    groups = dup.groupby(["symbol", "timestamp"], sort=True)["file"].agg(lambda f: ", ".join(sorted(set(f))))
+    listed = "; ".join(f"{s} {t} in {names}" for (s, t), names in list(groups.items())[:10])
+    raise DataError(f"{path}: {len(groups)} bar(s) are in several files ({listed}); keep each bar in one file")
 
 
 class ParquetData(_FileSource):
