@@ -56,12 +56,12 @@ def distribution(override: Any) -> Any:
             high = start + (stop - 1 - start) // step * step  # Hydra's range excludes stop
             return IntDistribution(int(start), int(high), step=int(step))
         n = math.ceil((stop - start) / step - 1e-12)
-        return FloatDistribution(float(start), float(start + (n - 1) * step), step=float(step))
+        return FloatDistribution(float(start), round(float(start + (n - 1) * step), 12), step=float(step))
     if isinstance(value, IntervalSweep):
         start, end = value.start, value.end
         assert start is not None and end is not None
         if not start < end:
-            raise ConfigError(key, f"interval({start},{end}) is empty; the lower bound must be below the upper")
+            raise ConfigError(key, f"interval({start:g},{end:g}) is empty; the lower bound must be below the upper")
         log = "log" in value.tags
         if log and start <= 0:
             raise ConfigError(key, f"tag(log, interval({start},{end})) needs a positive lower bound")

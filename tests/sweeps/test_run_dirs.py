@@ -24,9 +24,20 @@ def test_two_runs_started_together_get_two_folders(tmp_path) -> None:
     env = {**os.environ, "COLUMNS": "120"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "qt", "run", *TINY, f"strategy.params.lookback={lookback}", "report.tearsheet=false"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "qt",
+                "run",
+                *TINY,
+                f"strategy.params.lookback={lookback}",
+                "report.tearsheet=false",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         for lookback in (42, 84)
     ]
     for proc in procs:
