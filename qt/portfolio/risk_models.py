@@ -66,6 +66,10 @@ class RiskModel(BaseModel, ABC):
             raise ValueError(f"min_periods ({self.min_periods}) must be <= window ({self.window})")
         return self
 
+    def max_columns(self, n_assets: int) -> int:
+        """The most columns the exact form ``B`` can have over ``n_assets`` (periods or assets, the fewer)."""
+        return min(n_assets, self.window)
+
     def returns(self, ctx: DecisionContext) -> tuple[np.ndarray, np.ndarray]:
         """Asset indices with enough history, and their returns [periods x assets] (NaN = gap)."""
         if self.frequency is Frequency.DAILY:
@@ -163,6 +167,10 @@ class FactorModel(RiskModel):
     """Statistical factor model: the top ``n_factors`` principal components + diagonal specific risk."""
 
     n_factors: PositiveInt = 5
+
+    def max_columns(self, n_assets: int) -> int:
+        """One column per factor."""
+        return min(n_assets, self.n_factors)
 
     def _fit(self, returns: np.ndarray, assets: np.ndarray) -> RiskEstimate:
         sample = nearest_psd(pairwise_cov(returns, ddof=1))

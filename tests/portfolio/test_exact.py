@@ -96,3 +96,15 @@ def test_max_factors_is_the_documented_approximation():
     excess = (approx @ sigma @ approx) / (exact @ sigma @ exact) - 1.0
     assert 0.005 < gap < 0.05  # it is an approximation, within the bound
     assert 0.0 < excess < 0.07
+
+
+def test_the_factor_model_enters_exactly_with_one_column_per_factor():
+    from qt.portfolio.risk_models import FactorModel
+
+    ctx, target, _, _ = decision(100, seed=2)
+    opt = MinVariance(risk_model=FactorModel(n_factors=3))
+    got = opt.weights(target, ctx).weights
+    assert [key[1] for key in opt._cache] == [3]  # compiled with 3 factor columns
+    est = FactorModel(n_factors=3).estimate(ctx)
+    sigma = (est.loadings @ est.loadings.T + np.diag(est.specific)) * 252  # factors + specific variance
+    np.testing.assert_allclose(got, dense("minvar", sigma, np.zeros(100)), atol=1e-4)

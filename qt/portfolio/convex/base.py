@@ -80,7 +80,7 @@ class ConvexOptimizer(RiskBased):
         """Factor columns of the compiled problem: fixed per panel so that re-solves never recompile."""
         if self.max_factors is not None:
             return self.max_factors
-        return max(min(n, self.risk_model.window), needed, 1)
+        return max(self.risk_model.max_columns(n), needed, 1)
 
     def quadratic(self) -> Quadratic | None:
         """The objective as ``risk_aversion·wᵀΣw − mu_weight·mu·w + turnover_penalty·‖w − w₀‖₁`` (minimized).
