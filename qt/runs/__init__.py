@@ -1,0 +1,1 @@
+"""Whole runs from a composed config: validate, build, load, drive the engine, write the outputs."""
