@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class BarPanel:
     fields: Mapping[Field, np.ndarray]
     tz: str | None = None
     name: str = "data"
-    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if Field.CLOSE not in self.fields:
@@ -129,6 +129,8 @@ class BarPanel:
         if end is not None:
             end_ts = np.datetime64(end, "D") + np.timedelta64(1, "D") if len(str(end)) <= 10 else np.datetime64(end)
             hi = int(np.searchsorted(self.timestamps, end_ts.astype("datetime64[us]"), side="left"))
+        if lo == 0 and hi == self.n_bars > 0:
+            return self  # the whole panel: the same object keeps its cached marks and fingerprint
         if hi <= lo:
             raise DataError(
                 f"{self.name}: no bars between start={start} and end={end}; "
@@ -143,14 +145,17 @@ class BarPanel:
         )
 
     def fingerprint(self) -> str:
-        """A content hash of timestamps, symbols and every field (blake2b, hex)."""
+        """A content hash of timestamps, symbols and every field (blake2b, hex), computed once per panel."""
+        if "fingerprint" in self._cache:
+            return str(self._cache["fingerprint"])
         h = hashlib.blake2b(digest_size=16)
-        h.update(np.ascontiguousarray(self.timestamps).view(np.int64).tobytes())
+        h.update(np.ascontiguousarray(self.timestamps).view(np.int64).data)  # the bytes, without a copy
         h.update("\x00".join(self.symbols).encode())
         for f in sorted(self.fields, key=lambda x: x.value):
             h.update(f.value.encode())
-            h.update(np.ascontiguousarray(self.fields[f]).tobytes())
-        return h.hexdigest()
+            h.update(np.ascontiguousarray(self.fields[f]).data)
+        self._cache["fingerprint"] = h.hexdigest()
+        return str(self._cache["fingerprint"])
 
     # -- pandas edges -------------------------------------------------------------
     @classmethod

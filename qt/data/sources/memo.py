@@ -125,6 +125,8 @@ class PanelCache:
             timestamps = np.load(folder / "timestamps.npy", allow_pickle=False)
             symbols = tuple(str(s) for s in np.load(folder / "symbols.npy", allow_pickle=False))
             panel = BarPanel(timestamps, symbols, fields, tz=meta["tz"], name=meta["name"])
+            if meta.get("fingerprint"):
+                panel._cache["fingerprint"] = meta["fingerprint"]  # hashed when stored: runs need not rehash
         except (OSError, ValueError, KeyError):
             log.info("panel cache miss: %s", label)
             return None
@@ -141,7 +143,12 @@ class PanelCache:
             np.save(tmp / "symbols.npy", np.asarray(panel.symbols, dtype=str))
             for f, values in panel.fields.items():
                 np.save(tmp / f"{f.value}.npy", np.ascontiguousarray(values))
-            meta = {"fields": [f.value for f in panel.fields], "tz": panel.tz, "name": panel.name}
+            meta = {
+                "fields": [f.value for f in panel.fields],
+                "tz": panel.tz,
+                "name": panel.name,
+                "fingerprint": panel.fingerprint(),
+            }
             (tmp / "meta.json").write_text(json.dumps(meta))
             os.replace(tmp, final)
         except OSError as exc:  # another process stored it first, or the disk is full: the run goes on
