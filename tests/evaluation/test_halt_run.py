@@ -73,3 +73,28 @@ def test_contribution_sums_to_the_runs_pnl(halted):
     nav_end = float(pd.read_parquet(run_dir / "equity.parquet")["nav"].iloc[-1])
     assert sum(perf["contribution"].values()) == pytest.approx(nav_end - 1_000_000.0, rel=1e-9)
     assert perf["summary"]["round_trips"] > 0
+
+
+def test_final_marks_are_each_symbols_last_finite_price():
+    from types import SimpleNamespace
+
+    from qt.evaluation.finish import final_marks
+
+    marks = np.array([[10.0, 20.0, np.nan], [11.0, np.nan, np.nan], [12.0, np.nan, np.nan]])
+    result = SimpleNamespace(panel=SimpleNamespace(mark_prices=marks, symbols=("A", "B", "C")))
+    assert final_marks(result) == {"A": 12.0, "B": 20.0}  # C never priced: no mark
+
+
+def test_contribution_of_a_run_ending_with_open_positions_sums_to_its_pnl(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "qt", "run", "data=synthetic", "data.n_assets=25", "data.n_days=400",
+         "strategy.params.lookback=63", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    perf = json.loads((tmp_path / "performance.json").read_text())
+    equity = pd.read_parquet(tmp_path / "equity.parquet")
+    assert equity["gross_exposure"].iloc[-1] > 0.5  # the book is open at the end: final marks matter
+    assert sum(perf["contribution"].values()) == pytest.approx(equity["nav"].iloc[-1] - 1_000_000.0, rel=1e-9)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["halted_at"] is None and metrics["halt_reason"] is None and metrics["derisk_events"] == 0
