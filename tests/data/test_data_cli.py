@@ -109,3 +109,20 @@ def test_ingest_reads_a_yahoo_file_and_says_which_close_it_stores(qt_cli, tmp_pa
     assert "the file has both close and adjusted close; using close" in out.stderr
     shown = qt_cli("data", "ls", env=env)
     assert shown.stdout.split("\n")[1].split()[:4] == ["AAPL", "2024-01-02", "2024-01-02", "1"]
+
+
+def test_a_sweep_loads_and_validates_its_data_once_per_process(qt_cli, tmp_path) -> None:
+    days = pd.bdate_range("2020-01-01", periods=300)
+    frame = pd.DataFrame({"timestamp": np.repeat(days, 4), "symbol": np.tile(["A", "B", "C", "D"], len(days))})
+    frame["close"] = 100 * np.exp(np.random.default_rng(2).normal(0, 0.01, len(frame)))
+    path = tmp_path / "prices.parquet"
+    frame.to_parquet(path)
+    sweep = tmp_path / "sweep"
+    out = qt_cli(
+        "run", "-m", "data=parquet", f"data.path={path}", "strategy=xmom", "strategy.params.lookback=63,126",
+        "cache=off", f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    logs = [(sweep / str(n) / "run.log").read_text() for n in (0, 1)]
+    assert "already loaded" not in logs[0] and "data prices: 300 bars x 4 assets" in logs[0]
+    assert "data " + str(path) + ": already loaded and validated in this process" in logs[1]
