@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,7 +13,28 @@ from rich.table import Table
 from qt.evaluation.halts import halt_lines
 
 if TYPE_CHECKING:
-    from qt.runs.backtest import RunSummary
+    from qt.backtest.engine import BacktestResult
+
+
+class RunSummary(Protocol):
+    """What a finished run hands its reporters (``qt.runs.backtest.RunSummary`` is one)."""
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory."""
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json's content."""
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per phase (engine_s, total_s, ...)."""
+
+    @property
+    def result(self) -> BacktestResult:
+        """The backtest's result (panel, NAV, fills, events)."""
+
 
 _PERCENT = {"total_return", "cagr", "ann_vol", "max_drawdown", "avg_turnover", "annual_turnover"}
 HEADLINE = (  # the metrics every summary shows, in this order

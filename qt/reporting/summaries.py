@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qt.evaluation.halts import halt_lines
-from qt.reporting.console import HEADLINE, format_metric
+from qt.reporting.console import HEADLINE, RunSummary, format_metric
 from qt.reporting.reporters import Report
-
-if TYPE_CHECKING:
-    from qt.runs.backtest import RunSummary
 
 RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
 _PERCENT = {"alpha", "tracking_error"}
