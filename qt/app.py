@@ -165,11 +165,13 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     benchmark = _benchmark(cfg)
     if OmegaConf.select(cfg, "validation") is not None:
         from qt.runs.walk_forward import run_walk_forward as run_backtest
+    elif OmegaConf.select(cfg, "mode") == "live":  # the mode group chooses the driver
+        from qt.runs.live import run_live as run_backtest
     with phase("backtest", enabled=settings.progress and not multirun):
         summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark))
     with phase("tearsheet", enabled=settings.progress and not multirun):
         evaluation = evaluate_run(
-            run_dir,
+            summary.run_dir,
             summary.result,
             benchmark=benchmark,
             tearsheet=settings.tearsheet and not multirun,

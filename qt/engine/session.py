@@ -7,7 +7,7 @@ NAV. The backtest drives it with a loop over a panel; live drives it from a feed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.engine.ledger import Ledger
-from qt.engine.pipeline import Decision, DecisionPipeline
+from qt.engine.pipeline import Decision, DecisionOutcome, DecisionPipeline
 from qt.engine.venue import ExecutionVenue
 from qt.enums import OrderStatus, TradingState
 from qt.errors import QtError
@@ -87,12 +87,14 @@ class Session:
         state: SessionState,
         stops: Sequence[PostTradeStop] = (),
         drift_threshold: float | None = None,
+        on_decision: Callable[[DecisionOutcome], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.venue = venue
         self.state = state
         self.stops = tuple(stops)
         self.drift_threshold = drift_threshold
+        self.on_decision = on_decision  # live records each decision durably before its orders are sent
 
     def step(
         self,
@@ -103,11 +105,14 @@ class Session:
         scheduled: bool,
         forced: bool = False,
         delisted: np.ndarray | None = None,
+        decided: DecisionOutcome | None = None,
     ) -> StepResult:
         """Advance the book through bar ``t`` of ``panel`` (rows after t are never read).
 
         ``scores`` is the strategy's score row at t; ``scheduled``: the rebalance rule fires at t
-        (``forced``: it decides whatever the drift); ``delisted``: assets whose last price was at t - 1.
+        (``forced``: it decides whatever the drift); ``delisted``: assets whose last price was at t - 1;
+        ``decided``: a decision already made at t (live, after a restart): its orders are re-submitted
+        (the venue sends only what never left) instead of deciding again.
         """
         state, ledger = self.state, self.state.ledger
         marks = panel.mark_prices[t]
@@ -119,9 +124,11 @@ class Session:
         if state.trading is TradingState.HALTED and state.resume_at is not None and t >= state.resume_at:
             events.append(self._resume(t, marks))
         decision = None
-        if scheduled and state.trading is TradingState.ACTIVE and (forced or self._drifted(marks)):
-            decision, decided = self._decide(t, panel, scores, marks)
-            traded += self._book(decided, fills)
+        if decided is not None or (
+            scheduled and state.trading is TradingState.ACTIVE and (forced or self._drifted(marks))
+        ):
+            decision, outcome = self._decide(t, panel, scores, marks, decided)
+            traded += self._book(outcome, fills)
         if self.stops and state.trading is not TradingState.HALTED:
             hits = self._check_stops(t, ledger.nav(marks))
             if hits:
@@ -155,13 +162,18 @@ class Session:
         return bool(np.abs(now - last).max(initial=0.0) > self.drift_threshold)
 
     def _decide(
-        self, t: int, panel: BarPanel, scores: np.ndarray, marks: np.ndarray
+        self, t: int, panel: BarPanel, scores: np.ndarray, marks: np.ndarray, decided: DecisionOutcome | None
     ) -> tuple[Decision, list[FillBatch]]:
-        """Run the pipeline, submit its orders; the decision, the refusals and what the venue did at once."""
+        """Run the pipeline (unless ``decided``), submit its orders; the decision, the refusals, the venue's news."""
         ledger = self.state.ledger
-        nav = ledger.nav(marks)
-        ctx = DecisionContext(t, panel.timestamps[t], nav, ledger.weights(marks, nav), panel)
-        out = self.pipeline.decide(ctx, scores, ledger.positions)
+        if decided is None:
+            nav = ledger.nav(marks)
+            ctx = DecisionContext(t, panel.timestamps[t], nav, ledger.weights(marks, nav), panel)
+            out = self.pipeline.decide(ctx, scores, ledger.positions)
+            if self.on_decision is not None:
+                self.on_decision(out)
+        else:
+            out = decided
         self.state.last_target = out.decision.target
         self.venue.submit(out.orders, t, out.notes)
         refused = [out.refused] if out.refused is not None else []

@@ -1,0 +1,47 @@
+"""``live:`` — how a live run is driven: the feed's start and speed, the state folder and store, the guards.
+
+Everything here is a setting with a default; ``mode=live`` adds the block, ``broker=`` chooses where
+orders go. Account ids and passwords never live here: they come from the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
+
+from qt.live.guard import GuardSettings
+
+
+class LiveSettings(BaseModel):
+    """The ``live`` block of a ``mode=live`` run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state_dir: str = "live/default"
+    run_name: str | None = None  # the client-order-id namespace; default: the state folder's name
+    start: str | None = None  # first bar traded live; earlier bars are warm-up history (default: the first bar)
+    speed: Literal["max"] | PositiveFloat = "max"  # replay: as fast as possible, or a multiple of real time
+    store: dict[str, Any] = Field(default_factory=lambda: {"kind": "sqlite"})
+    guard: GuardSettings = GuardSettings()
+    ack_timeout_s: PositiveFloat = 30.0
+    max_ack_misses: PositiveInt = 3
+    max_rejects: PositiveInt = 5  # broker rejects within reject_window_minutes that halt trading
+    reject_window_minutes: PositiveFloat = 10.0
+    halt_on_daily_loss: bool = True  # a daily-loss stop halts live trading (it only de-risks in a backtest)
+    adopt_positions: bool = False  # on a position break at start: adopt the broker's positions instead of halting
+    cancel_on_exit: bool = False  # on SIGTERM/SIGINT: cancel open orders before exiting
+    stall_after: NonNegativeInt | None = None  # rehearsal/tests: the replay feed goes silent after that many bars
+
+    @property
+    def folder(self) -> Path:
+        """The state folder, ``~`` and ``$VARS`` expanded."""
+        from qt.config.paths import expand_path
+
+        return Path(expand_path(self.state_dir))
+
+    @property
+    def name(self) -> str:
+        """The run name client order ids are derived from."""
+        return self.run_name or self.folder.resolve().name
