@@ -1,7 +1,8 @@
 """The nouns qt's stages pass to each other: frozen, typed values.
 
 Panels ([T x N] numpy arrays) carry whole histories; these types carry what one
-decision or one trade is about.
+decision is about and, column-wise, its orders and their outcomes. Live trading's
+per-order records (client order ids, executions) live in ``qt/live/broker.py``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qt.enums import OrderStatus, OrderType, Side
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One OHLCV bar of one symbol; NaN marks a field the data set lacks."""
-
-    timestamp: np.datetime64
-    symbol: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+from qt.enums import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,53 +47,6 @@ class TargetWeights:
     timestamp: np.datetime64
     weights: np.ndarray
     report: SolveReport | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    """An instruction to trade ``quantity`` shares (signed: + buys, - sells)."""
-
-    order_id: int
-    timestamp: np.datetime64
-    symbol: str
-    quantity: float
-    order_type: OrderType = OrderType.MARKET
-
-    @property
-    def side(self) -> Side:
-        """BUY for a positive quantity, SELL otherwise."""
-        return Side.BUY if self.quantity > 0 else Side.SELL
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """An executed trade: ``quantity`` signed shares at ``price``, paying ``fees``."""
-
-    order_id: int
-    timestamp: np.datetime64
-    symbol: str
-    quantity: float
-    price: float
-    fees: float
-
-    @property
-    def cash_flow(self) -> float:
-        """Change in cash caused by the fill: -quantity x price - fees."""
-        return -self.quantity * self.price - self.fees
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Shares held in one symbol and their mark-to-market value."""
-
-    symbol: str
-    quantity: float
-    price: float
-
-    @property
-    def market_value(self) -> float:
-        """Quantity x price."""
-        return self.quantity * self.price
 
 
 @dataclass(frozen=True, slots=True)
