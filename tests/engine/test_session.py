@@ -55,8 +55,18 @@ def test_stepping_the_session_by_hand_equals_the_backtest_loop(timing):
     assert len(decisions) == len(result.decisions) > 10
     assert [e.t for e in events] == [e.t for e in result.events]
     by_hand = orders_table(
-        type(result)(panel, 1e6, result.nav, result.cash, result.gross_exposure, result.net_exposure,
-                     result.turnover, decisions, fills, events)
+        type(result)(
+            panel,
+            1e6,
+            result.nav,
+            result.cash,
+            result.gross_exposure,
+            result.net_exposure,
+            result.turnover,
+            decisions,
+            fills,
+            events,
+        )
     )
     assert by_hand.equals(orders_table(result))
     assert result.n_trades > 20
@@ -75,8 +85,12 @@ class AllIn:
 def run_stop(close, stop):
     panel = daily_panel(close)
     eng = BacktestEngine(
-        strategy=AllIn(), portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(),
-        capital=1000.0, post_trade=[stop],
+        strategy=AllIn(),
+        portfolio=EqualWeight(),
+        sizer=Sizer(),
+        execution=ExecutionSimulator(),
+        capital=1000.0,
+        post_trade=[stop],
     )
     return eng, eng.run(panel, np.ones(panel.close.shape))
 
@@ -107,10 +121,13 @@ def test_trading_state_is_an_enum_on_the_session_state():
 def test_a_non_finite_book_stops_the_run_naming_bar_symbol_and_value():
     close = np.array([[10.0, 20.0], [10.0, 1e308], [10.0, np.inf]])
     panel = daily_panel(close, symbols=["AAA", "BBB"])
-    eng = BacktestEngine(strategy=AllIn(), portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(),
-                         capital=1000.0)
+    eng = BacktestEngine(
+        strategy=AllIn(), portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(), capital=1000.0
+    )
     # 25 shares of BBB bought at 20; marked at 1e308 the next bar, the position is worth 2.5e309 = inf
-    with pytest.raises(NonFiniteBookError, match=r"^bar 2024-01-02: the position in BBB is worth inf \(25 shares at 1e\+308\)"):
+    with pytest.raises(
+        NonFiniteBookError, match=r"^bar 2024-01-02: the position in BBB is worth inf \(25 shares at 1e\+308\)"
+    ):
         eng.run(panel, np.ones(close.shape))
 
 
@@ -118,7 +135,8 @@ def test_a_carried_book_starts_where_the_last_run_ended():
     panel = daily_panel([[100.0], [110.0]])
     state = SessionState.start(0.0, 1)
     state.ledger.positions[:] = 10.0  # 10 shares, no cash
-    eng = BacktestEngine(strategy=AllIn(), portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(),
-                         capital=1.0)
+    eng = BacktestEngine(
+        strategy=AllIn(), portfolio=EqualWeight(), sizer=Sizer(), execution=ExecutionSimulator(), capital=1.0
+    )
     result = eng.run(panel, np.ones((2, 1)), state=state)
     assert result.capital == 1000.0 and result.nav.tolist() == [1000.0, 1100.0]
