@@ -154,7 +154,7 @@ def main(cfg: DictConfig) -> float | None:
 
 def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     from qt.evaluation.finish import evaluate_run
-    from qt.reporting.progress import phase
+    from qt.reporting.progress import bar_progress, phase
     from qt.reporting.reporters import dispatch
     from qt.reporting.settings import ReportSettings, build_reporters
     from qt.reporting.summaries import run_report
@@ -167,8 +167,8 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
         from qt.runs.walk_forward import run_walk_forward as run_backtest
     elif OmegaConf.select(cfg, "mode") == "live":  # the mode group chooses the driver
         from qt.runs.live import run_live as run_backtest
-    with phase("backtest", enabled=settings.progress and not multirun):
-        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark))
+    with bar_progress("backtest", enabled=settings.progress and not multirun) as progress:
+        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress)
     with phase("tearsheet", enabled=settings.progress and not multirun):
         evaluation = evaluate_run(
             summary.run_dir,

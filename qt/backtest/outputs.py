@@ -8,8 +8,6 @@ half-written results behind.
 from __future__ import annotations
 
 import functools
-import json
-import math
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from qt.backtest.engine import BacktestResult
+from qt.config.jsonsafe import write_json
 from qt.enums import OrderStatus, Side
 
 RESULT_FILES = (
@@ -217,21 +216,3 @@ def events_table(result: BacktestResult) -> pa.Table:
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
-
-
-def write_json(data: Mapping[str, Any], path: Path) -> None:
-    """Pretty, key-sorted JSON with NaN and infinities as null."""
-    path.write_text(json.dumps(_json_safe(data), indent=2, sort_keys=True) + "\n")
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities become null: JSON has no literal for them."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,11 @@ class RunSummary:
 
 
 def run_backtest(
-    cfg: DictConfig, run_dir: Path, *, check_panel: Callable[[BarPanel], object] | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    *,
+    check_panel: Callable[[BarPanel], object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     """Run the backtest ``cfg`` describes and write its results into ``run_dir``.
 
@@ -67,7 +71,7 @@ def run_backtest(
         scores = parts.strategy.scores(panel)
     clock.lap("signals_s")
     engine = parts.engine()
-    result = engine.run(panel, scores)
+    result = engine.run(panel, scores, progress=progress)
     clock.lap("engine_s")
     metrics = headline(
         nav=result.nav,

@@ -39,12 +39,19 @@ from qt.live.store import EventKind, LiveStore, StoreSettings, open_from_setting
 from qt.rebalancing import drift_rule
 from qt.risk.stops import RiskEvent
 from qt.runs.backtest import RunSummary
+from qt.types import SolveReport
 
 log = logging.getLogger("qt")
 BROKERS = ("paper", "ib")
 
 
-def run_live(cfg: DictConfig, run_dir: Path, *, check_panel: Callable[[BarPanel], object] | None = None) -> RunSummary:
+def run_live(
+    cfg: DictConfig,
+    run_dir: Path,
+    *,
+    check_panel: Callable[[BarPanel], object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
     """Run ``cfg`` live until its feed ends or SIGTERM/SIGINT; results go to ``live.state_dir``."""
     broker_cfg = OmegaConf.select(cfg, "broker")
     if broker_cfg is None:
@@ -198,7 +205,7 @@ def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -
         fills += [_shift(batch_from_payload(b), lo) for b in e.payload.get("fills", [])]
     decisions = [
         Decision(int(e.payload["t"]) - lo, np.asarray(e.payload["before"]), np.asarray(e.payload["target"]),
-                 None, dict(e.payload.get("risk") or {}))
+                 _report(e.payload.get("report")), dict(e.payload.get("risk") or {}))
         for e in store.events(kinds=[EventKind.DECISION])
     ]  # fmt: skip
     events = [
@@ -212,6 +219,11 @@ def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -
     start_nav = capital if lo == first else nav[0]
     return BacktestResult(view, start_nav, nav, series["cash"], series["gross"] * scale, series["net"] * scale,
                           series["traded"] * scale, decisions, fills, events)  # fmt: skip
+
+
+def _report(p: dict[str, Any] | None) -> SolveReport | None:
+    """A decision's solve report as recorded (status, solver, fallback steps)."""
+    return None if p is None else SolveReport(str(p["status"]), str(p["solver"]), tuple(p.get("steps") or ()))
 
 
 def _shift(batch: Any, lo: int) -> Any:

@@ -51,7 +51,11 @@ class Trial:
 
 
 def run_walk_forward(
-    cfg: DictConfig, run_dir: Path, *, check_panel: Callable[[BarPanel], object] | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    *,
+    check_panel: Callable[[BarPanel], object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     """Run the walk-forward ``cfg.validation`` describes and write its results into ``run_dir``."""
     clock = _Clock()
