@@ -25,6 +25,9 @@ class Sizer(BaseModel):
     Fractional shares by default; with ``lot_size`` target holdings are rounded toward
     zero to whole lots (never above target). Assets without a price keep their holding.
     ``cash_buffer`` keeps that fraction of NAV out of the market (weights scaled by 1 - buffer);
+    ``reserve_fees_bps`` scales the book down just enough that buying it and paying that many
+    basis points of the traded notional in fees leaves cash >= 0 (by default orders are sized to
+    w x NAV and fees are paid on top, so cash can dip below zero by a rebalance's fees);
     orders under ``min_trade_notional`` are dropped (recorded as rejected with the reason).
 
     Examples
@@ -40,6 +43,7 @@ class Sizer(BaseModel):
     lot_size: PositiveFloat | None = None
     min_trade_notional: NonNegativeFloat = 0.0
     cash_buffer: float = Field(0.0, ge=0.0, lt=1.0)
+    reserve_fees_bps: NonNegativeFloat = 0.0
 
     def orders(
         self,
@@ -66,6 +70,9 @@ class Sizer(BaseModel):
         safe = np.where(tradable, prices, 1.0)
         if self.cash_buffer:
             weights = weights * (1.0 - self.cash_buffer)
+        if self.reserve_fees_bps:
+            held = np.where(tradable, positions * safe / nav, 0.0) if nav > 0 else np.zeros_like(weights)
+            weights = weights * fee_room(np.where(tradable, weights, 0.0), held, self.reserve_fees_bps * 1e-4)
         target = np.where(tradable, weights * nav / safe, positions)
         if self.lot_size is not None:
             target = np.where(tradable, np.trunc(target / self.lot_size) * self.lot_size, positions)
@@ -80,3 +87,26 @@ class Sizer(BaseModel):
             dtype=object,
         )
         return SizedOrders(OrderBatch(t, keep, delta[keep]), OrderBatch(t, drop, delta[drop]), reasons)
+
+
+def fee_room(weights: np.ndarray, held: np.ndarray, rate: float) -> float:
+    """The largest scale s in [0, 1] with s x sum(w) + rate x sum|s x w - held| <= 1 (cash stays >= 0 after fees).
+
+    The left side grows with s (piecewise linearly), so bisection finds it to 1e-12.
+
+    Examples
+    --------
+    >>> round(fee_room(np.array([0.5, 0.5]), np.zeros(2), 0.001), 9)  # s + 0.001 s = 1
+    0.999000999
+    """
+
+    def spend(s: float) -> float:
+        return float(s * weights.sum() + rate * np.abs(s * weights - held).sum())
+
+    if spend(1.0) <= 1.0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if spend(mid) <= 1.0 else (lo, mid)
+    return lo
