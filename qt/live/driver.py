@@ -58,8 +58,9 @@ class LiveDriver:
 
     def __post_init__(self) -> None:
         self.session.on_decision = self._record_decision
-        requests = self.store.events(kinds=[EventKind.HEALTH])
-        self._seen_requests = requests[-1].seq if requests else 0
+        # a request is done once a later health event says it was handled: one made while no process ran applies now
+        handled = [int(e.payload.get("handled", 0)) for e in self.store.events(kinds=[EventKind.HEALTH])]
+        self._seen_requests = max(handled, default=0)
 
     async def run(self) -> int:
         """Drive bars until the feed ends or a stop signal; the number of bars processed."""
@@ -67,6 +68,9 @@ class LiveDriver:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
+        if self.session.state.trading is TradingState.HALTED:  # halted while no process ran: cancel what still works
+            self.router.cancel_open(self.history.n - 1, "halted: " + self.store.trading_state().reason)
+            self.router.sync(self.history.n - 1)
         queue: asyncio.Queue[BarRow | None] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._produce(queue))
         try:
@@ -94,19 +98,27 @@ class LiveDriver:
         await queue.put(None)
 
     async def _next(self, queue: asyncio.Queue[BarRow | None]) -> BarRow | None:
-        """The next bar; while none comes within ``stale_after_s``, halt with an alert and keep waiting."""
+        """The next bar; while waiting, apply other processes' requests and halt once the feed is silent too long."""
         limit = self.settings.guard.stale_after_s
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            stopper = asyncio.ensure_future(self._stop.wait())
-            done, _ = await asyncio.wait({getter, stopper}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        waiting_since = time.monotonic()
+        getter = asyncio.ensure_future(queue.get())
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {getter, stopper}, timeout=CONTROL_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter in done:
+                    return getter.result()
+                if self._stop.is_set():
+                    return None
+                self._between_bars()
+                if limit is not None and time.monotonic() - waiting_since > limit:
+                    self._stale()
+        finally:
             stopper.cancel()
-            if getter in done:
-                return getter.result()
-            getter.cancel()
-            if self._stop.is_set():
-                return None
-            self._stale()
+            if not getter.done():
+                getter.cancel()
 
     # -- one bar --------------------------------------------------------------------
     def step(self, bar: BarRow) -> StepResult:
@@ -161,9 +173,9 @@ class LiveDriver:
             self.store.record_alert(f"{event.kind}: {event.detail}", time=now,
                                     details={"risk_event": _event_payload(event)})  # fmt: skip
             halts = event.halt or (event.kind == "daily_loss" and self.settings.halt_on_daily_loss)
-            if halts:
+            if halts:  # the session already cancelled waiting orders before its stop orders: keep those
                 state.trading = TradingState.HALTED
-                self._halt(f"{event.kind}: {event.detail}", now)
+                self._halt(f"{event.kind}: {event.detail}", now, cancel=False)
             elif event.kind == "resume":
                 self.store.set_trading_state(TradingState.ACTIVE, event.detail, time=now)
         self._count_rejects(now)
@@ -175,10 +187,11 @@ class LiveDriver:
         )  # fmt: skip
         self.store.record_equity(step.nav, step.cash, time=now)
 
-    def _halt(self, reason: str, now: Any) -> None:
+    def _halt(self, reason: str, now: Any, *, cancel: bool = True) -> None:
         self.store.set_trading_state(TradingState.HALTED, reason, time=now)
         self.router.trading = TradingState.HALTED
-        self.router.cancel_open(self.history.n - 1, "halted: " + reason)
+        if cancel:
+            self.router.cancel_open(self.history.n - 1, "halted: " + reason)
         log.warning("HALTED: %s", reason)
         self.notify(f"qt live halted: {reason}")
 
@@ -194,11 +207,21 @@ class LiveDriver:
             self._halt(f"{n} broker rejects in {m:g} minutes (max_rejects {self.settings.max_rejects})", now)
 
     # -- requests from other processes and the feed ------------------------------------------
-    def _apply_requests(self, t: int) -> None:
-        """Trading state set by ``qt live halt/resume`` and ``flatten`` requests, read from the store."""
+    def _between_bars(self) -> None:
+        """Requests read while no bar comes: a halt reaches the broker as cancels now, not at the next bar."""
+        t = self.history.n - 1
+        if t >= 0 and self._apply_requests(t, fresh=False):
+            self.router.sync(t)  # the store shows the cancels and fills now; the session books them at the next bar
+
+    def _apply_requests(self, t: int, *, fresh: bool = True) -> bool:
+        """Trading state set by ``qt live halt/resume`` and ``flatten`` requests, read from the store.
+
+        ``fresh``: a bar just arrived (a stale-data halt ends). True when anything changed or was routed.
+        """
         stored = self.store.trading_state()
         state = self.session.state
-        if stored.state is TradingState.HALTED and stored.reason.startswith(STALE):
+        acted = False
+        if fresh and stored.state is TradingState.HALTED and stored.reason.startswith(STALE):
             self.store.set_trading_state(TradingState.ACTIVE, "fresh data: bars arrive again")
             self.store.record_alert("fresh data: bars arrive again; trading resumes")
             stored = self.store.trading_state()
@@ -206,12 +229,16 @@ class LiveDriver:
             if stored.state is TradingState.HALTED:
                 self.router.cancel_open(t, "halted: " + stored.reason)
             state.trading = stored.state
+            acted = True
             log.warning("trading state %s (%s)", stored.state.value, stored.reason)
         self.router.trading = state.trading
         for request in self.store.events(since_seq=self._seen_requests, kinds=[EventKind.HEALTH]):
             self._seen_requests = request.seq
             if request.payload.get("request") == "flatten":
                 self._flatten(t)
+                self.store.record_event(EventKind.HEALTH, {"status": "flatten routed", "handled": request.seq})
+                acted = True
+        return acted
 
     def _flatten(self, t: int) -> None:
         """Close every position through the risk guard (the session books the fills)."""
@@ -227,6 +254,7 @@ class LiveDriver:
             return
         self.session.state.trading = TradingState.HALTED
         self.store.record_event(EventKind.HEALTH, {"status": "stale", "reason": reason})
+        self.store.record_alert(f"{reason}: no new decision until bars arrive again", severity="critical")
         self._halt(reason, None)
 
     # -- durable decisions ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qt.enums import OrderStatus, TradingState
-from qt.live.broker import Broker, BrokerOrder, Execution, OrderState
+from qt.live.broker import Broker, BrokerOrder, BrokerUnavailable, Execution, OrderState
 from qt.live.guard import RiskGuard
 from qt.live.store import FillRecord, LiveStore, OrderIntent, OrderUpdate, client_order_id
 from qt.live.store.faults import fault_point
@@ -65,6 +65,7 @@ class RoutedVenue:
     _unacked: dict[str, _Sent] = field(
         default_factory=dict
     )  # sent, no news yet (queried after ack_timeout_s)  # monotonic times of broker rejects (automatic halts)
+    _cancelling: dict[str, str] = field(default_factory=dict)  # qt's reason for each cancel it asked for
 
     def new_bar(self, bar_time: dt.datetime, last_prices: np.ndarray) -> None:
         """Start bar ``bar_time`` (intent numbers count from 0 again within a bar)."""
@@ -88,7 +89,12 @@ class RoutedVenue:
         fault_point("router.after_intent")
         sent = []
         for cid, symbol, quantity in to_send:
-            self.broker.place(BrokerOrder(cid, symbol, quantity))
+            try:
+                self.broker.place(BrokerOrder(cid, symbol, quantity))
+            except BrokerUnavailable as exc:  # disconnected or read-only: qt's refusal, never sent
+                self.store.record_order_update(OrderUpdate(cid, OrderStatus.DENIED, self.bar_time, reason=str(exc)))
+                denied.append((self._sent[cid].asset, quantity, str(exc)))
+                continue
             sent.append(cid)
             self._unacked[cid] = self._sent[cid]
             self._sent[cid].last_seen = time.monotonic()
@@ -119,9 +125,14 @@ class RoutedVenue:
             out.append(_batch(decided, t, rows, OrderStatus(status)))
         return out
 
+    def sync(self, t: int) -> None:
+        """Book the broker's news now (a resynchronization after a reconnect); the session gets it at the next poll."""
+        self._pending = self.poll(t)
+
     def cancel_open(self, t: int, reason: str) -> list[FillBatch]:
         """Ask the broker to cancel every open order of ours (the cancels arrive by ``poll``)."""
         for order in self.store.orders(open_only=True):
+            self._cancelling[order.client_order_id] = reason
             self.broker.cancel(order.client_order_id)
         return []
 
@@ -212,8 +223,10 @@ class RoutedVenue:
         if record is None:
             return  # a foreign order: reported by reconciliation, never touched
         if news.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+            asked = self._cancelling.pop(news.client_order_id, None) if news.status is OrderStatus.CANCELLED else None
+            reason = asked or news.reason  # a cancel qt asked for carries qt's reason
             changed = self.store.record_order_update(
-                OrderUpdate(news.client_order_id, news.status, self.bar_time, reason=news.reason,
+                OrderUpdate(news.client_order_id, news.status, self.bar_time, reason=reason,
                             broker_order_id=news.broker_order_id)
             )  # fmt: skip
             sent = self._sent.get(news.client_order_id)
@@ -221,7 +234,7 @@ class RoutedVenue:
                 self.rejected_at.append(time.monotonic())
             if changed and sent is not None:
                 rest = record.intent.quantity - record.filled
-                ended.setdefault((sent.t, news.status.value), []).append((sent.asset, rest, news.reason))
+                ended.setdefault((sent.t, news.status.value), []).append((sent.asset, rest, reason))
         elif news.status is OrderStatus.SUBMITTED and news.broker_order_id:
             self.store.record_order_update(
                 OrderUpdate(news.client_order_id, OrderStatus.SUBMITTED, self.bar_time,
