@@ -98,7 +98,8 @@ class PaperBroker:
         record = self.book.order(client_order_id)
         if record is None or not record.status.is_open:
             return
-        stamp = utc_time(self._require_bar().timestamp)
+        # before the first bar (a restart that finds the run halted): stamped with the order's last update
+        stamp = utc_time(self._bar.timestamp) if self._bar is not None else record.updated_at
         self._status(client_order_id, OrderStatus.CANCELLED, stamp, "cancelled on request")
 
     def updates(self) -> list[OrderState | Execution]:
