@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 FREE, LOW, HIGH, KINK = 0, 1, 2, 3
 
@@ -38,7 +37,7 @@ class BoxQP:
         return 2.0 * self.gamma * (self.loadings @ (self.loadings.T @ w) + self.specific * w) - self.q
 
 
-def solve(p: BoxQP, *, max_admm: int = 2000, max_active: int = 30) -> np.ndarray | None:
+def solve(p: BoxQP, *, max_admm: int = 2000, max_active: int = 60) -> np.ndarray | None:
     """The exact minimizer (KKT verified), or None when the active-set loop does not verify.
 
     Weights with ``lower == upper`` are fixed there; the rest are solved for.
@@ -87,14 +86,14 @@ def _admm(p: BoxQP, *, max_iter: int) -> Iterator[np.ndarray]:
     if n <= k:  # (Δ + CCᵀ)⁻¹ directly
         dense = c @ c.T
         dense[np.diag_indices(n)] += delta
-        full = np.linalg.inv(dense)
+        full = np.linalg.solve(dense, np.eye(n))
 
         def inverse(x: np.ndarray) -> np.ndarray:
             return np.asarray(full @ x)
 
     else:  # Woodbury: (Δ + CCᵀ)⁻¹ = Δ⁻¹ − Δ⁻¹C (I + CᵀΔ⁻¹C)⁻¹ CᵀΔ⁻¹
         scaled = c / delta[:, None]
-        g = scaled @ np.linalg.inv(np.eye(k) + c.T @ scaled)
+        g = np.linalg.solve(np.eye(k) + c.T @ scaled, scaled.T).T
         ct = np.ascontiguousarray(c.T)
 
         def inverse(x: np.ndarray) -> np.ndarray:
@@ -142,6 +141,8 @@ def _active_set(p: BoxQP, z: np.ndarray, *, max_iter: int) -> np.ndarray | None:
     scale = 1.0 + float(np.abs(p.q).max()) + 2.0 * p.gamma * float(((p.loadings**2).sum(axis=1) + p.specific).max())
     eps = 1e-9 * scale
     for _ in range(max_iter):
+        if not (state == FREE).any():  # nothing can absorb the budget: release weights toward it
+            _release(p, state, side)
         w, nu = _solve_free(p, state, side)
         if w is None:
             return None
@@ -160,12 +161,35 @@ def _active_set(p: BoxQP, z: np.ndarray, *, max_iter: int) -> np.ndarray | None:
         rise = (state == KINK) & (g < -tau - eps)
         fall = (state == KINK) & (g > tau + eps)
         if not (leave_low.any() or leave_high.any() or rise.any() or fall.any()):
-            return w
+            free = state == FREE
+            stationary = np.abs(g[free] + tau * side[free]).max(initial=0.0) <= eps
+            return w if stationary else None  # an ill-conditioned solve does not pass
         state[leave_low | leave_high | rise | fall] = FREE
         side[leave_low] = np.where(lo >= w0, 1.0, -1.0)[leave_low] if tau > 0 else 0.0
         side[leave_high] = np.where(hi <= w0, -1.0, 1.0)[leave_high] if tau > 0 else 0.0
         side[rise], side[fall] = 1.0, -1.0
     return None
+
+
+def _release(p: BoxQP, state: np.ndarray, side: np.ndarray, most: int = 50) -> None:
+    """Free the held weights (at the kink), else the ``most`` bound weights whose gradient favours the budget.
+
+    Nothing changes when the fixed weights already meet the budget.
+    """
+    at = np.where(state == LOW, p.lower, np.where(state == HIGH, p.upper, p.before))
+    if abs(p.net - float(at.sum())) <= 1e-10:
+        return
+    up = p.net > float(at.sum())
+    if (state == KINK).any():
+        pick = np.flatnonzero(state == KINK)
+    else:
+        g = p.gradient(at)
+        movable = np.flatnonzero(state == (LOW if up else HIGH))
+        pick = movable[np.argsort(g[movable] if up else -g[movable])[:most]]
+    state[pick] = FREE
+    if p.tau > 0:  # the sign of w - w0 just past the starting point, moving toward the budget
+        a, w0 = at[pick], p.before[pick]
+        side[pick] = np.where(a >= w0, 1.0, -1.0) if up else np.where(a <= w0, -1.0, 1.0)
 
 
 def _side(z: np.ndarray, lo: np.ndarray, hi: np.ndarray, w0: np.ndarray, tau: float) -> np.ndarray:
@@ -193,10 +217,9 @@ def _solve_free(p: BoxQP, state: np.ndarray, side: np.ndarray) -> tuple[np.ndarr
     q_ff = two_g * (bf @ bf.T)
     q_ff[np.diag_indices_from(q_ff)] += two_g * p.specific[free]
     try:
-        factor = cho_factor(q_ff, lower=True, check_finite=False)
+        both = np.linalg.solve(q_ff, np.column_stack([rhs, np.ones(free.size)]))
     except np.linalg.LinAlgError:
         return None, 0.0
-    both = cho_solve(factor, np.column_stack([rhs, np.ones(free.size)]), check_finite=False)
     nu = (both[:, 0].sum() - rest) / both[:, 1].sum()
     w[free] = both[:, 0] - nu * both[:, 1]
     return w, float(nu)
