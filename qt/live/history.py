@@ -117,5 +117,5 @@ def utc_time(stamp: np.datetime64) -> dt.datetime:
     >>> utc_time(np.datetime64("2024-01-02T21:00", "us")).isoformat()
     '2024-01-02T21:00:00+00:00'
     """
-    micros = int(np.datetime64(stamp, "us").astype(np.int64))
+    micros = int(np.asarray(stamp).astype("datetime64[us]").astype(np.int64))
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)

@@ -118,9 +118,9 @@ class RoutedVenue:
                     self._book_fill(news, t, fills)
                 else:
                     self._book_state(news, ended)
-        for decided, rows in fills.items():
-            a, q, p, f, status, why = (np.array(x) for x in zip(*rows, strict=True))
-            out.append(FillBatch(OrderBatch(decided, a.astype(np.intp), q), t, status, p, f, why))
+        for decided, filled in fills.items():
+            a, q, p, f, states, why = (np.array(x) for x in zip(*filled, strict=True))
+            out.append(FillBatch(OrderBatch(decided, a.astype(np.intp), q), t, states, p, f, why))
         for (decided, status), rows in ended.items():
             out.append(_batch(decided, t, rows, OrderStatus(status)))
         return out

@@ -173,7 +173,7 @@ def write_live_outputs(
 ) -> RunSummary:
     """The backtest's result files in ``folder``, rebuilt from what the store recorded."""
     result = live_result(store, panel, first, capital)
-    metrics = headline(
+    metrics: dict[str, Any] = headline(
         nav=result.nav, capital=result.capital, timestamps=result.panel.timestamps, turnover=result.turnover,
         n_decisions=len(result.decisions), n_trades=result.n_trades,
     )  # fmt: skip
