@@ -91,3 +91,24 @@ def test_active_set_equals_clarabel_on_the_optimizers(panel, ctx_of, target_of):
         b = cls(risk_model=RM, **kw).weights(target_of(panel), ctx_of(panel, weights=held))
         assert a.report.solver == "ACTIVE_SET"
         np.testing.assert_allclose(a.weights, b.weights, atol=1e-5)  # Clarabel's tolerance
+
+
+def test_active_set_runs_never_import_cvxpy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from qt.portfolio.convex.min_variance import MinVariance\n"
+        "from qt.testing.panels import daily_panel\n"
+        "from qt.context import DecisionContext\n"
+        "from qt.types import TargetPositions\n"
+        "rng = np.random.default_rng(0)\n"
+        "p = daily_panel(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 8)), axis=0)))\n"
+        "ctx = DecisionContext(299, p.timestamps[299], 1e6, np.zeros(8), p)\n"
+        "r = MinVariance(solver='ACTIVE_SET').weights(TargetPositions(p.timestamps[299], np.ones(8), np.zeros(8)), ctx)\n"
+        "print(r.report.solver, 'cvxpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ACTIVE_SET", "False"]

@@ -20,6 +20,8 @@ from qt.portfolio.expected_returns import expected_returns
 from qt.portfolio.risk_based import RiskBased
 from qt.portfolio.risk_models import compress, exact_rows
 
+BIG = 10.0  # stands in for an infinite weight bound (homogenized max Sharpe multiplies bounds by kappa)
+
 if TYPE_CHECKING:
     from qt.portfolio.convex.problem import ConvexProblem, Goal, Terms
 
@@ -124,11 +126,13 @@ class ConvexOptimizer(RiskBased):
         solver = job.solver
         if solver == Solver.ACTIVE_SET:
             form = self.quadratic() if self.fits_box_qp(relaxed=job.relaxed) else None
+            spent = 0.0
             if form is not None:
-                weights, ms = _active_set(form, data, self.constraints.net)
+                weights, spent = _active_set(form, data, self.constraints.net)
                 if weights is not None:
-                    return weights, "optimal", ms, solver
-            solver = Solver.CLARABEL.value
+                    return weights, "optimal", spent, solver
+            weights, status, ms, used = self.solve(job.retry(solver=Solver.CLARABEL.value, relaxed=job.relaxed), data)
+            return weights, status, spent + ms, used
         problem = self.problem(len(job.ctx.symbols), data.loadings.shape[1], job.ctx.symbols, relaxed=job.relaxed)
         lower, upper = data.box
         sol = problem.solve(
@@ -186,7 +190,6 @@ class _Data:
 def _active_set(form: Quadratic, data: _Data, net: float) -> tuple[np.ndarray | None, float]:
     """Solve with qt's active-set solver; the weights (None if unverified) and milliseconds."""
     from qt.portfolio.convex.active_set import BoxQP, solve
-    from qt.portfolio.convex.problem import BIG
 
     start = time.perf_counter()
     lower, upper = np.clip(data.lower, -BIG, BIG), np.clip(data.upper, -BIG, BIG)

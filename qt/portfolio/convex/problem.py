@@ -17,8 +17,8 @@ import cvxpy as cp
 import numpy as np
 
 from qt.portfolio.constraints import Constraints
+from qt.portfolio.convex.base import BIG
 
-BIG = 10.0  # stands in for an infinite weight bound (homogenized max Sharpe multiplies bounds by kappa)
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {}  # per-solver keyword arguments of Problem.solve
 
 
