@@ -45,8 +45,8 @@ class RayLauncher(Launcher):
         self.temp_dir = temp_dir
         self.include_dashboard = include_dashboard
         self.log_to_driver = log_to_driver
-        self.runtime_env = dict(runtime_env or {})
-        self.task = dict(task or {})
+        self.runtime_env = _plain(runtime_env)
+        self.task = _plain(task)
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -101,6 +101,13 @@ class RayLauncher(Launcher):
             _temp_dir=str(Path(self.temp_dir).resolve()) if self.temp_dir else None,
             **options,
         )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A config mapping as plain Python (Ray's options reject DictConfig/ListConfig)."""
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    return dict(value or {})
 
 
 # one BLAS / OpenMP thread per run: a sweep's parallelism is across runs, not inside one
