@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from qt.enums import OrderStatus, OrderType
+from qt.errors import QtError
+
+
+class BrokerUnavailable(QtError):
+    """The broker cannot take orders now (disconnected, read-only): the router records the order DENIED."""
 
 
 @dataclass(frozen=True)

@@ -209,10 +209,7 @@ class RoutedVenue:
                                     time=self.bar_time)  # fmt: skip
             return
         asset = sent.asset if sent is not None else self.symbols.index(news.symbol)
-        order = self.store.order(news.client_order_id) if news.client_order_id else None
-        status = (
-            OrderStatus.FILLED if order is None or order.status is OrderStatus.FILLED else OrderStatus.PARTIALLY_FILLED
-        )
+        status = OrderStatus.FILLED  # each row is one execution, filled in full (the ledger books FILLED rows only)
         decided = sent.t if sent is not None else t
         note = sent.note if sent is not None else ""
         fills.setdefault(decided, []).append((asset, news.quantity, news.price, news.fees, status.value, note))
