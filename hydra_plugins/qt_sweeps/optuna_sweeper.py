@@ -10,6 +10,7 @@ A run that fails is told to the study as a failed trial and the search goes on.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class OptunaSweeper(Sweeper):
         params: dict[str, str] | None = None,
     ) -> None:
         self.n_trials = int(n_trials)
-        self.n_jobs = max(1, int(n_jobs))
+        self.n_jobs = int(n_jobs) if int(n_jobs) > 0 else (os.cpu_count() or 1)  # -1 (joblib's 'all'): every core
         self.sampler = sampler
         self.seed = seed
         self.study_name = study_name
