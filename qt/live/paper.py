@@ -85,8 +85,10 @@ class PaperBroker:
         stamp = utc_time(bar.timestamp)
         intent = OrderIntent(order.client_order_id, self._run_name, stamp, order.symbol, order.quantity)
         with self.book.batch():
-            if not self.book.record_intent(intent):
-                return  # the same order id twice: a real broker refuses it too; nothing happens
+            if not self.book.record_intent(intent):  # the same order id twice: refused, as a real broker does
+                self.book.record_alert(f"duplicate client order id {order.client_order_id}: refused",
+                                       severity="critical", details={"duplicate": order.client_order_id}, time=stamp)  # fmt: skip
+                return
             self._status(order.client_order_id, OrderStatus.SUBMITTED, stamp)
             if self.execution.fill_lag == 0:
                 record = self.book.order(order.client_order_id)

@@ -1,0 +1,204 @@
+"""Crash safety: a real `qt run mode=live broker=paper` process SIGKILLed at a chosen point, then restarted.
+
+Each crash lands deterministically through ``QT_FAULT`` (qt.live.store.faults). The restart uses
+the same state folder and no fault. Whatever the point, afterwards: every client order id was
+placed at the broker exactly once, and exactly the ids an uninterrupted run placed; every
+execution is booked once in qt's store; both stores pass their integrity check; qt's positions
+equal the paper broker's and the uninterrupted run's. The crash points are found from the
+uninterrupted run of the same config (the third decision that sends orders), not hard-coded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from paper_kit import SMALL, alerts, close_enough, ok, open_book, open_store, placements, run_live
+
+from qt.enums import OrderStatus
+from qt.live.store import EventKind, LiveStore
+
+pytestmark = pytest.mark.slow
+SIGKILL_EXIT = -9
+CAPITAL = 1e6
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An uninterrupted run: its state folder, its decisions (bar time, orders sent) and final books."""
+
+    state: Path
+    decisions: list[tuple[dt.datetime, int]]
+    bar_index: dict[dt.datetime, int]
+    positions: dict[str, float]
+    cash: float
+    placed: set[str]
+
+    def burst(self, nth: int = 3) -> tuple[int, dt.datetime, int]:
+        """(1-based index among all decisions, bar time, order count) of the nth decision that sends orders."""
+        sending = [(i + 1, when, n) for i, (when, n) in enumerate(self.decisions) if n > 0]
+        return sending[nth - 1]
+
+    def orders_before(self, when: dt.datetime) -> int:
+        """Orders placed by decisions before ``when``."""
+        return sum(n for w, n in self.decisions if w < when)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Baseline]:
+    """The uninterrupted run of SMALL for an execution timing (run once per timing)."""
+    cache: dict[str, Baseline] = {}
+
+    def get(execution: str) -> Baseline:
+        if execution not in cache:
+            state = tmp_path_factory.mktemp(f"baseline-{execution}") / "state"
+            ok(run_live(state, *SMALL, f"execution={execution}"))
+            store, book = open_store(state), open_book(state)
+            try:
+                decisions = [
+                    (e.time, len(e.payload["orders"]["assets"])) for e in store.events(kinds=[EventKind.DECISION])
+                ]
+                bars = {e.time: int(e.payload["t"]) for e in store.events(kinds=[EventKind.BAR])}
+                cache[execution] = Baseline(
+                    state, decisions, bars, store.positions(), store.cash(), set(placements(book))
+                )
+                assert store.integrity_check() == [] and book.integrity_check() == []
+                assert len(cache[execution].placed) == sum(n for _, n in decisions)  # the guard denied nothing
+            finally:
+                store.close()
+                book.close()
+        return cache[execution]
+
+    return get
+
+
+def crash_and_restart(state: Path, execution: str, fault: str) -> tuple[LiveStore, LiveStore]:
+    """Kill a run at ``fault``, restart it on the same folder; (qt's store, the paper book), both open."""
+    crashed = run_live(state, *SMALL, f"execution={execution}", fault=fault)
+    assert crashed.returncode == SIGKILL_EXIT, (
+        f"{fault} did not fire: exit {crashed.returncode}\n{crashed.stderr[-3000:]}"
+    )
+    ok(run_live(state, *SMALL, f"execution={execution}"))
+    return open_store(state), open_book(state)
+
+
+def assert_recovered(store: LiveStore, book: LiveStore, base: Baseline) -> None:
+    """The properties every crash point must leave behind."""
+    placed = placements(book)
+    assert {c: n for c, n in placed.items() if n != 1} == {}, "a client order id was placed twice"
+    assert set(placed) == base.placed, "the restarted run placed other orders than the uninterrupted one"
+    mine = [f.exec_id for f in store.fills()]
+    assert len(mine) == len(set(mine)), "an execution was booked twice"
+    assert set(mine) == {f.exec_id for f in book.fills()}, "qt's fills differ from the broker's executions"
+    assert store.integrity_check() == []
+    assert book.integrity_check() == []
+    assert close_enough(store.positions(), book.positions())
+    assert close_enough(store.positions(), base.positions)
+    assert abs(store.cash() - base.cash) <= 1e-9 * CAPITAL  # cash ends near 0: relative to the capital
+
+
+def statuses(store: LiveStore, cid: str) -> list[str]:
+    """The life cycle of one order as its updates were logged."""
+    return [
+        e.payload["status"] for e in store.events(kinds=[EventKind.ORDER_UPDATE]) if e.payload["client_order_id"] == cid
+    ]
+
+
+def decided_at(store: LiveStore, when: dt.datetime) -> list[str]:
+    """Client order ids of the decision made at ``when``."""
+    return sorted(o.client_order_id for o in store.orders() if o.intent.decided_at == when)
+
+
+def test_kill_after_intents_stored_before_any_is_sent(tmp_path: Path, baseline: Callable[[str], Baseline]) -> None:
+    """(a) Intents stored, nothing sent: on restart each is NOT_SENT (with an alert), then sent exactly once."""
+    base = baseline("close")
+    nth, when, n = base.burst()
+    store, book = crash_and_restart(tmp_path / "state", "close", f"router.after_intent@{nth}")
+    try:
+        assert_recovered(store, book, base)
+        cids = decided_at(store, when)
+        assert len(cids) == n
+        reconciled = [e.payload for e in store.events(kinds=[EventKind.RECONCILE])]
+        assert sorted(reconciled[-1]["not_sent"]) == cids
+        for cid in cids:
+            assert statuses(store, cid)[:2] == ["not_sent", "submitted"]
+            assert store.order(cid).status is OrderStatus.FILLED  # type: ignore[union-attr]
+            assert any(cid in m and "never reached the broker" in m for m in alerts(store))
+    finally:
+        store.close()
+        book.close()
+
+
+def test_kill_after_submit_before_the_fill_is_booked(tmp_path: Path, baseline: Callable[[str], Baseline]) -> None:
+    """(b) All sent, SUBMITTED not stored, fills pending at the next open: re-attached, filled and booked once."""
+    base = baseline("next_open")
+    nth, when, n = base.burst()
+    store, book = crash_and_restart(tmp_path / "state", "next_open", f"router.after_submit@{nth}")
+    try:
+        assert_recovered(store, book, base)
+        cids = decided_at(store, when)
+        reconciled = [e.payload for e in store.events(kinds=[EventKind.RECONCILE])]
+        assert sorted(reconciled[-1]["reattached"]) == cids and len(cids) == n
+        assert reconciled[-1]["not_sent"] == []
+        for cid in cids:
+            assert len(store.fills(client_order_id=cid)) == 1
+    finally:
+        store.close()
+        book.close()
+
+
+def test_kill_after_submit_at_close_books_the_fills_made_while_down(
+    tmp_path: Path, baseline: Callable[[str], Baseline]
+) -> None:
+    """(b) At ``close`` timing the broker filled the orders before the kill: recovery books those fills once."""
+    base = baseline("close")
+    nth, when, n = base.burst()
+    store, book = crash_and_restart(tmp_path / "state", "close", f"router.after_submit@{nth}")
+    try:
+        assert_recovered(store, book, base)
+        reconciled = [e.payload for e in store.events(kinds=[EventKind.RECONCILE])]
+        assert reconciled[-1]["fills_booked"] == n
+        assert all(store.order(c).status is OrderStatus.FILLED for c in decided_at(store, when))  # type: ignore[union-attr]
+    finally:
+        store.close()
+        book.close()
+
+
+@pytest.mark.parametrize("execution", ["close", "next_open"])
+def test_kill_in_the_middle_of_a_burst(tmp_path: Path, baseline: Callable[[str], Baseline], execution: str) -> None:
+    """(c) Two orders of a burst reached the broker, the rest did not: those two are re-attached, the rest sent once."""
+    base = baseline(execution)
+    _, when, n = base.burst()
+    assert n >= 3, "the burst must have orders on both sides of the kill"
+    k = base.orders_before(when) + 2
+    store, book = crash_and_restart(tmp_path / "state", execution, f"router.mid_burst@{k}")
+    try:
+        assert_recovered(store, book, base)
+        cids = decided_at(store, when)
+        reconciled = [e.payload for e in store.events(kinds=[EventKind.RECONCILE])][-1]
+        assert len(reconciled["not_sent"]) == n - 2
+        assert set(reconciled["not_sent"]) < set(cids)
+        for cid in reconciled["not_sent"]:
+            assert any(cid in m and "never reached the broker" in m for m in alerts(store))
+    finally:
+        store.close()
+        book.close()
+
+
+def test_kill_after_a_recorded_bar_with_orders_working(tmp_path: Path, baseline: Callable[[str], Baseline]) -> None:
+    """A kill between bars, orders waiting for the next open: the restart continues at the next bar, nothing resent."""
+    base = baseline("next_open")
+    _, when, _ = base.burst()
+    k = base.bar_index[when] + 1  # the decision bar is the k-th bar this process handles (the feed starts at 0)
+    store, book = crash_and_restart(tmp_path / "state", "next_open", f"driver.after_bar@{k}")
+    try:
+        assert_recovered(store, book, base)
+        bars = [int(e.payload["t"]) for e in store.events(kinds=[EventKind.BAR])]
+        assert bars == sorted(set(bars)) == list(range(len(bars)))  # every bar recorded once, none skipped
+        assert not any("never reached the broker" in m for m in alerts(store))
+    finally:
+        store.close()
+        book.close()
