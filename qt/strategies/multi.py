@@ -19,6 +19,7 @@ from qt.data.panel import BarPanel
 from qt.enums import Field
 from qt.features.engineering import cs_zscore
 from qt.rebalancing import Rebalance
+from qt.risk_budget import equal_risk_contribution, inverse_vol
 from qt.strategies.base import Strategy
 from qt.strategies.registry import register_strategy
 from qt.types import TargetPositions
@@ -123,12 +124,8 @@ class MultiStrategy:
             if cov is None or np.any(np.diag(cov) <= 0):
                 w[live] = 1.0
             elif self.allocation is Allocation.INVERSE_VOL:
-                from qt.portfolio.heuristics import inverse_vol
-
                 w[live] = inverse_vol(cov)
             else:
-                from qt.portfolio.heuristics import equal_risk_contribution
-
                 w[live] = equal_risk_contribution(cov)
         return np.asarray(w / w.sum())
 

@@ -8,7 +8,8 @@ import pytest
 from qt.portfolio.base import OptimizationError
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.expected_returns import expected_returns
-from qt.portfolio.heuristics import equal_risk_contribution, hrp, quasi_diagonal_order, risk_contributions
+from qt.portfolio.heuristics import hrp, quasi_diagonal_order
+from qt.risk_budget import equal_risk_contribution, risk_contributions
 from qt.portfolio.optimizers import (
     EqualWeight,
     HierarchicalRiskParity,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.portfolio.heuristics import risk_contributions
+from qt.risk_budget import risk_contributions
 from qt.rebalancing import Calendar
 from qt.strategies.multi import MultiStrategy
 from qt.testing.panels import daily_panel
