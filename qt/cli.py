@@ -13,11 +13,12 @@ import importlib
 import os
 import sys
 
-DESCRIPTION = "qt - declarative, config-driven quantitative trading: backtests and sweeps from YAML."
+DESCRIPTION = "qt - declarative, config-driven quantitative trading: backtests, sweeps and live trading from YAML."
 EPILOG = """examples:
   qt run                                        the default backtest (xmom on the bundled sample)
   qt run strategy=xmom portfolio=equal          one backtest; outputs under outputs/DATE/TIME
   qt run -m strategy.params.lookback=63,126,252 a sweep, one run directory per combination
+  qt run mode=live broker=paper                 the same strategy live, on the paper broker (docs/live.md)
   qt run --help                                 every config group, option and default
 
 exit codes: 0 ok, 1 a check found a problem (validate, check), 2 bad input or usage (one message
@@ -26,7 +27,11 @@ set QT_DEBUG=1 (or pass --debug) to see full tracebacks."""
 
 # name -> (module under qt.commands, or None for Hydra's `run`; one-line help)
 SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
-    "run": (None, "run a backtest (or a sweep with -m); arguments go to Hydra, see `qt run --help`"),
+    "run": (
+        None,
+        "run a backtest, a sweep (-m) or live trading (mode=live broker=paper|ib); arguments go to Hydra, "
+        "see `qt run --help`",
+    ),
     "validate": ("validate", "check a strategy spec: every error with its YAML path and file:line:col"),
     "signals": ("signals", "list every signal, TA-Lib indicator and plugin usable from YAML, with parameters"),
     "check": ("check", "prove a strategy's signals are causal: qt check lookahead strategy=NAME"),
@@ -40,6 +45,10 @@ SUBCOMMANDS: dict[str, tuple[str | None, str]] = {
     ),
     "rerun": ("rerun", "re-execute a run from its manifest: 'identical', or which input and output changed"),
     "diff": ("diff", "compare two runs or sweeps: config keys, data, metrics side by side: qt diff RUN_A RUN_B"),
+    "live": (
+        "live",
+        "inspect and control a live run from another shell: qt live status|halt|resume|flatten --state-dir DIR",
+    ),
 }
 
 
