@@ -261,7 +261,8 @@ class LiveDriver:
     def _record_decision(self, out: DecisionOutcome) -> None:
         d = out.decision
         payload = {
-            "t": d.t, "before": d.before.tolist(), "target": d.target.tolist(), "risk": d.risk,
+            "t": d.t, "before": d.before.tolist(), "target": d.target.tolist(),
+            "risk": {k: (float(v) if np.isfinite(v) else None) for k, v in d.risk.items()},  # NaN before history
             "report": None if d.report is None else {"status": d.report.status, "solver": d.report.solver,
                                                      "steps": list(d.report.steps)},
             "orders": {"assets": out.orders.assets.tolist(), "quantities": out.orders.quantities.tolist(),
@@ -277,7 +278,7 @@ class LiveDriver:
             return None
         p = last.payload
         orders = OrderBatch(t, np.asarray(p["orders"]["assets"], dtype=np.intp), np.asarray(p["orders"]["quantities"]))
-        decision = Decision(t, np.asarray(p["before"]), np.asarray(p["target"]), None, dict(p.get("risk") or {}))
+        decision = Decision(t, np.asarray(p["before"]), np.asarray(p["target"]), None, risk_from_payload(p))
         refused = _batch_from(p["refused"]) if p.get("refused") else None
         log.warning("resuming the decision of %s recorded before the restart", now)
         return DecisionOutcome(decision, orders, np.asarray(p["orders"]["notes"], dtype=object), refused)
@@ -299,6 +300,11 @@ def _batch_from(p: dict[str, Any]) -> FillBatch:
 
 def _event_payload(e: Any) -> dict[str, Any]:
     return {"t": e.t, "kind": e.kind, "detail": e.detail, "scale": e.scale, "halt": e.halt}
+
+
+def risk_from_payload(p: dict[str, Any]) -> dict[str, float]:
+    """A recorded decision's risk figures (None, stored for NaN, back to NaN)."""
+    return {k: float("nan") if v is None else float(v) for k, v in (p.get("risk") or {}).items()}
 
 
 def batch_from_payload(p: dict[str, Any]) -> FillBatch:

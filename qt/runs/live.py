@@ -27,7 +27,7 @@ from qt.engine.pipeline import Decision
 from qt.engine.session import Session, SessionState
 from qt.errors import ConfigError
 from qt.evaluation.headline import headline
-from qt.live.driver import LiveDriver, batch_from_payload
+from qt.live.driver import LiveDriver, batch_from_payload, risk_from_payload
 from qt.live.feeds import ReplayFeed
 from qt.live.guard import RiskGuard
 from qt.live.history import History, utc_time
@@ -205,7 +205,7 @@ def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -
         fills += [_shift(batch_from_payload(b), lo) for b in e.payload.get("fills", [])]
     decisions = [
         Decision(int(e.payload["t"]) - lo, np.asarray(e.payload["before"]), np.asarray(e.payload["target"]),
-                 _report(e.payload.get("report")), dict(e.payload.get("risk") or {}))
+                 _report(e.payload.get("report")), risk_from_payload(e.payload))
         for e in store.events(kinds=[EventKind.DECISION])
     ]  # fmt: skip
     events = [
