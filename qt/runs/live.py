@@ -111,7 +111,7 @@ def _run_paper(
         log.info("live: %d bars processed; state in %s", bars, folder)
     finally:
         broker.close()
-    return write_live_outputs(folder, store, panel, first, capital, started)
+    return write_live_outputs(folder, store, panel, first, capital, started, stress=parts.optional.get("risk.stress"))
 
 
 def build_driver(
@@ -169,20 +169,25 @@ def restore_state(store: LiveStore, symbols: tuple[str, ...], capital: float) ->
 
 
 def write_live_outputs(
-    folder: Path, store: LiveStore, panel: BarPanel, first: int, capital: float, started: float
-) -> RunSummary:
-    """The backtest's result files in ``folder``, rebuilt from what the store recorded."""
+    folder: Path, store: LiveStore, panel: BarPanel, first: int, capital: float, started: float,
+    *, stress: Any = None,
+) -> RunSummary:  # fmt: skip
+    """The backtest's result files in ``folder``, rebuilt from what the store recorded (``stress``: risk.stress)."""
+    from qt.evaluation.risk_report import risk_metrics
+
     result = live_result(store, panel, first, capital)
     metrics: dict[str, Any] = headline(
         nav=result.nav, capital=result.capital, timestamps=result.panel.timestamps, turnover=result.turnover,
         n_decisions=len(result.decisions), n_trades=result.n_trades,
     )  # fmt: skip
+    extra = risk_metrics(result, stress)  # halts, risk events, VaR, stress tests: the backtest's own figures
+    metrics.update(extra.metrics)
     status = store.trading_state()
     metrics["trading_state"] = status.state.value
     metrics["trading_state_reason"] = status.reason
     manifest = {"mode": "live", "store": store.meta().kind, "run_name": store.meta().run_name,
                 "data_fingerprint": panel.fingerprint(), "timings": {"total_s": round(time.perf_counter() - started, 6)}}  # fmt: skip
-    write_run(folder, result, metrics, manifest)
+    write_run(folder, result, metrics, manifest, extra.files)
     return RunSummary(folder, metrics, dict(manifest["timings"]), result)  # type: ignore[arg-type]
 
 
