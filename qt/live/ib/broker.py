@@ -11,6 +11,7 @@ Orders and cancels are paced below IB's 50 messages a second; while disconnected
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -70,7 +71,7 @@ class IBBroker:
         self.available = False
         self.contracts: dict[str, Any] = {}
         self.last_prices: dict[str, float] = {}
-        self.pacer = Pacer(rate=settings.max_messages_per_second)
+        self.pacer = Pacer.below(settings.max_messages_per_second)
         self._next_id = (stored_max_id or 0) + 1
         self._updates: list[OrderState | Execution] = []
         self._emitted: set[str] = set()  # exec ids already handed to the router
@@ -113,7 +114,7 @@ class IBBroker:
         from ib_async import Stock
 
         wanted = [Stock(s, self.settings.exchange, self.settings.currency) for s in symbols]
-        qualified = await self.ib.qualifyContractsAsync(*wanted)
+        qualified = await asyncio.gather(*[self._qualify_one(c) for c in wanted])
         bad = [s for s, c in zip(symbols, qualified, strict=True) if c is None or not getattr(c, "conId", 0)]
         if bad:
             from qt.errors import ConfigError
@@ -126,12 +127,18 @@ class IBBroker:
         for s, c in zip(symbols, qualified, strict=True):
             self.contracts[s] = c
 
+    async def _qualify_one(self, contract: Any) -> Any:
+        await self.pacer.turn()
+        [result] = await self.ib.qualifyContractsAsync(contract)
+        return result
+
     def disconnected(self) -> None:
         """The connection dropped: orders still waiting in the pacer were never sent; they end CANCELLED."""
         self.available = False
         now = dt.datetime.now(dt.UTC)
-        for cid in self.pacer.withdraw():
-            state = self._queued.pop(cid.removeprefix("place:"), None)
+        for key in [k for k in self.pacer.waiting() if k.startswith(("place:", "cancel:"))]:
+            self.pacer.withdraw(key)
+            state = self._queued.pop(key.removeprefix("place:"), None)
             if state is not None:
                 reason = "never sent: the connection to the gateway dropped while it waited in qt's pacing queue"
                 self._updates.append(_with(state, OrderStatus.CANCELLED, reason, now))

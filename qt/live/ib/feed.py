@@ -70,12 +70,15 @@ class IBFeed:
         """Daily bars up to now, from ``origin`` (a restart) or over ``broker.warmup`` (a first start)."""
         duration = self.settings.warmup if origin is None else _duration_since(origin)
         contracts = [self.broker.contracts[s] for s in self.symbols]
-        lists = await asyncio.gather(*[
-            self.ib.reqHistoricalDataAsync(c, endDateTime="", durationStr=duration, barSizeSetting="1 day",
-                                           whatToShow="TRADES", useRTH=True, formatDate=2,
-                                           timeout=self.settings.request_timeout_s)
-            for c in contracts
-        ])  # fmt: skip
+
+        async def history(contract: Any) -> Any:
+            await self.broker.pacer.turn()
+            return await self.ib.reqHistoricalDataAsync(
+                contract, endDateTime="", durationStr=duration, barSizeSetting="1 day", whatToShow="TRADES",
+                useRTH=True, formatDate=2, timeout=self.settings.request_timeout_s,
+            )  # fmt: skip
+
+        lists = await asyncio.gather(*[history(c) for c in contracts])
         rows: dict[np.datetime64, dict[str, list[float]]] = {}
         for symbol, bars in zip(self.symbols, lists, strict=True):
             for b in bars or []:
@@ -94,9 +97,14 @@ class IBFeed:
             bars.updateEvent -= self._on_bars
         self._subscriptions = []
         for s in self.symbols:
-            bars = self.ib.reqRealTimeBars(self.broker.contracts[s], 5, "TRADES", True)
-            bars.updateEvent += self._on_bars
-            self._subscriptions.append(bars)
+            self.broker.pacer.submit(f"bars:{s}", lambda s=s: self._subscribe(s))  # type: ignore[misc]
+
+    def _subscribe(self, symbol: str) -> None:
+        if not self.ib.isConnected():
+            return
+        bars = self.ib.reqRealTimeBars(self.broker.contracts[symbol], 5, "TRADES", True)
+        bars.updateEvent += self._on_bars
+        self._subscriptions.append(bars)
 
     def close(self) -> None:
         """End ``bars()``."""

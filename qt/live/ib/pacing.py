@@ -1,8 +1,11 @@
-"""Pacing: at most N messages in any one-second window, the rest queued in order and sent as the window frees.
+"""Pacing: a token bucket (a small burst, then an even rate), the rest queued in order and sent as tokens come.
 
-IB disconnects a client that sends more than 50 messages in a second; ib_async throttles itself
-to 45. qt's orders and cancels go through this pacer first (default 40 a second), so a burst is
-spread over time, never dropped: what waits is visible (``waiting``) and can be withdrawn.
+IB disconnects a client that sends more than 50 messages in a second, and ib_async's own throttle
+(45 per window, sent in clumps) can exceed that in the gateway's own count when its loop is busy.
+qt's orders, cancels, contract and history requests and subscriptions go through this pacer first:
+at most ``burst`` at once, then evenly ``rate`` a second, so any one-second window holds at most
+``burst + rate`` of them. A burst is spread over time, never dropped: what waits is visible
+(``waiting``) and can be withdrawn.
 """
 
 from __future__ import annotations
@@ -21,47 +24,65 @@ class _Job:
 
 
 class Pacer:
-    """Sends ``send()`` callables at most ``rate`` per ``window`` seconds, in arrival order.
+    """Sends ``send()`` callables in arrival order, ``burst`` at once then ``rate`` per second.
 
     Examples
     --------
     >>> sent = []
-    >>> p = Pacer(rate=2, clock=lambda: 0.0)
+    >>> p = Pacer(rate=2, burst=2, clock=lambda: 0.0)
     >>> for k in "abc":
     ...     p.submit(k, lambda k=k: sent.append(k))
     >>> sent, p.waiting()
     (['a', 'b'], ['c'])
     """
 
-    def __init__(self, *, rate: int, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.window, self.clock = rate, window, clock
-        self._times: deque[float] = deque()
+    def __init__(self, *, rate: float, burst: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
         self._queue: deque[_Job] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
+    @classmethod
+    def below(cls, per_second: int) -> Pacer:
+        """A pacer whose every one-second window holds at most ``per_second`` messages."""
+        burst = max(1, min(5, per_second // 4))
+        return cls(rate=per_second - burst, burst=burst)
+
     def submit(self, key: str, send: Callable[[], None]) -> bool:
-        """Send now if the window allows (True), else queue it behind the others (False)."""
+        """Send now if a token is free (True), else queue it behind the others (False)."""
         self._queue.append(_Job(key, send))
         self.drain()
         return not any(j.key == key for j in self._queue)
 
+    async def turn(self) -> None:
+        """Wait for a token (for requests that are awaited, such as contract details and history)."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def release() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self.submit(f"request:{id(ready)}", release)
+        await ready
+
     def drain(self) -> None:
-        """Send what the window allows; schedule the rest on the running loop."""
+        """Send what the tokens allow; schedule the rest on the running loop."""
         self._timer = None
         now = self.clock()
-        while self._times and now - self._times[0] >= self.window:
-            self._times.popleft()
-        while self._queue and len(self._times) < self.rate:
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        while self._queue and self._tokens >= 1.0:
             job = self._queue.popleft()
-            self._times.append(now)
+            self._tokens -= 1.0
             job.send()
         if self._queue and self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return
-            delay = max(0.0, self._times[0] + self.window - now) + 1e-3
-            self._timer = loop.call_later(delay, self.drain)
+            self._timer = loop.call_later((1.0 - self._tokens) / self.rate + 1e-4, self.drain)
 
     def waiting(self) -> list[str]:
         """Keys still queued, oldest first."""

@@ -1,0 +1,234 @@
+"""qt's IB venue (router + IBBroker + store) against the gateway simulator, through the real ib_async client."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ibharness import GatewayThread, ib_commission, open_venue
+
+from qt.data.sources.sample import SampleData
+from qt.enums import OrderStatus
+from qt.errors import ConfigError
+from qt.live.ib.connection import IBConnectionError
+from qt.live.ib.sim_script import EndMarker, Fill, Reject, Rest
+from qt.live.ib.simulator import GatewaySimulator
+from qt.live.ib.wire import InMsg
+
+
+@pytest.fixture(scope="module")
+def sample() -> Any:
+    return SampleData().load()
+
+
+def run(coro: Any, timeout: float = 20.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_full_20_asset_rebalance_fills_once_each_with_ib_commissions(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path)
+            orders = {s: float(10 * (i + 1)) * (1 if i % 2 == 0 else -1) for i, s in enumerate(v.symbols)}
+            v.submit(orders)
+            assert await v.settle(lambda: all(v.store.order(o.client_order_id).status is OrderStatus.FILLED
+                                              for o in v.store.orders()))  # fmt: skip
+            assert len(v.store.orders()) == 20
+            assert v.store.positions() == pytest.approx(orders)
+            assert {s: p.quantity for s, p in gw.broker.positions.items()} == pytest.approx(orders)
+            assert set(gw.record.placements_per_ref().values()) == {1}
+            for f in v.store.fills():
+                price = gw.market.last_price(f.symbol)
+                assert f.price == pytest.approx(price)
+                assert f.fees == pytest.approx(ib_commission(f.quantity, price))
+                assert f.time.utcoffset().total_seconds() == 0
+            booked = sum(len(b.orders.assets) for b in v.batches if b.filled.any())
+            assert booked == 20
+            await v.close()
+            assert gw.errors == []
+
+    run(body())
+
+
+def test_partial_fill_then_fill_books_each_execution(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.on_place(Rest())
+            v = await open_venue(gw, tmp_path)
+            v.submit({"AAPL": 100.0})
+            [order] = v.store.orders()
+            cid = order.client_order_id
+            assert await gw.wait_until(lambda: gw.broker.orders and gw.broker.find(order_ref=cid).status == "Submitted")
+            gw.fill(order_ref=cid, quantity=40)
+            assert await v.settle(lambda: v.store.order(cid).filled == 40)
+            assert v.store.order(cid).status is OrderStatus.PARTIALLY_FILLED
+            assert v.store.positions() == {"AAPL": 40.0}
+            gw.fill(order_ref=cid)
+            assert await v.settle(lambda: v.store.order(cid).status is OrderStatus.FILLED)
+            assert [f.quantity for f in v.store.fills()] == [40.0, 60.0]
+            assert v.store.positions() == {"AAPL": 100.0} == {"AAPL": gw.broker.position("AAPL")}
+            rows = [float(q) for b in v.batches for q in b.orders.quantities[b.filled]]
+            assert rows == [40.0, 60.0]  # the session's book moves per execution
+            await v.close()
+
+    run(body())
+
+
+def test_reject_is_recorded_rejected_with_ibs_text(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.on_place(Reject(code=201, text="Order rejected - reason:no shorting allowed"), symbol="GE")
+            v = await open_venue(gw, tmp_path)
+            v.submit({"GE": -50.0, "AAPL": 10.0})
+            ge = next(o for o in v.store.orders() if o.symbol == "GE")
+            assert await v.settle(lambda: v.store.order(ge.client_order_id).status is OrderStatus.REJECTED
+                                  and v.store.positions() == {"AAPL": 10.0})  # fmt: skip
+            assert "no shorting allowed" in v.store.order(ge.client_order_id).reason
+            assert v.store.positions() == {"AAPL": 10.0}
+            assert v.router.rejected_at  # counted toward the automatic halt
+            await v.close()
+
+    run(body())
+
+
+def test_cancel_reaches_the_gateway(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.on_place(Rest())
+            v = await open_venue(gw, tmp_path)
+            v.submit({"MSFT": 30.0})
+            [order] = v.store.orders()
+            cid = order.client_order_id
+            assert await gw.wait_until(lambda: bool(gw.broker.orders))
+            v.router.cancel_open(0, "test")
+            assert await v.settle(lambda: v.store.order(cid).status is OrderStatus.CANCELLED)
+            assert gw.broker.find(order_ref=cid).status == "Cancelled"
+            assert gw.record.count(InMsg.CANCEL_ORDER) == 1
+            assert v.store.positions() == {}
+            await v.close()
+
+    run(body())
+
+
+def test_disconnect_mid_rebalance_resyncs_without_a_duplicate(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.on_place(Fill(fill_delay=0.2, drop_connections=True), symbol="GE", times=1)
+            v = await open_venue(gw, tmp_path)
+            orders = {s: 10.0 for s in v.symbols}
+            v.submit(orders)
+            assert await gw.wait_until(lambda: v.connection.reconnects == 1, timeout=5)
+            # every fill the gateway made, also while qt was disconnected, is booked once
+            assert await v.settle(lambda: len(v.store.fills()) == len(gw.broker.executions), timeout=5)
+            broker_pos = {s: p.quantity for s, p in gw.broker.positions.items()}
+            assert v.store.positions() == pytest.approx(broker_pos)
+            assert v.broker.positions() == pytest.approx(broker_pos)
+            assert set(gw.record.placements_per_ref().values()) == {1}  # nothing sent twice
+            assert v.store.trading_state().state.value == "active"
+            # orders are accepted again after the resync, and go out once
+            v.router.new_bar(v.router.bar_time.replace(day=8), v.router.last_prices)
+            v.submit({"AAPL": 1.0})
+            assert await v.settle(lambda: v.store.positions()["AAPL"] == broker_pos["AAPL"] + 1)
+            await v.close()
+
+    run(body())
+
+
+def test_no_order_while_disconnected_is_denied_never_sent(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path)
+            gw.connectivity_lost()
+            assert await gw.wait_until(lambda: not v.broker.available)
+            v.submit({"AAPL": 5.0})
+            [order] = v.store.orders()
+            assert order.status is OrderStatus.DENIED and "disconnected" in order.reason
+            gw.connectivity_restored(data_lost=False)
+            assert await gw.wait_until(lambda: v.broker.available)
+            assert gw.record.count(InMsg.PLACE_ORDER) == 0
+            await v.close()
+
+    run(body())
+
+
+def test_withheld_end_marker_means_no_connection_and_no_order(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.withhold(EndMarker.OPEN_ORDER_END)
+            with pytest.raises(IBConnectionError, match="did not finish synchronizing.*no order"):
+                await open_venue(gw, tmp_path, connect_timeout_s=0.5, connect_attempts=1)
+            assert gw.record.count(InMsg.PLACE_ORDER) == 0
+
+    run(body())
+
+
+def test_restarted_gateway_with_lower_next_id_never_gets_an_id_twice(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path)
+            v.submit({"AAPL": 1.0, "MSFT": 2.0})
+            assert await v.settle(lambda: len(v.store.fills()) == 2)
+            await v.close()
+            await gw.restart(next_valid_id=1)
+            v2 = await open_venue(gw, tmp_path)  # a new qt process: the store remembers the ids
+            v2.router.new_bar(v2.router.bar_time.replace(day=8), v2.router.last_prices)
+            v2.submit({"AAPL": 1.0, "MSFT": 2.0})
+            assert await v2.settle(lambda: len(v2.store.fills()) == 4)
+            ids = [int(m.decoded["order_id"]) for m in gw.record.placements()]
+            assert len(ids) == len(set(ids)) == 4
+            assert min(ids[2:]) > max(ids[:2])
+            await v2.close()
+            assert gw.errors == []
+
+    run(body())
+
+
+def test_server_version_outside_the_supported_range_is_refused(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5, server_version=170) as gw:
+            with pytest.raises(IBConnectionError, match=r"server version 170; qt supports 176\.\.178"):
+                await open_venue(gw, tmp_path, connect_attempts=1)
+
+    run(body())
+
+
+def test_client_id_in_use_names_the_key(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        from ib_async import IB
+
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            other = IB()
+            await other.connectAsync("127.0.0.1", gw.port, clientId=7, timeout=3)
+            with pytest.raises(ConfigError, match="broker.client_id: client id 7 is already in use"):
+                await open_venue(gw, tmp_path, client_id=7, connect_attempts=1)
+            other.disconnect()
+
+    run(body())
+
+
+def test_pacing_spreads_a_500_order_burst_below_50_a_second(tmp_path: Path) -> None:
+    from qt.testing.panels import daily_panel
+
+    symbols = [f"S{i:03d}" for i in range(500)]
+    panel = daily_panel([[50.0 + i % 7 for i in range(500)]] * 3, symbols=symbols, start="2024-01-01")
+    gt = GatewayThread(panel=panel, start=-1, max_message_rate=50)  # TWS's limit: above 50/s, error 100 and out
+    gw = gt.gw
+
+    async def body() -> None:
+        v = await open_venue(gw, tmp_path, max_messages_per_second=40, connect_timeout_s=20)
+        v.submit({s: 1.0 for s in symbols})
+        assert len(v.broker.pacer.waiting()) >= 490  # a few went out at once, the rest wait their turn
+        assert await v.settle(lambda: len(v.store.fills()) == 500, timeout=25)
+        assert all(o.status is OrderStatus.FILLED for o in v.store.orders())
+        await v.close()
+
+    try:
+        run(body(), timeout=60)
+        placements = gt.run(lambda: [m.time for m in gw.record.placements()])
+        assert len(placements) == 500
+        assert gt.run(lambda: gw.record.max_rate(1.0)) < 50
+        assert placements[-1] - placements[0] >= 500 / 40 - 1  # spread, not bunched
+    finally:
+        gt.stop()
