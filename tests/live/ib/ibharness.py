@@ -67,7 +67,9 @@ async def open_venue(gw: GatewaySimulator, folder: Path, *, client_id: int = 7, 
     store = open_from_settings(SqliteStoreSettings(), state_dir=folder, run_name="ibtest")
     ib = IB()
     broker = IBBroker(ib=ib, settings=settings, symbols=symbols, stored_max_id=store.max_broker_order_id())
-    connection = IBConnection(ib=ib, settings=settings, broker=broker, alert=lambda m, s: store.record_alert(m, severity=s))
+    connection = IBConnection(
+        ib=ib, settings=settings, broker=broker, alert=lambda m, s: store.record_alert(m, severity=s)
+    )
     router = RoutedVenue(broker=broker, store=store, guard=RiskGuard(GuardSettings(max_orders_per_minute=1000)),
                          symbols=symbols, run_name="ibtest", settings=RouterSettings())  # fmt: skip
     router.new_bar(T0, np.array([gw.market.last_price(s) or np.nan for s in symbols]))

@@ -157,7 +157,7 @@ def test_withheld_end_marker_means_no_connection_and_no_order(sample: Any, tmp_p
     async def body() -> None:
         async with GatewaySimulator(panel=sample, start=-5) as gw:
             gw.script.withhold(EndMarker.OPEN_ORDER_END)
-            with pytest.raises(IBConnectionError, match="did not finish synchronizing.*no order"):
+            with pytest.raises(IBConnectionError, match=r"did not finish synchronizing.*no order"):
                 await open_venue(gw, tmp_path, connect_timeout_s=0.5, connect_attempts=1)
             assert gw.record.count(InMsg.PLACE_ORDER) == 0
 
@@ -201,7 +201,7 @@ def test_client_id_in_use_names_the_key(sample: Any, tmp_path: Path) -> None:
         async with GatewaySimulator(panel=sample, start=-5) as gw:
             other = IB()
             await other.connectAsync("127.0.0.1", gw.port, clientId=7, timeout=3)
-            with pytest.raises(ConfigError, match="broker.client_id: client id 7 is already in use"):
+            with pytest.raises(ConfigError, match=r"broker\.client_id: client id 7 is already in use"):
                 await open_venue(gw, tmp_path, client_id=7, connect_attempts=1)
             other.disconnect()
 
