@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from qt.enums import OrderStatus
@@ -63,8 +63,15 @@ class IBBroker:
     """qt's ``Broker`` over a connected ``ib_async.IB`` (the connection manager flips ``available``)."""
 
     def __init__(
-        self, *, ib: Any, settings: IBSettings, symbols: Iterable[str], stored_max_id: int | None = None
+        self,
+        *,
+        ib: Any,
+        settings: IBSettings,
+        symbols: Iterable[str],
+        stored_max_id: int | None = None,
+        intents: Callable[[str], float | None] = lambda client_order_id: None,
     ) -> None:
+        """``intents``: the quantity qt asked for under a client order id (the store's), for whole-share remainders."""
         self.ib = ib
         self.settings = settings
         self.symbols = tuple(symbols)
@@ -80,7 +87,9 @@ class IBBroker:
         self._cancel_asked: set[str] = set()
         self._queued: dict[str, OrderState] = {}  # waiting in the pacer
         self._placed: dict[str, Any] = {}  # client order id -> ib_async Trade placed in this process
-        self._rounded: dict[str, tuple[float, float]] = {}  # client order id -> (shares asked, whole shares sent)
+        self._intents = intents
+        self._rounded: dict[str, float] = {}  # client order id -> shares asked, when fewer (whole) shares were sent
+        self._remainders: set[str] = set()  # orders whose sub-share remainder was reported cancelled
         self._done_shares: dict[str, float] = {}  # client order id -> shares executed so far (this process)
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self._on_exec
@@ -167,7 +176,7 @@ class IBBroker:
             self._updates.append(_with(state, OrderStatus.CANCELLED, reason, now))
             return
         if size < abs(order.quantity) - 1e-9:
-            self._rounded[order.client_order_id] = (abs(order.quantity), size)
+            self._rounded[order.client_order_id] = abs(order.quantity)
         action = "BUY" if order.quantity > 0 else "SELL"
         fields: dict[str, Any] = {"orderRef": order.client_order_id, "tif": "DAY"}
         if self.settings.account_id:
@@ -307,8 +316,10 @@ class IBBroker:
         self._updates.append(execution)
         cid = execution.client_order_id or ""
         done = self._done_shares[cid] = self._done_shares.get(cid, 0.0) + abs(execution.quantity)
-        if cid in self._rounded and done >= self._rounded[cid][1] - 1e-9:
-            asked, sent = self._rounded.pop(cid)
+        asked = (self._rounded.get(cid) or abs(self._intents(cid) or 0.0)) if cid else 0.0
+        sent = math.floor(asked + 1e-9) if self.settings.whole_shares else asked
+        if sent < asked - 1e-9 and done >= sent - 1e-9 and cid not in self._remainders:
+            self._remainders.add(cid)
             reason = f"remainder {asked - sent:.6g} of {asked:.6g} shares below one whole share: not sent"
             state = OrderState(cid, execution.symbol, 0.0, OrderStatus.CANCELLED, 0.0, reason, None, execution.time)
             self._updates.append(state)

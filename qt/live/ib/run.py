@@ -71,7 +71,13 @@ async def _session(parts: Any, panel: BarPanel, settings: LiveSettings, s: IBSet
         (log.error if severity == "critical" else log.warning)("IB: %s", message)
 
     ib = IB()
-    broker = IBBroker(ib=ib, settings=s, symbols=panel.symbols, stored_max_id=store.max_broker_order_id())
+
+    def intent(client_order_id: str) -> float | None:
+        record = store.order(client_order_id)
+        return record.intent.quantity if record is not None else None
+
+    broker = IBBroker(ib=ib, settings=s, symbols=panel.symbols, stored_max_id=store.max_broker_order_id(),
+                      intents=intent)  # fmt: skip
     connection = IBConnection(ib=ib, settings=s, broker=broker, alert=alert)
     await connection.open()  # fail closed: raises unless synchronized
     feed: IBFeed | None = None
