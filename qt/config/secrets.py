@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 ENV_INTERPOLATION = re.compile(r"\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
-SECRET_KEYS = frozenset({"password", "webhook_url", "token", "secret", "api_key", "smtp_password"})
+SECRET_KEYS = frozenset({"password", "webhook_url", "token", "secret", "api_key", "smtp_password", "account"})
 MASK = "<redacted>"
 DSN_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)|(password=)(?!\$\{)([^\s&;]+)", re.IGNORECASE)
 
@@ -71,7 +71,7 @@ def mask_dsn(text: str) -> str:
     return DSN_PASSWORD.sub(lambda m: f"{m[1]}{MASK}{m[3]}" if m[1] else f"{m[4]}{MASK}", text)
 
 
-SECRET_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|WEBHOOK|API_?KEY|CREDENTIAL", re.IGNORECASE)
+SECRET_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|WEBHOOK|API_?KEY|CREDENTIAL|ACCOUNT", re.IGNORECASE)
 LOCATION_ENV = re.compile(r"_(DSN|URL|URI)$", re.IGNORECASE)  # may carry a password: only that part is hidden
 _SECRET_ASSIGNMENT = re.compile(  # key=value of a secret key, as in overrides and Hydra's job.override_dirname
     r"((?<![\w.])[+~]{0,2}(?:[\w-]+\.)*(?:" + "|".join(sorted(SECRET_KEYS)) + r")=)(?!\$\{oc\.env)([^\s,'\"]+)",
