@@ -56,12 +56,11 @@ def reconcile(store: LiveStore, broker: Broker, *, adopt: bool, now: dt.datetime
                 reattached.append(order.client_order_id)
     booked = 0
     for ex in broker.executions():
-        known = ex.client_order_id is None or store.order(ex.client_order_id) is not None
-        cid = ex.client_order_id if known else None
+        if ex.client_order_id is None or store.order(ex.client_order_id) is None:
+            continue  # not an order of qt's: the position it made is a break below (halt, or adopt as external)
         booked += store.record_fill(
-            FillRecord(ex.exec_id, cid, ex.symbol, ex.quantity, ex.price, ex.fees, ex.time,
-                       source="venue" if cid else "external")
-        )  # fmt: skip
+            FillRecord(ex.exec_id, ex.client_order_id, ex.symbol, ex.quantity, ex.price, ex.fees, ex.time)
+        )
     ours = {o.client_order_id for o in store.orders()}
     foreign = [o.client_order_id for o in broker.open_orders() if o.client_order_id not in ours]
     for ref in foreign:
