@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from qt.backtest.costs import BpsCosts, NoCosts
+from qt.backtest.execution_sim import ExecutionSimulator
+from qt.enums import Field, FillTiming
+from qt.live.guard import GuardSettings, RiskGuard
+from qt.live.history import BarRow, utc_time
+from qt.live.paper import PaperBroker
+from qt.live.router import RoutedVenue
 from qt.live.store import EventKind, LiveStore
 from qt.live.store.sqlite import SqliteStore
+from qt.types import FillBatch, OrderBatch
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_NAME = "rehearsal"
@@ -82,3 +96,62 @@ def alerts(store: LiveStore) -> list[str]:
 def close_enough(a: dict[str, float], b: dict[str, float], rel: float = 1e-9) -> bool:
     """Same symbols, quantities equal to ``rel`` (relative)."""
     return set(a) == set(b) and all(abs(a[s] - b[s]) <= rel * max(1.0, abs(b[s])) for s in a)
+
+
+# -- the router over the real paper broker and a real SQLite store, without a process ---------------------------
+SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE")
+DAY0 = np.datetime64("2024-01-02T21:00", "us")
+
+
+@dataclass
+class Desk:
+    """A router, its guard, the paper broker and qt's store in one folder, stepped bar by bar like the driver."""
+
+    router: RoutedVenue
+    broker: PaperBroker
+    store: LiveStore
+    t: int = -1
+
+    def bar(self, close: Sequence[float], open_: Sequence[float] | None = None) -> dt.datetime:
+        """The next daily bar arrives (the driver's order: guard, router, then the broker sees it); its UTC time."""
+        self.t += 1
+        stamp = DAY0 + np.timedelta64(self.t, "D")
+        row = BarRow(stamp, {Field.CLOSE: np.asarray(close, float),
+                             Field.OPEN: np.asarray(close if open_ is None else open_, float)})  # fmt: skip
+        self.router.guard.bar_arrived()
+        self.router.new_bar(utc_time(stamp), row.values[Field.CLOSE])
+        self.broker.on_bar(row)
+        return utc_time(stamp)
+
+    def send(self, assets: Sequence[int], quantities: Sequence[float]) -> list[FillBatch]:
+        """Submit orders decided at this bar and poll: what the session would book."""
+        self.router.submit(OrderBatch(self.t, np.asarray(assets, np.intp), np.asarray(quantities, float)), self.t)
+        return self.router.poll(self.t)
+
+    def close(self) -> None:
+        """Release both stores."""
+        self.broker.close()
+        self.store.close()
+
+
+def desk(
+    folder: Path,
+    *,
+    timing: str = "close",
+    bps: float = 0.0,
+    guard: GuardSettings | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    broker: PaperBroker | None = None,
+) -> Desk:
+    """A fresh (or reopened) desk in ``folder``; the order rate counts market time, as in a replay."""
+    store = SqliteStore(path=folder / "state.sqlite", run_name=RUN_NAME, synchronous="NORMAL")
+    if not store.events(limit=1):
+        store.deposit(1e6, reason="initial capital", time=utc_time(DAY0))
+    costs = BpsCosts(bps=bps) if bps else NoCosts()
+    execution = ExecutionSimulator(timing=FillTiming(timing), costs=costs)
+    broker = broker or PaperBroker.open(execution=execution, symbols=SYMBOLS, state_dir=folder, capital=1e6,
+                                        run_name=RUN_NAME)  # fmt: skip
+    router = RoutedVenue(broker=broker, store=store, guard=RiskGuard(guard or GuardSettings(), clock=clock),
+                         symbols=SYMBOLS, run_name=RUN_NAME)  # fmt: skip
+    router.guard.rate_clock = lambda: router.bar_time.timestamp()
+    return Desk(router, broker, store)
