@@ -254,8 +254,11 @@ def _settings(cfg: DictConfig) -> LiveSettings:
 def _open_store(settings: LiveSettings, folder: Path, cfg: DictConfig) -> LiveStore:
     from pydantic import TypeAdapter, ValidationError
 
+    raw = dict(settings.store)
+    if raw.get("kind", "sqlite") != "sqlite":  # mode=live and broker=paper set SQLite's synchronous for everyone
+        raw.pop("synchronous", None)
     try:
-        store_settings: Any = TypeAdapter(StoreSettings).validate_python(dict(settings.store))
+        store_settings: Any = TypeAdapter(StoreSettings).validate_python(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(".".join(["live.store", *map(str, err["loc"])]), str(err["msg"])) from None
