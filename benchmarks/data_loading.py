@@ -29,6 +29,7 @@ from readme_section import write_section
 ROOT = Path(__file__).resolve().parents[1]
 QT = [sys.executable, "-m", "qt"]
 REPEAT = 3
+SYNTHETIC_IDLE_S = 1.30  # the backtest section's whole `qt run` on data=synthetic 500 x 5,000, idle machine
 N_ASSETS, N_DAYS = 500, 5000
 PEAK_RSS_LAUNCHER = (
     "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
@@ -122,6 +123,14 @@ def main() -> None:
         if args.baseline:
             base = Path(args.baseline).resolve()  # run from there: `python -m qt` imports the working directory first
             before = measure(file, tmp, {**os.environ, "PYTHONPATH": str(base)}, "base", cwd=base)
+        synthetic = [
+            time_process(
+                [*QT, "run", "data=synthetic", "data.n_assets=500", "data.n_days=5000", "data.seed=7", "strategy=xmom",
+                 "portfolio=equal", "cache=off", f"hydra.run.dir={tmp}/syn{i}"],
+                dict(os.environ),
+            )
+            for i in range(REPEAT)
+        ]  # fmt: skip
         load_after = os.getloadavg()[0]
         load_s = load_alone(file)
     rows_md = [
@@ -131,12 +140,21 @@ def main() -> None:
         f"| second run on the same file: panel cache hit | {cell(now['second'])} | ≤ 1.0 s |",
         f"| `cache=off` (parse and validate every time) | {cell(now['off'])} |  |",
     ]
+    rows_md.append(
+        f"| calibration: `data=synthetic` 500 x 5,000, no file (1.30 s idle, backtest section) | {cell(synthetic)} |  |"
+    )
     if before is not None:
         rows_md += [
             f"| before this work (commit e6ec7fe), first run | {cell(before['first'])} |  |",
             f"| before this work, second run | {cell(before['second'])} |  |",
         ]
     table = "\n".join(rows_md)
+    scale = SYNTHETIC_IDLE_S / statistics.median(r[1] for r in synthetic)  # idle wall seconds per CPU second here
+    estimate = ", ".join(
+        f"{label} ≈ {statistics.median(r[1] for r in runs) * scale:.2f} s"
+        for label, runs in [("first run", now["first"]), ("second run", now["second"]), ("cache=off", now["off"])]
+        + ([("before this work", before["first"])] if before is not None else [])
+    )
     write_section(
         "data_loading",
         f"""## Loading a user's file (`benchmarks/data_loading.py`)
@@ -145,11 +163,13 @@ def main() -> None:
 {N_ASSETS} assets x {N_DAYS:,} days ({rows / 1e6:.1f} M rows of timestamp, symbol, OHLCV; {size_mb:.0f} MB),
 each a separate process, {REPEAT} times; 2 cores, {dt.date.today().isoformat()}. The machine's load
 average was {load_before:.1f} -> {load_after:.1f} while measuring: wall times on a shared machine stretch
-with the load, CPU time (user + system) is what the process itself costs.
+with the load, CPU time (user + system) is what the process itself costs, and the synthetic run (no
+file to read; 1.30 s whole process on an idle machine, see the backtest section) calibrates both.
 Reported before this work on an idle machine: 2.6-3.1 s and 850-970 MB, of which `load_s` 1.3-1.7 s.
 
 {table}
 
+Whole-process times on an idle machine, estimated from CPU time scaled by the calibration run: {estimate}.
 `ParquetData(path).load()` alone, in process, no cache (median of {REPEAT}): {load_s:.2f} s.
 
 How: the file is read with pyarrow column by column (symbols dictionary-encoded, no pandas), the
