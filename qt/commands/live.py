@@ -236,12 +236,14 @@ def _shown(text: str) -> str:
 
 
 def _money(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):,.2f}"
+    return "n/a" if value is None else f"{float(value) + 0.0:,.2f}".replace("-0.00", "0.00")
 
 
 def _health(payload: dict[str, Any]) -> str:
-    fields = {k: v for k, v in payload.items() if k != "time"}
-    return ", ".join(f"{k} {v}" for k, v in fields.items()) or "-"
+    """``status`` first, then the other fields (``reason ...``)."""
+    fields = {k: v for k, v in payload.items() if k not in ("time", "status")}
+    head = [str(payload["status"])] if "status" in payload else []
+    return ", ".join(head + [f"{k} {v}" for k, v in fields.items()]) or "-"
 
 
 def _integrity(integrity: dict[str, Any], events: int) -> str:

@@ -173,3 +173,17 @@ def test_help_lists_the_live_commands(tmp_path: Path) -> None:
         assert re.search(rf"^ +{action} ", sub.stdout, re.M), sub.stdout
     status = qt("live", "status", "--help", cwd=tmp_path)
     assert "--state-dir DIR" in status.stdout and "--json" in status.stdout
+    run = qt("run", "--help", cwd=tmp_path).stdout
+    assert re.search(r"^mode: backtest, live$", run, re.M) and re.search(r"^broker: ib, paper$", run, re.M)
+    for key in (
+        "state_dir",
+        "start",
+        "speed",
+        "store.kind",
+        "guard.stale_after_s",
+        "adopt_positions",
+        "cancel_on_exit",
+    ):
+        assert key in run.split("live.*:")[1], key
+    live = qt("run", "mode=live", "broker=paper", "--help", cwd=tmp_path).stdout
+    assert re.search(r"^live:\n  state_dir: ", live, re.M)  # the whole live block, with its defaults
