@@ -75,7 +75,7 @@ def run_live(
     store = _open_store(settings, folder, cfg)
     try:
         if kind == "ib":
-            from qt.live.ib.run import run_ib
+            from qt.runs.live_ib import run_ib
 
             return run_ib(cfg, parts, panel, settings, store, folder, started)
         return _run_paper(parts, panel, settings, store, folder, started)

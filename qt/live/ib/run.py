@@ -1,4 +1,4 @@
-"""``qt run mode=live broker=ib``: the live session over Interactive Brokers (TWS, IB Gateway or ``qt ib-gateway``).
+"""The live session over Interactive Brokers (TWS, IB Gateway or ``qt ib-gateway``); ``qt.runs.live_ib`` runs it.
 
 Order of business: connect fail-closed (nothing happens until the gateway synchronized
 positions, open orders, completed orders and executions) -> reconcile the store with the
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,28 +42,19 @@ def ib_settings(cfg: DictConfig) -> IBSettings:
         raise ConfigError(".".join(["broker", *map(str, err["loc"])]), str(err["msg"])) from None
 
 
-def run_ib(
-    cfg: DictConfig, parts: Any, panel: BarPanel, settings: LiveSettings, store: LiveStore, folder: Path,
-    started: float,
-) -> Any:  # fmt: skip
-    """Run the session against the gateway of ``cfg.broker``; the run's summary once it stops."""
-    from qt.runs.live import write_live_outputs
+async def ib_session(
+    parts: Any, panel: BarPanel, settings: LiveSettings, s: IBSettings, store: LiveStore, build_driver: Any
+) -> History:
+    """Connect, reconcile, warm up and drive the session until it stops; the bars seen (warm-up included).
 
-    ib = ib_settings(cfg)
-    history = asyncio.run(_session(parts, panel, settings, ib, store))
-    bars = store.events(kinds=[EventKind.BAR], limit=1)
-    first = int(bars[0].payload["t"]) if bars else history.n
-    return write_live_outputs(folder, store, history.panel(), first, parts.settings.capital, started)
-
-
-async def _session(parts: Any, panel: BarPanel, settings: LiveSettings, s: IBSettings, store: LiveStore) -> History:
+    ``build_driver`` is ``qt.runs.live.build_driver`` (the session, router and guard over a broker).
+    """
     from ib_async import IB
 
     from qt.live.ib.broker import IBBroker
     from qt.live.ib.connection import IBConnection
     from qt.live.ib.feed import IBFeed
     from qt.live.recovery import reconcile
-    from qt.runs.live import build_driver
 
     def alert(message: str, severity: str = "warning") -> None:
         store.record_alert(message, severity=severity)

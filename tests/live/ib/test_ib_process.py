@@ -27,11 +27,15 @@ DAILY = (
 )  # fmt: skip
 
 
-def qt_live(gt: GatewayThread, state: Path, *overrides: str, fault: str | None = None) -> subprocess.Popen[str]:
+def qt_live(
+    gt: GatewayThread, state: Path, *overrides: str, fault: str | None = None, account: str | None = None
+) -> subprocess.Popen[str]:
     """Start `qt run mode=live broker=ib` on the simulator of ``gt`` (in the background)."""
     env = {k: v for k, v in os.environ.items() if k not in ("QT_FAULT", "QT_IB_ACCOUNT")}
     if fault:
         env["QT_FAULT"] = fault
+    if account:
+        env["QT_IB_ACCOUNT"] = account
     args = ["run", "mode=live", "broker=ib", f"broker.port={gt.gw.port}", "broker.client_id=7",
             "broker.bar_settle_s=0.5", "live.run_name=ibrun", f"live.state_dir={state}",
             f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}", *overrides]  # fmt: skip
@@ -113,8 +117,9 @@ def test_paper_over_ib_places_the_orders_of_the_backtest(sample: Any, tmp_path: 
     gw = gt.gw
     state = tmp_path / "state"
     try:
+        account = gt.gw.broker.account  # the paper account's id, given as $QT_IB_ACCOUNT: never written anywhere
         proc = qt_live(gt, state, *config, "broker.warmup=1 Y", f"broker.stop_after_bars={live}",
-                       "broker.whole_shares=false")  # fmt: skip
+                       "broker.whole_shares=false", account=account)  # fmt: skip
         assert gt.wait_until(lambda: subscribed(gt, 20), timeout=60), finish(proc, 5)
         store = SqliteStore(path=state / "state.sqlite", create=False)
         for k in range(live):
@@ -123,6 +128,10 @@ def test_paper_over_ib_places_the_orders_of_the_backtest(sample: Any, tmp_path: 
             assert _wait(lambda day=day: _bar_done(store, day) and _all_placed(store, gt), timeout=20)
         code, text = finish(proc)
         assert code == 0, text
+        assert account not in text
+        written = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert any(p.name == "config.yaml" for p in written) and any(p.suffix == ".log" for p in written)
+        assert not [p for p in written if account.encode() in p.read_bytes()]
         intents = {(o.intent.decided_at.date(), o.symbol): o.intent.quantity for o in store.orders()}
         fees = sum(f.fees for f in store.fills())
         store.close()

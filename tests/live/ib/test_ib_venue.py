@@ -10,7 +10,7 @@ import pytest
 from ibharness import GatewayThread, ib_commission, open_venue
 
 from qt.data.sources.sample import SampleData
-from qt.enums import OrderStatus
+from qt.enums import OrderStatus, TradingState
 from qt.errors import ConfigError
 from qt.live.ib.connection import IBConnectionError
 from qt.live.ib.sim_script import EndMarker, Fill, Reject, Rest
@@ -232,3 +232,71 @@ def test_pacing_spreads_a_500_order_burst_below_50_a_second(tmp_path: Path) -> N
         assert placements[-1] - placements[0] >= 500 / 40 - 1  # spread, not bunched
     finally:
         gt.stop()
+
+
+def test_readonly_connects_and_reconciles_but_denies_every_order(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.broker.set_position("AAPL", 10, 150.0)  # held before qt started: reconciliation sees it
+            v = await open_venue(gw, tmp_path, readonly=True)
+            assert v.store.trading_state().state.value == "halted"  # a break qt cannot explain halts
+            assert "AAPL: qt 0 vs broker 10" in v.store.trading_state().reason
+            v.router.trading = TradingState.ACTIVE  # even when trading is allowed ...
+            v.submit({"MSFT": 5.0})
+            [order] = v.store.orders()
+            assert order.status is OrderStatus.DENIED and "read-only" in order.reason  # ... nothing is sent
+            assert gw.record.count(InMsg.PLACE_ORDER) == 0
+            await v.close()
+
+    run(body())
+
+
+def test_three_reconnects_in_a_row_change_nothing(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path)
+            v.submit({"AAPL": 10.0, "MSFT": -4.0})
+            assert await v.settle(lambda: len(v.store.fills()) == 2)
+            events = len(v.store.events())
+            for n in (1, 2, 3):
+                await gw.drop_connections()
+                assert await gw.wait_until(lambda n=n: v.connection.reconnects == n and v.broker.available, 5)
+                await v.settle(lambda: False, timeout=0.1)
+            assert len(v.store.fills()) == 2
+            assert v.store.positions() == {"AAPL": 10.0, "MSFT": -4.0}
+            assert gw.record.count(InMsg.PLACE_ORDER) == 2
+            kinds = {e.kind.value for e in v.store.events()[events:]}
+            assert kinds <= {"reconcile", "alert"}  # reconnect alerts and clean reconciliations only
+            await v.close()
+
+    run(body())
+
+
+def test_connectivity_restored_with_data_lost_resubscribes_bars(sample: Any, tmp_path: Path) -> None:
+    from qt.enums import Field
+    from qt.live.ib.config import IBSettings
+    from qt.live.ib.feed import IBFeed
+
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path)
+            feed = IBFeed(ib=v.ib, broker=v.broker, fields=(Field.CLOSE,), settings=IBSettings(bar_settle_s=0.2))
+            feed.subscribe()
+            assert await gw.wait_until(lambda: gw.record.count(InMsg.REQ_REAL_TIME_BARS) == 20)
+
+            async def resync(resubscribe: bool) -> None:
+                if resubscribe:
+                    feed.subscribe()
+
+            v.connection.on_resync = resync
+            gw.connectivity_lost()
+            assert await gw.wait_until(lambda: not v.broker.available)
+            gw.connectivity_restored(data_lost=True)
+            assert await gw.wait_until(lambda: v.broker.available and gw.record.count(InMsg.REQ_REAL_TIME_BARS) == 40)
+            await gw.step(1)
+            bar = await asyncio.wait_for(feed.bars().__anext__(), 3)
+            assert str(bar.timestamp)[:10] == str(sample.timestamps[-4])[:10]
+            assert bar.values[Field.CLOSE].tolist() == sample.close[-4].tolist()
+            await v.close()
+
+    run(body())
