@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from ibharness import GatewayThread, ib_commission, open_venue
 
@@ -16,6 +17,7 @@ from qt.live.ib.connection import IBConnectionError
 from qt.live.ib.sim_script import EndMarker, Fill, Reject, Rest
 from qt.live.ib.simulator import GatewaySimulator
 from qt.live.ib.wire import InMsg
+from qt.types import OrderBatch
 
 
 @pytest.fixture(scope="module")
@@ -208,28 +210,28 @@ def test_client_id_in_use_names_the_key(sample: Any, tmp_path: Path) -> None:
     run(body())
 
 
-def test_pacing_spreads_a_500_order_burst_below_50_a_second(tmp_path: Path) -> None:
-    from qt.testing.panels import daily_panel
-
-    symbols = [f"S{i:03d}" for i in range(500)]
-    panel = daily_panel([[50.0 + i % 7 for i in range(500)]] * 3, symbols=symbols, start="2024-01-01")
-    gt = GatewayThread(panel=panel, start=-1, max_message_rate=50)  # TWS's limit: above 50/s, error 100 and out
+def test_pacing_spreads_a_500_order_burst_below_50_a_second(sample: Any, tmp_path: Path) -> None:
+    gt = GatewayThread(panel=sample, start=-5, max_message_rate=50)  # TWS's limit: above 50/s, error 100 and out
     gw = gt.gw
 
     async def body() -> None:
-        v = await open_venue(gw, tmp_path, max_messages_per_second=40, connect_timeout_s=20)
-        v.submit({s: 1.0 for s in symbols})
+        v = await open_venue(gw, tmp_path, max_messages_per_second=40)
+        assets = np.repeat(np.arange(20, dtype=np.intp), 25)  # 500 orders: 25 per symbol, each its own intent
+        v.router.submit(OrderBatch(0, assets, np.ones(500)), 0)
+        assert len(v.store.orders()) == 500
         assert len(v.broker.pacer.waiting()) >= 490  # a few went out at once, the rest wait their turn
         assert await v.settle(lambda: len(v.store.fills()) == 500, timeout=25)
         assert all(o.status is OrderStatus.FILLED for o in v.store.orders())
+        assert v.store.positions() == {s: 25.0 for s in v.symbols}
         await v.close()
 
     try:
         run(body(), timeout=60)
         placements = gt.run(lambda: [m.time for m in gw.record.placements()])
         assert len(placements) == 500
-        assert gt.run(lambda: gw.record.max_rate(1.0)) < 50
-        assert placements[-1] - placements[0] >= 500 / 40 - 1  # spread, not bunched
+        assert set(gt.run(gw.record.placements_per_ref).values()) == {1}
+        assert gt.run(lambda: gw.record.max_rate(1.0)) < 50  # every message of the session, not only orders
+        assert placements[-1] - placements[0] >= 500 / 40 - 1  # spread, not bunched: none dropped, none refused
     finally:
         gt.stop()
 
