@@ -226,11 +226,18 @@ class IBBroker:
         return out
 
     def order(self, client_order_id: str) -> OrderState | None:
-        """The gateway's view of one order (one still in the pacing queue counts as submitted)."""
+        """The gateway's view of one order; None when the gateway never acknowledged it.
+
+        An order still in qt's pacing queue counts as submitted. One that ib_async still shows as
+        ``PendingSubmit`` (sent, never answered: the gateway may not have it) is None, so the
+        router's acknowledgement check counts a miss and, after ``live.max_ack_misses``, marks it LOST.
+        """
         if client_order_id in self._queued:
             return self._queued[client_order_id]
         trade = self._trade(client_order_id)
-        return self._state(trade) if trade is not None else None
+        if trade is None or trade.orderStatus.status == "PendingSubmit":
+            return None
+        return self._state(trade)
 
     def open_orders(self) -> list[OrderState]:
         """Every open order the gateway reported, qt's and foreign ones."""

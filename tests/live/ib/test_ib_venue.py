@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,33 @@ def test_connectivity_restored_with_data_lost_resubscribes_bars(sample: Any, tmp
             bar = await asyncio.wait_for(feed.bars().__anext__(), 3)
             assert str(bar.timestamp)[:10] == str(sample.timestamps[-4])[:10]
             assert bar.values[Field.CLOSE].tolist() == sample.close[-4].tolist()
+            await v.close()
+
+    run(body())
+
+
+def test_an_order_never_acknowledged_is_lost_with_an_alert_and_never_resent(sample: Any, tmp_path: Path) -> None:
+    from qt.live.ib.sim_script import BlackHole
+    from qt.live.router import RouterSettings
+
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            gw.script.on_place(BlackHole(), symbol="PFE")
+            v = await open_venue(gw, tmp_path)
+            v.router.settings = RouterSettings(ack_timeout_s=0.05, max_ack_misses=2)
+            v.submit({"PFE": 10.0, "KO": 5.0})
+            pfe = next(o.client_order_id for o in v.store.orders() if o.symbol == "PFE")
+            lost: list[str] = []
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 3
+            while not lost and loop.time() < end:
+                await v.settle(lambda: False, timeout=0.06)
+                lost += v.router.check_acks(time.monotonic())
+            assert lost == [pfe]
+            assert v.store.order(pfe).status is OrderStatus.LOST
+            assert any(pfe in a.payload["message"] for a in v.store.alerts())
+            assert v.store.positions() == {"KO": 5.0}  # the acknowledged order filled; the other is not resent
+            assert gw.record.count(InMsg.PLACE_ORDER, order_ref=pfe) == 1
             await v.close()
 
     run(body())
