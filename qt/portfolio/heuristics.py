@@ -1,7 +1,8 @@
 """Heuristic constructors (no solver): inverse volatility, risk parity (ERC), hierarchical risk parity.
 
-The classes allocate over the decision's universe with a risk model's covariance; the functions
-below them are the rules (long-only weights summing to 1 over the covariance's assets).
+The classes allocate over the decision's universe with a risk model's covariance. Their rules
+(long-only weights summing to 1 over the covariance's assets): inverse volatility and equal risk
+contribution from ``qt.risk_budget`` (shared with the multi-strategy allocator), HRP below.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from qt.portfolio.base import OptimizationError
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.expected_returns import expected_returns
 from qt.portfolio.heuristics import hrp, quasi_diagonal_order
-from qt.risk_budget import equal_risk_contribution, risk_contributions
 from qt.portfolio.optimizers import (
     EqualWeight,
     HierarchicalRiskParity,
@@ -20,6 +19,7 @@ from qt.portfolio.optimizers import (
     RiskParity,
 )
 from qt.portfolio.risk_models import SampleCovariance
+from qt.risk_budget import equal_risk_contribution, risk_contributions
 
 RM = SampleCovariance(window=250, min_periods=100)
 
