@@ -30,8 +30,8 @@ class Pacer:
     --------
     >>> sent = []
     >>> p = Pacer(rate=2, burst=2, clock=lambda: 0.0)
-    >>> for k in "abc":
-    ...     p.submit(k, lambda k=k: sent.append(k))
+    >>> [p.submit(k, lambda k=k: sent.append(k)) for k in "abc"]
+    [True, True, False]
     >>> sent, p.waiting()
     (['a', 'b'], ['c'])
     """
