@@ -212,7 +212,7 @@ def _solve_free(p: BoxQP, state: np.ndarray, side: np.ndarray) -> tuple[np.ndarr
         return (w, 0.0) if abs(rest) < 1e-10 else (None, 0.0)
     two_g = 2.0 * p.gamma
     bf = p.loadings[free]
-    exposure = p.loadings[fixed].T @ w[fixed]
+    exposure = p.loadings.T @ np.where(fixed, w, 0.0)  # no copy of the fixed rows
     rhs = p.q[free] - p.tau * side[free] - two_g * (bf @ exposure)
     q_ff = two_g * (bf @ bf.T)
     q_ff[np.diag_indices_from(q_ff)] += two_g * p.specific[free]
