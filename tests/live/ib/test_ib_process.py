@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PARSE_ERRORS
 from ibharness import GatewayThread
 
 from qt.data.sources.sample import SampleData
@@ -51,6 +52,16 @@ def subscribed(gt: GatewayThread, n: int) -> bool:
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out + err
+
+
+def no_decoder_errors(folder: Path) -> None:
+    """The qt processes' ib_async logged no decoder error (their run.log files hold every record)."""
+    logs = list(folder.rglob("*.log"))
+    assert logs
+    for log in logs:
+        bad = [line for line in log.read_text().splitlines()
+               if "[ib_async.decoder]" in line or (PARSE_ERRORS.search(line) and "[ib_async" in line)]  # fmt: skip
+        assert not bad, f"{log}: ib_async decoder/parsing errors:\n" + "\n".join(bad)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +113,7 @@ def test_sigkill_after_send_before_fill_books_the_fill_once_after_restart(sample
             store.replay()  # the log rebuilds the snapshot
         finally:
             store.close()
+        no_decoder_errors(tmp_path)
     finally:
         gt.stop()
 
@@ -132,6 +144,7 @@ def test_paper_over_ib_places_the_orders_of_the_backtest(sample: Any, tmp_path: 
         written = [p for p in tmp_path.rglob("*") if p.is_file()]
         assert any(p.name == "config.yaml" for p in written) and any(p.suffix == ".log" for p in written)
         assert not [p for p in written if account.encode() in p.read_bytes()]
+        no_decoder_errors(tmp_path)
         intents = {(o.intent.decided_at.date(), o.symbol): o.intent.quantity for o in store.orders()}
         fees = sum(f.fees for f in store.fills())
         store.close()
