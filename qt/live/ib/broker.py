@@ -78,7 +78,7 @@ class IBBroker:
         self.available = False
         self.contracts: dict[str, Any] = {}
         self.last_prices: dict[str, float] = {}
-        self.pacer = Pacer.below(settings.max_messages_per_second)
+        self.pacer = Pacer.below(settings.max_messages_per_second, settings.burst_messages)
         self._next_id = (stored_max_id or 0) + 1
         self._updates: list[OrderState | Execution] = []
         self._emitted: set[str] = set()  # exec ids already handed to the router

@@ -42,7 +42,8 @@ class IBSettings(BaseModel):
     reconnect_jitter: float = Field(0.25, ge=0, lt=1)  # each wait times a random factor in [1 - j, 1 + j]
     connect_attempts: PositiveInt = 3  # at start: attempts before giving up (a running session retries forever)
     alert_after_disconnect_minutes: PositiveFloat = 5.0
-    max_messages_per_second: PositiveInt = Field(40, le=45)  # orders and cancels; IB disconnects above 50
+    max_messages_per_second: PositiveInt = Field(40, le=45)  # any one second; IB disconnects above 50
+    burst_messages: PositiveInt = 10  # of those, sent at once; the rest evenly over the second
     min_server_version: PositiveInt = MIN_SERVER_VERSION
     max_server_version: PositiveInt = MAX_SERVER_VERSION
     stop_after_bars: PositiveInt | None = None  # rehearsals and tests: stop after this many live bars

@@ -44,9 +44,9 @@ class Pacer:
         self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
-    def below(cls, per_second: int) -> Pacer:
-        """A pacer whose every one-second window holds at most ``per_second`` messages."""
-        burst = max(1, min(5, per_second // 4))
+    def below(cls, per_second: int, burst: int = 10) -> Pacer:
+        """A pacer whose every one-second window holds at most ``per_second`` messages, ``burst`` of them at once."""
+        burst = max(1, min(burst, per_second - 1))
         return cls(rate=per_second - burst, burst=burst)
 
     def submit(self, key: str, send: Callable[[], None]) -> bool:
