@@ -330,3 +330,20 @@ def test_an_order_never_acknowledged_is_lost_with_an_alert_and_never_resent(samp
             await v.close()
 
     run(body())
+
+
+def test_limit_orders_are_priced_off_the_last_price(sample: Any, tmp_path: Path) -> None:
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path, order_type="limit", limit_offset_bps=25)
+            last = {s: gw.market.last_price(s) for s in ("AAPL", "XOM")}
+            v.broker.last_prices.update(last)
+            v.submit({"AAPL": 10.0, "XOM": -10.0})
+            assert await v.settle(lambda: len(v.store.fills()) == 2)  # marketable: filled at the last price
+            sent = {m.decoded["order_ref"][:4].rstrip("-"): m.decoded for m in gw.record.placements()}
+            assert sent["AAPL"]["order_type"] == sent["XOM"]["order_type"] == "LMT"
+            assert float(sent["AAPL"]["limit_price"]) == round(last["AAPL"] * 1.0025, 2)  # buys pay up to +25 bps
+            assert float(sent["XOM"]["limit_price"]) == round(last["XOM"] * 0.9975, 2)  # sells take down to -25 bps
+            await v.close()
+
+    run(body())
