@@ -347,3 +347,31 @@ def test_limit_orders_are_priced_off_the_last_price(sample: Any, tmp_path: Path)
             await v.close()
 
     run(body())
+
+
+def test_a_long_disconnect_raises_one_alert_and_reconnects_with_capped_jittered_backoff(
+    sample: Any, tmp_path: Path
+) -> None:
+    import random
+
+    from qt.live.ib.config import IBSettings
+
+    s = IBSettings(reconnect_base_s=1, reconnect_cap_s=30, reconnect_jitter=0.25)
+    waits = [s.backoff(k, random.Random(k)) for k in range(8)]
+    nominal = [1, 2, 4, 8, 16, 30, 30, 30]
+    assert all(0.75 * w <= x <= 1.25 * w for x, w in zip(waits, nominal, strict=True))  # capped, jittered
+    assert len({round(x / w, 6) for x, w in zip(waits, nominal, strict=True)}) > 1  # the jitter varies
+
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            v = await open_venue(gw, tmp_path, alert_after_disconnect_minutes=0.005)  # 0.3 s
+            await gw.restart(downtime=0.8)  # the gateway is gone for 0.8 s
+            assert await gw.wait_until(lambda: v.connection.reconnects == 1 and v.broker.available, 5)
+            messages = [a.payload["message"] for a in v.store.alerts()]
+            assert sum("disconnected for" in m for m in messages) == 1
+            assert [a.payload["severity"] for a in v.store.alerts() if "disconnected for" in a.payload["message"]] == [
+                "critical"
+            ]
+            await v.close()
+
+    run(body())
