@@ -26,11 +26,21 @@ ACTIONS = {
     "resume": "ACTIVE: trading resumes at the next decision",
     "flatten": "REDUCING plus a flatten request: every position is closed through the risk guard",
 }
+EPILOG = """examples:
+  qt live status --state-dir live/xmom-paper            state, book, orders, health, alerts (--json for machines)
+  qt live halt --state-dir live/xmom-paper --reason "earnings"
+  qt live resume --state-dir ~/live/xmom-paper
+  qt live flatten --state-dir $LIVE/xmom-paper
+
+The running process applies halt/resume/flatten within a fraction of a second; with no process
+running, they wait in the store and apply at the next start. See docs/live.md."""
 STALE = "stale data"  # the reason prefix of the driver's automatic stale-data halt (qt.live.driver.STALE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The four actions, each with ``--state-dir``; ``status`` takes ``--json``, the others ``--reason``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, text in ACTIONS.items():
         p = sub.add_parser(name, help=text, description=f"qt live {name}: {text}")
