@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ingest.add_argument("--source", help="where the data came from (default: the file name)")
     ingest.add_argument("--currency", default="USD", help="currency of the prices (default USD)")
     ingest.add_argument(
+        "--price",
+        choices=("close", "adj_close"),
+        help="which close to store when the file has both (Yahoo's Adj Close): close or adj_close",
+    )
+    ingest.add_argument(
         "--prices", choices=("raw", "adjusted"), default="raw", help="are the file's prices raw or vendor-adjusted"
     )
     ingest.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per bulk-load batch (progress unit)")
@@ -83,6 +88,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _ingest(store: BarStore, args: argparse.Namespace) -> int:
+    from qt.data.sources.layout import PriceField
     from qt.data.storage.base import PriceBasis
     from qt.data.storage.ingest import ingest_file
 
@@ -99,6 +105,7 @@ def _ingest(store: BarStore, args: argparse.Namespace) -> int:
             source=args.source,
             currency=args.currency,
             prices=PriceBasis(args.prices),
+            price=PriceField(args.price) if args.price else None,
             chunk_rows=args.chunk_rows,
             progress=_progress,
         )
