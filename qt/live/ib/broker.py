@@ -18,6 +18,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from qt.enums import OrderStatus
@@ -320,6 +321,9 @@ class IBBroker:
             return
         self._emitted.add(exec_id)
         execution = _execution(fill)
+        ref = execution.client_order_id
+        if ref is not None and ref not in self._placed and self._intents(ref) is None:
+            execution = replace(execution, client_order_id=None)  # not qt's order: an external fill
         self._updates.append(execution)
         cid = execution.client_order_id or ""
         done = self._done_shares[cid] = self._done_shares.get(cid, 0.0) + abs(execution.quantity)

@@ -66,7 +66,8 @@ async def open_venue(gw: GatewaySimulator, folder: Path, *, client_id: int = 7, 
     settings = IBSettings(port=gw.port, client_id=client_id, **{**options, **overrides})
     store = open_from_settings(SqliteStoreSettings(), state_dir=folder, run_name="ibtest")
     ib = IB()
-    broker = IBBroker(ib=ib, settings=settings, symbols=symbols, stored_max_id=store.max_broker_order_id())
+    broker = IBBroker(ib=ib, settings=settings, symbols=symbols, stored_max_id=store.max_broker_order_id(),
+                      intents=lambda cid: (o.intent.quantity if (o := store.order(cid)) else None))  # fmt: skip
     connection = IBConnection(
         ib=ib, settings=settings, broker=broker, alert=lambda m, s: store.record_alert(m, severity=s)
     )
