@@ -9,9 +9,11 @@ files a backtest writes (equity, weights, orders, fills, decisions, events, metr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from qt.types import SolveReport
 
 log = logging.getLogger("qt")
 BROKERS = ("paper", "ib")
+LOCK_FILE = "qt-live.lock"
 
 
 def run_live(
@@ -71,20 +74,70 @@ def run_live(
         check_panel(panel)
     folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
-    _save_config(cfg, folder)
-    store = _open_store(settings, folder, cfg)
-    try:
-        if kind == "ib":
-            from qt.runs.live_ib import run_ib
+    with _only_process(folder):
+        _save_config(cfg, folder)
+        store = _open_store(settings, folder, cfg)
+        try:
+            if kind == "ib":
+                from qt.runs.live_ib import run_ib
 
-            return run_ib(cfg, parts, panel, settings, store, folder, started)
-        return _run_paper(parts, panel, settings, store, folder, started)
-    finally:
-        store.close()
+                return run_ib(cfg, parts, panel, settings, store, folder, started)
+            return _run_paper(parts, panel, settings, store, folder, started, notify=_notifier(cfg, folder))
+        finally:
+            store.close()
+
+
+@contextlib.contextmanager
+def _only_process(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock for the run: two live processes on one state folder would both trade it."""
+    import fcntl
+
+    path = folder / LOCK_FILE
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            raise ConfigError(
+                "live.state_dir",
+                f"another qt process (pid {pid}) is running live on {folder}; stop it first, or choose another "
+                "live.state_dir",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _notifier(cfg: DictConfig, folder: Path) -> Callable[[str], None]:
+    """Send halts, reconciliation breaks and lost orders through the configured network reporters (Slack, email)."""
+    from qt.reporting.reporters import Report, dispatch
+    from qt.reporting.settings import ReportSettings, build_reporters
+
+    reporters = build_reporters(cfg)
+    timeout = ReportSettings.from_config(cfg).timeout
+
+    def notify(message: str) -> None:
+        report = Report(title=f"qt live {folder.name}: alert", stats=[("alert", message)], location=str(folder))
+        dispatch(reporters, report, timeout=timeout, local=False)
+
+    return notify
 
 
 def _run_paper(
-    parts: Components, panel: BarPanel, settings: LiveSettings, store: LiveStore, folder: Path, started: float
+    parts: Components,
+    panel: BarPanel,
+    settings: LiveSettings,
+    store: LiveStore,
+    folder: Path,
+    started: float,
+    *,
+    notify: Callable[[str], None] | None = None,
 ) -> RunSummary:
     capital = parts.settings.capital
     first = _start_index(panel, settings.start)
@@ -107,6 +160,10 @@ def _run_paper(
         )  # fmt: skip
         driver = build_driver(parts, settings, store, broker, history, feed, capital, market_clock=True)
         driver.on_bar = broker.on_bar
+        if notify is not None:
+            driver.notify = notify
+            if not recon.clean:
+                notify("reconciliation: positions differ from the broker's: " + recon.report() + "; trading HALTED")
         bars = asyncio.run(driver.run())
         log.info("live: %d bars processed; state in %s", bars, folder)
     finally:
