@@ -74,9 +74,11 @@ def deflated_sharpe(
 
     Examples
     --------
+    One trial (SR0 = 0), SR 0.1 over 101 normal bars: Phi(0.1 x 10 / sqrt(1 + 0.5 x 0.01)) = Phi(0.99751)
+
     >>> round(deflated_sharpe(0.1, n_trials=1, trials_variance=0.0, n_bars=101,
     ...                       skew=0.0, kurtosis=3.0).dsr, 4)
-    0.8413
+    0.8407
     """
     from scipy.stats import norm
 
