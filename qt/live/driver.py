@@ -23,7 +23,7 @@ import numpy as np
 from qt.engine.pipeline import Decision, DecisionOutcome
 from qt.engine.session import Session, StepResult
 from qt.enums import TradingState
-from qt.live.feeds import Feed
+from qt.live.feeds import Feed, ReplayFeed
 from qt.live.history import BarRow, History, utc_time
 from qt.live.router import RoutedVenue
 from qt.live.settings import LiveSettings
@@ -55,6 +55,7 @@ class LiveDriver:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _seen_requests: int = 0
     _checked_at: float = float("-inf")
+    _replay_schedule: tuple[np.ndarray, np.ndarray] | None = None  # (scheduled, forced) over a replay's bar times
 
     def __post_init__(self) -> None:
         self.session.on_decision = self._record_decision
@@ -99,6 +100,8 @@ class LiveDriver:
 
     async def _next(self, queue: asyncio.Queue[BarRow | None]) -> BarRow | None:
         """The next bar; while waiting, apply other processes' requests and halt once the feed is silent too long."""
+        if not queue.empty() and not self._stop.is_set():
+            return queue.get_nowait()  # the feed is ahead (a replay at max speed): nothing to wait for
         limit = self.settings.guard.stale_after_s
         waiting_since = time.monotonic()
         getter = asyncio.ensure_future(queue.get())
@@ -148,6 +151,14 @@ class LiveDriver:
     def _schedule(self, stamps: np.ndarray, t: int) -> tuple[bool, bool]:
         """Whether the rebalance rule fires at t, judged with the next bar's due time (not its prices)."""
         rule = self.strategy.rebalance
+        if isinstance(self.feed, ReplayFeed):  # a replay knows every bar time: schedule them once, as a backtest does
+            calendar = self.feed.panel.timestamps
+            if t < len(calendar) and calendar[t] == stamps[t]:
+                if self._replay_schedule is None:
+                    drift = drift_rule(rule)
+                    every = drift.forced(calendar) if drift is not None else np.ones(len(calendar), dtype=bool)
+                    self._replay_schedule = (np.asarray(rule.schedule(calendar), dtype=bool), every)
+                return bool(self._replay_schedule[0][t]), bool(self._replay_schedule[1][t])
         nxt = self.feed.next_due(stamps[t])
         times = stamps if nxt is None else np.r_[stamps, np.asarray([nxt], dtype=stamps.dtype)]
         drift = drift_rule(rule)

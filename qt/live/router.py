@@ -79,9 +79,10 @@ class RoutedVenue:
         denied: list[tuple[int, float, str]] = []
         to_send: list[tuple[str, str, float]] = []
         with self.store.batch():
+            positions = self.store.positions()  # once per burst: only fills (in poll) change them
             for i, (a, q) in enumerate(zip(orders.assets.tolist(), orders.quantities.tolist(), strict=True)):
                 note = str(notes[i]) if notes is not None and len(notes) else ""
-                reason, send = self._admit(int(a), float(q), t, note)
+                reason, send = self._admit(int(a), float(q), t, note, positions)
                 if reason is not None:
                     denied.append((int(a), float(q), reason))
                 if send is not None:
@@ -112,12 +113,13 @@ class RoutedVenue:
         fills: dict[int, list[tuple[int, float, float, float, str, str]]] = {}
         ended: dict[tuple[int, str], list[tuple[int, float, str]]] = {}
         news_list = self.broker.updates()
-        with self.store.batch():
-            for news in news_list:
-                if isinstance(news, Execution):
-                    self._book_fill(news, t, fills)
-                else:
-                    self._book_state(news, ended)
+        if news_list:  # most bars bring no news: no transaction then
+            with self.store.batch():
+                for news in news_list:
+                    if isinstance(news, Execution):
+                        self._book_fill(news, t, fills)
+                    else:
+                        self._book_state(news, ended)
         for decided, filled in fills.items():
             a, q, p, f, states, why = (np.array(x) for x in zip(*filled, strict=True))
             out.append(FillBatch(OrderBatch(decided, a.astype(np.intp), q), t, states, p, f, why))
@@ -162,7 +164,7 @@ class RoutedVenue:
 
     # -- internals --------------------------------------------------------------------
     def _admit(
-        self, asset: int, quantity: float, t: int, note: str
+        self, asset: int, quantity: float, t: int, note: str, positions: dict[str, float]
     ) -> tuple[str | None, tuple[str, str, float] | None]:
         """(denial reason, order to send) for one order; its intent is stored here, before anything is sent."""
         symbol = self.symbols[asset]
@@ -174,7 +176,7 @@ class RoutedVenue:
         if known is not None:
             return self._resume(cid, known.status, known.reason, symbol, quantity)
         price = float(self.last_prices[asset]) if self.last_prices.size else float("nan")
-        position = self.store.positions().get(symbol, 0.0)
+        position = positions.get(symbol, 0.0)
         reason = self.guard.check(quantity, position, price, price, self.trading)
         self.store.record_intent(OrderIntent(cid, self.run_name, self.bar_time, symbol, quantity, intent_number=n))
         if reason is not None:
