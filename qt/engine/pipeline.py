@@ -16,12 +16,12 @@ import numpy as np
 from qt.context import DecisionContext
 from qt.data.panel import BarPanel
 from qt.enums import Field, OrderStatus
-from qt.portfolio.base import PortfolioConstructor, SolveReport, solve_report
+from qt.portfolio.base import PortfolioConstructor
 from qt.risk.limits import PreTradeLimit, Proposal, check_limits
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer
 from qt.strategies.base import Strategy
-from qt.types import FillBatch, OrderBatch
+from qt.types import FillBatch, OrderBatch, SolveReport
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,9 @@ class DecisionPipeline:
             empty = OrderBatch(t, np.zeros(0, dtype=np.intp), np.zeros(0))
             return DecisionOutcome(Decision(t, before, before), empty, np.zeros(0, dtype=object), None)
         chosen = self.portfolio.weights(target, ctx)
-        report = getattr(chosen, "report", None) or solve_report(self.portfolio)
         weights = chosen.weights
         risk = self.var.measure(weights, ctx) if self.var is not None else {}
-        decision = Decision(t, before, weights, report, risk)
+        decision = Decision(t, before, weights, chosen.report, risk)
         close = ctx.history(Field.CLOSE, 1)[-1]
         sized = self.sizer.size(weights, nav, positions, close, ctx.tradable, t)
         proposal = Proposal(sized.orders, nav=nav, positions=positions, prices=close, symbols=ctx.symbols, ctx=ctx)

@@ -27,7 +27,6 @@ __all__ = [
     "PortfolioConstructor",
     "SolveReport",
     "Solver",
-    "solve_report",
 ]
 
 
@@ -117,9 +116,3 @@ class Allocated:
     status: str
     solve_ms: float = 0.0
     solver: str | None = None
-
-
-def solve_report(portfolio: object) -> SolveReport | None:
-    """Deprecated bridge: reports now travel on ``TargetWeights.report``; None unless ``portfolio`` has pop_report."""
-    pop = getattr(portfolio, "pop_report", None)
-    return pop() if callable(pop) else None
