@@ -95,7 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qt-sweep-bench-") as tmp:
         cwd = Path(tmp)
         write_long_parquet(cwd / "prices.parquet")
-        ray_temp = Path(f"/tmp/qtray-bench-{os.getpid()}")
+        ray_temp = cwd / "ray"  # short enough for Ray's socket paths (< 107 characters)
         env = {**os.environ, "QT_CACHE_DIR": str(cwd / "cache"), "RAY_AUTH_MODE": "disabled", "COLUMNS": "120"}
         grid = [f"strategy.params.lookback={LOOKBACKS}", f"strategy.params.quantile={QUANTILES}"]
         warm = sweep(cwd, "warm", f"strategy.params.lookback={LOOKBACKS}", env=env)

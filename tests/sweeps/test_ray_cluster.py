@@ -44,7 +44,7 @@ def _stop(temp: Path, port: int) -> None:
             p.terminate()
         except psutil.NoSuchProcess:
             continue
-    _, alive = psutil.wait_procs(own, timeout=10)
+    _, alive = psutil.wait_procs(own, timeout=5)
     for p in alive:
         p.kill()
 
