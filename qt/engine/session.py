@@ -7,6 +7,7 @@ NAV. The backtest drives it with a loop over a panel; live drives it from a feed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -134,10 +135,9 @@ class Session:
             if hits:
                 events.extend(hits)
                 traded += self._book(self._act_on(hits, t, panel.tradable[t]), fills)
-        with np.errstate(over="ignore", invalid="ignore"):
-            held = ledger.positions * marks
-            nav = ledger.cash + float(held.sum())
-        if not np.isfinite(nav):
+        held = ledger.positions * marks
+        nav = ledger.cash + float(held.sum())
+        if not math.isfinite(nav):
             raise _non_finite(panel, t, ledger, held)
         state.previous = nav
         return StepResult(
