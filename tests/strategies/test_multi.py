@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.risk_budget import risk_contributions
 from qt.rebalancing import Calendar
+from qt.risk_budget import risk_contributions
 from qt.strategies.multi import MultiStrategy
 from qt.testing.panels import daily_panel
 from qt.types import TargetPositions
