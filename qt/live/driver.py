@@ -69,8 +69,9 @@ class LiveDriver:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
-        if self.session.state.trading is TradingState.HALTED:  # halted while no process ran: cancel what still works
-            self.router.cancel_open(self.history.n - 1, "halted: " + self.store.trading_state().reason)
+        reason = self.store.trading_state().reason
+        if self.session.state.trading is TradingState.HALTED and not self._stop_halt(reason):
+            self.router.cancel_open(self.history.n - 1, "halted: " + reason)  # halted while no process ran
             self.router.sync(self.history.n - 1)
         queue: asyncio.Queue[BarRow | None] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._produce(queue))
@@ -92,6 +93,11 @@ class LiveDriver:
             self.router.cancel_open(self.history.n - 1, "cancelled on shutdown")
             self.router.poll(self.history.n - 1)
         return self.bars_done
+
+    def _stop_halt(self, reason: str) -> bool:
+        """Whether the halt is a post-trade stop's own: its flatten or de-risk orders stay working, as in a backtest."""
+        events = (a.payload.get("risk_event") for a in self.store.alerts())
+        return any(f"{e['kind']}: {e['detail']}" == reason for e in events if e)
 
     async def _produce(self, queue: asyncio.Queue[BarRow | None]) -> None:
         async for bar in self.feed.bars():
@@ -193,7 +199,8 @@ class LiveDriver:
         self.router.trading = state.trading
         self.store.record_bar(
             {"t": step.t, "nav": step.nav, "cash": step.cash, "gross": step.gross, "net": step.net,
-             "traded": step.traded, "fills": [_batch_payload(b) for b in step.fills]},
+             "traded": step.traded, "fills": [_batch_payload(b) for b in step.fills],
+             "peak": state.peak, "resume_at": state.resume_at},  # the stops' memory, restored after a restart
             time=now,
         )  # fmt: skip
         self.store.record_equity(step.nav, step.cash, time=now)

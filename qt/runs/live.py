@@ -215,9 +215,13 @@ def restore_state(store: LiveStore, symbols: tuple[str, ...], capital: float) ->
         if symbol in index:
             state.ledger.positions[index[symbol]] = quantity
     state.ledger.cash = store.cash() if store.events(limit=1) else capital
-    navs = [float(e.payload["nav"]) for e in store.events(kinds=[EventKind.BAR])]
+    bars = store.events(kinds=[EventKind.BAR])
+    navs = [float(e.payload["nav"]) for e in bars]
     if navs:
         state.peak, state.previous = max(capital, *navs), navs[-1]
+        latest = bars[-1].payload  # NAV's peak (reset when a stop's halt ends) and the bar a halt ends at
+        state.peak = float(latest.get("peak", state.peak))
+        state.resume_at = None if latest.get("resume_at") is None else int(latest["resume_at"])
     state.trading = store.trading_state().state
     last = store.last_decision()
     if last is not None:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from paper_kit import SMALL, alerts, close_enough, ok, open_book, open_store, placements, run_live
 
@@ -202,3 +204,50 @@ def test_kill_after_a_recorded_bar_with_orders_working(tmp_path: Path, baseline:
     finally:
         store.close()
         book.close()
+
+
+# Next-open fills, bps costs, conservative limits and a drawdown stop that halts, flattens and resumes 5 bars later.
+STOPS = (
+    "strategy=xmom", "portfolio=equal", "data=synthetic", "data.n_assets=20", "data.n_days=800",
+    "execution=next_open", "costs=bps", "risk=conservative", "risk.post_trade.0.max_drawdown=0.03",
+    "risk.post_trade.0.resume_after=5", "risk.post_trade.1.max_loss=0.015", "live.halt_on_daily_loss=false",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stopped_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run of STOPS (its state folder)."""
+    state = tmp_path_factory.mktemp("baseline-stops") / "state"
+    ok(run_live(state, *STOPS))
+    return state
+
+
+@pytest.mark.parametrize("after", [0, 1], ids=["stop-bar-flatten-orders-working", "one-bar-into-the-halt"])
+def test_kill_during_a_stops_halt_resumes_when_the_uninterrupted_run_does(
+    tmp_path: Path, stopped_baseline: Path, after: int
+) -> None:
+    """The stop's flatten orders stay working across the restart, and the halt ends after resume_after bars."""
+    base = stopped_baseline
+    events = pd.read_parquet(base / "events.parquet")
+    first_stop = events.loc[events["kind"] == "drawdown_stop", "timestamp"].min()
+    equity = pd.read_parquet(base / "equity.parquet")
+    k = int((equity["timestamp"] <= first_stop).sum()) + after  # bars handled by the killed process
+    state = tmp_path / "state"
+    crashed = run_live(state, *STOPS, fault=f"driver.after_bar@{k}")
+    assert crashed.returncode == SIGKILL_EXIT, crashed.stderr[-3000:]
+    ok(run_live(state, *STOPS))
+    pd.testing.assert_frame_equal(pd.read_parquet(state / "events.parquet"), events)  # same stops, same resumes
+    nav_a, nav_b = equity["nav"].to_numpy(), pd.read_parquet(state / "equity.parquet")["nav"].to_numpy()
+    assert np.allclose(nav_b, nav_a, rtol=1e-9, atol=0)
+    store, book = open_store(state), open_book(state)
+    base_store = open_store(base)
+    try:
+        assert close_enough(store.positions(), base_store.positions())
+        assert close_enough(store.positions(), book.positions())
+        assert set(placements(book).values()) == {1}
+        assert store.integrity_check() == [] and book.integrity_check() == []
+        assert not [o for o in store.orders() if o.reason.startswith("halted")]  # nothing cancelled by the restart
+    finally:
+        store.close()
+        book.close()
+        base_store.close()
