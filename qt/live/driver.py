@@ -56,6 +56,7 @@ class LiveDriver:
     _seen_requests: int = 0
     _checked_at: float = float("-inf")
     _replay_schedule: tuple[np.ndarray, np.ndarray] | None = None  # (scheduled, forced) over a replay's bar times
+    recovered: list[FillBatch] = field(default_factory=list)  # fills booked at recovery: recorded with the next bar
 
     def __post_init__(self) -> None:
         self.session.on_decision = self._record_decision
@@ -197,9 +198,11 @@ class LiveDriver:
                 self.store.set_trading_state(TradingState.ACTIVE, event.detail, time=now)
         self._count_rejects(now)
         self.router.trading = state.trading
+        recovered, self.recovered = self.recovered, []  # already in the book (restored from the store): recorded only
+        traded = step.traded + sum(float(np.abs(b.orders.quantities) @ b.prices) for b in recovered)
         self.store.record_bar(
             {"t": step.t, "nav": step.nav, "cash": step.cash, "gross": step.gross, "net": step.net,
-             "traded": step.traded, "fills": [_batch_payload(b) for b in step.fills],
+             "traded": traded, "fills": [_batch_payload(b) for b in [*recovered, *step.fills]],
              "peak": state.peak, "resume_at": state.resume_at},  # the stops' memory, restored after a restart
             time=now,
         )  # fmt: skip

@@ -27,6 +27,7 @@ class Reconciliation:
     foreign: list[str] = field(default_factory=list)
     breaks: dict[str, tuple[float, float]] = field(default_factory=dict)  # symbol -> (qt's, broker's)
     adopted: bool = False
+    booked: list[FillRecord] = field(default_factory=list)  # the fills booked here, in the broker's order
 
     @property
     def clean(self) -> bool:
@@ -54,13 +55,13 @@ def reconcile(store: LiveStore, broker: Broker, *, adopt: bool, now: dt.datetime
                 store.record_order_update(OrderUpdate(order.client_order_id, seen.status, now, reason=seen.reason))
             elif seen.status.is_open:
                 reattached.append(order.client_order_id)
-    booked = 0
+    booked: list[FillRecord] = []
     for ex in broker.executions():
         if ex.client_order_id is None or store.order(ex.client_order_id) is None:
             continue  # not an order of qt's: the position it made is a break below (halt, or adopt as external)
-        booked += store.record_fill(
-            FillRecord(ex.exec_id, ex.client_order_id, ex.symbol, ex.quantity, ex.price, ex.fees, ex.time)
-        )
+        fill = FillRecord(ex.exec_id, ex.client_order_id, ex.symbol, ex.quantity, ex.price, ex.fees, ex.time)
+        if store.record_fill(fill):
+            booked.append(fill)
     ours = {o.client_order_id for o in store.orders()}
     foreign = [o.client_order_id for o in broker.open_orders() if o.client_order_id not in ours]
     for ref in foreign:
@@ -71,7 +72,8 @@ def reconcile(store: LiveStore, broker: Broker, *, adopt: bool, now: dt.datetime
         for s in sorted(set(mine) | set(theirs))
         if abs(mine.get(s, 0.0) - theirs.get(s, 0.0)) > 1e-9 * max(1.0, abs(theirs.get(s, 0.0)))
     }
-    result = Reconciliation(booked, not_sent, reattached, foreign, breaks, adopted=adopt and bool(breaks))
+    result = Reconciliation(len(booked), not_sent, reattached, foreign, breaks, adopted=adopt and bool(breaks),
+                            booked=booked)  # fmt: skip
     if breaks and adopt:
         for s, (q, b) in breaks.items():
             stamp = now.strftime("%Y%m%dT%H%M%S%f")
@@ -84,7 +86,7 @@ def reconcile(store: LiveStore, broker: Broker, *, adopt: bool, now: dt.datetime
                            time=now)  # fmt: skip
     store.record_event(
         "reconcile",  # type: ignore[arg-type]
-        {"fills_booked": booked, "not_sent": not_sent, "reattached": reattached, "foreign": foreign,
+        {"fills_booked": len(booked), "not_sent": not_sent, "reattached": reattached, "foreign": foreign,
          "breaks": {s: list(v) for s, v in breaks.items()}, "adopted": result.adopted},
         time=now,
     )  # fmt: skip

@@ -138,6 +138,10 @@ class RoutedVenue:
             self.broker.cancel(order.client_order_id)
         return []
 
+    def reattach(self, client_order_id: str, t: int, asset: int, note: str = "") -> None:
+        """Remember a working order from before a restart (decided at bar t), so its fills book to that decision."""
+        self._sent.setdefault(client_order_id, _Sent(t, asset, note))
+
     # -- acknowledgements ---------------------------------------------------------------
     def check_acks(self, now: float) -> list[str]:
         """Query orders sent without news for ``ack_timeout_s``; after ``max_ack_misses`` mark them LOST (ids)."""

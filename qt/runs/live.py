@@ -27,6 +27,7 @@ from qt.data.panel import BarPanel
 from qt.engine.components import Components, build_components
 from qt.engine.pipeline import Decision
 from qt.engine.session import Session, SessionState
+from qt.enums import OrderStatus
 from qt.errors import ConfigError
 from qt.evaluation.headline import headline
 from qt.live.driver import LiveDriver, batch_from_payload, risk_from_payload
@@ -37,11 +38,11 @@ from qt.live.paper import PaperBroker
 from qt.live.recovery import reconcile
 from qt.live.router import RoutedVenue, RouterSettings
 from qt.live.settings import LiveSettings
-from qt.live.store import EventKind, LiveStore, StoreSettings, open_from_settings
+from qt.live.store import EventKind, FillRecord, LiveStore, StoreSettings, open_from_settings
 from qt.rebalancing import drift_rule
 from qt.risk.stops import RiskEvent
 from qt.runs.backtest import RunSummary
-from qt.types import SolveReport
+from qt.types import FillBatch, OrderBatch, SolveReport
 
 log = logging.getLogger("qt")
 BROKERS = ("paper", "ib")
@@ -160,6 +161,9 @@ def _run_paper(
         )  # fmt: skip
         driver = build_driver(parts, settings, store, broker, history, feed, capital, market_clock=True)
         driver.on_bar = broker.on_bar
+        driver.recovered = recovered_fills(recon.booked, store, panel, resume)
+        for cid, (decided, asset, note) in _origins(recon.reattached, store, panel).items():
+            driver.router.reattach(cid, decided, asset, note)
         if notify is not None:
             driver.notify = notify
             if not recon.clean:
@@ -205,6 +209,42 @@ def build_driver(
     router.trading = session.state.trading
     return LiveDriver(history=history, feed=feed, session=session, router=router, store=store,
                       strategy=parts.strategy, settings=settings)  # fmt: skip
+
+
+def _origins(cids: list[str], store: LiveStore, panel: BarPanel) -> dict[str, tuple[int, int, str]]:
+    """Each stored order's decision bar, asset index and note (why it was clipped, if it was)."""
+    index = {s: i for i, s in enumerate(panel.symbols)}
+    decisions = {e.time: e.payload["orders"] for e in store.events(kinds=[EventKind.DECISION])} if cids else {}
+    out = {}
+    for cid in cids:
+        order = store.order(cid)
+        if order is None or order.symbol not in index:
+            continue
+        decided = int(
+            np.searchsorted(panel.timestamps, np.datetime64(order.intent.decided_at.replace(tzinfo=None), "us"))
+        )
+        orders = decisions.get(order.intent.decided_at, {"assets": [], "notes": []})
+        a = index[order.symbol]
+        out[cid] = (decided, a, str(dict(zip(orders["assets"], orders["notes"], strict=True)).get(a, "")))
+    return out
+
+
+def recovered_fills(fills: list[FillRecord], store: LiveStore, panel: BarPanel, t: int) -> list[FillBatch]:
+    """Fills booked at recovery (made while qt was down) as fill rows of bar t, one batch per decision bar."""
+    origins = _origins([f.client_order_id for f in fills if f.client_order_id], store, panel)
+    rows: dict[int, list[tuple[int, FillRecord, str]]] = {}
+    for fill in fills:
+        if fill.client_order_id in origins:
+            decided, a, note = origins[fill.client_order_id]
+            rows.setdefault(decided, []).append((a, fill, note))
+    batches = []
+    for decided, r in rows.items():
+        orders_ = OrderBatch(
+            decided, np.array([a for a, _, _ in r], dtype=np.intp), np.array([f.quantity for _, f, _ in r])
+        )
+        batches.append(FillBatch(orders_, t, np.full(len(r), OrderStatus.FILLED.value), np.array([f.price for _, f, _ in r]),
+                                 np.array([f.fees for _, f, _ in r]), np.array([n for _, _, n in r], dtype=object)))  # fmt: skip
+    return batches
 
 
 def restore_state(store: LiveStore, symbols: tuple[str, ...], capital: float) -> SessionState:

@@ -100,6 +100,10 @@ def assert_recovered(store: LiveStore, book: LiveStore, base: Baseline) -> None:
     assert close_enough(store.positions(), book.positions())
     assert close_enough(store.positions(), base.positions)
     assert abs(store.cash() - base.cash) <= 1e-9 * CAPITAL  # cash ends near 0: relative to the capital
+    state = Path(store.meta().location).parent
+    for name in ("orders", "fills", "decisions", "weights", "equity"):  # the result files, as if never killed
+        pd.testing.assert_frame_equal(pd.read_parquet(state / f"{name}.parquet"),
+                                      pd.read_parquet(base.state / f"{name}.parquet"), rtol=1e-9, obj=name)  # fmt: skip
 
 
 def statuses(store: LiveStore, cid: str) -> list[str]:
