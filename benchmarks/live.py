@@ -53,16 +53,26 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 def replay(folder: Path) -> dict[str, float]:
     """Best-of-REPEAT wall and CPU of the backtest and of the paper replay (a new state folder each time)."""
-    runs: dict[str, list[tuple[float, float]]] = {"backtest": [], "paper": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {"backtest": [], "paper": []}
     for i in range(REPEAT):
-        runs["backtest"].append(timed([*QT, "run", *REPLAY, f"hydra.run.dir={folder}/bt{i}"]))
-        runs["paper"].append(timed([*QT, "run", "mode=live", "broker=paper", *REPLAY, "live.speed=max",
-                                    f"live.state_dir={folder}/paper{i}", f"hydra.run.dir={folder}/h{i}"]))  # fmt: skip
+        wall, cpu = timed([*QT, "run", *REPLAY, f"hydra.run.dir={folder}/bt{i}"])
+        runs["backtest"].append((wall, cpu, _run_seconds(folder / f"bt{i}")))
+        wall, cpu = timed([*QT, "run", "mode=live", "broker=paper", *REPLAY, "live.speed=max",
+                           f"live.state_dir={folder}/paper{i}", f"hydra.run.dir={folder}/h{i}"])  # fmt: skip
+        runs["paper"].append((wall, cpu, _run_seconds(folder / f"paper{i}")))
     out = {}
     for name, figures in runs.items():
-        out[f"{name}_wall"] = min(w for w, _ in figures)
-        out[f"{name}_cpu"] = min(c for _, c in figures)
+        out[f"{name}_wall"] = min(f[0] for f in figures)
+        out[f"{name}_cpu"] = min(f[1] for f in figures)
+        out[f"{name}_run"] = min(f[2] for f in figures)
     return out
+
+
+def _run_seconds(folder: Path) -> float:
+    """The run's own time as its manifest records it (after startup: data, the run, the result files)."""
+    import json
+
+    return float(json.loads((folder / "manifest.json").read_text())["timings"]["total_s"])
 
 
 def driver_for(folder: Path, overrides: list[str]) -> tuple[Any, Any, Any, list[int]]:
@@ -168,11 +178,19 @@ def main() -> None:
         "Full-history replay: the bundled sample (20 assets x 8,313 days), xmom + meanvar, whole `qt run` processes,",
         f"best of {REPEAT} (startup, data, run and result files included). Target: paper <= 5x the backtest.",
         "",
-        "| run | wall | CPU |",
-        "|---|---:|---:|",
-        f"| `qt run` (backtest) | {rep['backtest_wall']:.1f} s | {rep['backtest_cpu']:.1f} s |",
-        f"| `qt run mode=live broker=paper live.speed=max` | {rep['paper_wall']:.1f} s | {rep['paper_cpu']:.1f} s |",
-        f"| ratio | {rep['paper_wall'] / rep['backtest_wall']:.1f}x | {rep['paper_cpu'] / rep['backtest_cpu']:.1f}x |",
+        "| run | process wall | process CPU | the run itself (manifest `total_s`) |",
+        "|---|---:|---:|---:|",
+        f"| `qt run` (backtest) | {rep['backtest_wall']:.1f} s | {rep['backtest_cpu']:.1f} s "
+        f"| {rep['backtest_run']:.1f} s |",
+        f"| `qt run mode=live broker=paper live.speed=max` | {rep['paper_wall']:.1f} s | {rep['paper_cpu']:.1f} s "
+        f"| {rep['paper_run']:.1f} s |",
+        f"| ratio | {rep['paper_wall'] / rep['backtest_wall']:.1f}x | {rep['paper_cpu'] / rep['backtest_cpu']:.1f}x "
+        f"| {rep['paper_run'] / rep['backtest_run']:.1f}x |",
+        "",
+        "The target holds for whole processes, not for the run itself (without the ~1 s of interpreter and config",
+        "startup both pay). The live run's extra time is durable writes: about 1 ms per order routed (4,193 orders:",
+        "intent, acknowledgement and fill in qt's store; order, acceptance and fill in the paper broker's book) and",
+        "about 0.3 ms per bar (a bar event and an equity point, one transaction); the backtest needs ~0.1 ms a bar.",
         "",
         "Decision-to-last-order latency: synthetic 500 assets x 600 days, xmom ranking all 500, meanvar over 500,",
         "the live driver stepped in-process; from the bar's arrival to the last order placed at the paper broker",
