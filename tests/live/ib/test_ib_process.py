@@ -137,7 +137,7 @@ def test_paper_over_ib_places_the_orders_of_the_backtest(sample: Any, tmp_path: 
         for k in range(live):
             gt.call(gw.step(1))
             day = np.datetime64(str(panel.timestamps[warm + k])[:10], "us")
-            assert _wait(lambda day=day: _bar_done(store, day) and _all_placed(store, gt), timeout=20)
+            assert _wait(lambda day=day: _bar_done(store, day) and _all_placed(store, gt), timeout=60)
         code, text = finish(proc)
         assert code == 0, text
         assert account not in text
