@@ -122,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = compose(split_options(args, ("samples", "seed")))
     parts = build_components(cfg)
-    s = parts.settings
-    panel = parts.data.load().between(str(s.start) if s.start else None, str(s.end) if s.end else None)
+    panel = parts.load_panel()
     graph = strategy_graph(parts.strategy, panel)
     cutoffs = sample_cutoffs(panel.n_bars, args.samples, np.random.default_rng(args.seed))
     leak = check_graph(graph, panel, cutoffs=cutoffs, seed=args.seed)

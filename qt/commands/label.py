@@ -38,8 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if not hasattr(labeling, "outcome"):
         raise ConfigError("labeling._target_", f"{type(labeling).__name__} is not a labeling method (needs outcome())")
     parts = build_components(cfg)
-    s = parts.settings
-    panel = parts.data.load().between(str(s.start) if s.start else None, str(s.end) if s.end else None)
+    panel = parts.load_panel()
     scores = parts.strategy.scores(panel)
     decide = np.flatnonzero(parts.strategy.rebalance.schedule(panel.timestamps))
     side = np.full(panel.close.shape, np.nan)

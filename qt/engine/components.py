@@ -6,6 +6,7 @@ here, before anything loads; backtest and live build the same graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from qt.backtest.engine import BacktestEngine
 from qt.backtest.execution_sim import ExecutionSimulator
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
+from qt.data.panel import BarPanel
 from qt.data.sources.base import DataSource
 from qt.engine.pipeline import DecisionPipeline
 from qt.errors import ConfigError
@@ -39,6 +41,18 @@ class Components:
     execution: ExecutionSimulator
     sizer: Sizer
     optional: dict[str, Any] = field(default_factory=dict)
+
+    def load_panel(self, check: Callable[[BarPanel], object] | None = None) -> BarPanel:
+        """The run's bars: the data source between ``start`` and ``end``, checked for the fill price field.
+
+        ``check`` sees the panel next (e.g. that a benchmark symbol exists), before any signal is computed.
+        """
+        s = self.settings
+        panel = self.data.load().between(str(s.start) if s.start else None, str(s.end) if s.end else None)
+        self.execution.check(panel)
+        if check is not None:
+            check(panel)
+        return panel
 
     def pipeline(self) -> DecisionPipeline:
         """The decision pipeline this graph describes (backtest and live run the same one)."""

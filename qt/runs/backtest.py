@@ -49,13 +49,7 @@ def run_backtest(
     """
     clock = _Clock()
     parts = build_components(cfg)
-    panel = parts.data.load().between(
-        str(parts.settings.start) if parts.settings.start else None,
-        str(parts.settings.end) if parts.settings.end else None,
-    )
-    parts.execution.check(panel)
-    if check_panel is not None:
-        check_panel(panel)
+    panel = parts.load_panel(check_panel)
     clock.lap("load_s")
     log.info(
         "data %s: %d bars x %d assets, %s to %s",

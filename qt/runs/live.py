@@ -66,13 +66,7 @@ def run_live(
         raise ConfigError("broker.kind", f"unknown broker '{kind}'; choose one of {', '.join(BROKERS)}")
     started = time.perf_counter()
     parts = build_components(cfg)
-    panel = parts.data.load().between(
-        str(parts.settings.start) if parts.settings.start else None,
-        str(parts.settings.end) if parts.settings.end else None,
-    )
-    parts.execution.check(panel)
-    if check_panel is not None:
-        check_panel(panel)
+    panel = parts.load_panel(check_panel)
     folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
     with _only_process(folder):

@@ -67,13 +67,7 @@ def run_walk_forward(
     base = build_components(cfg)
     for c in configs:  # every configuration is valid before any data loads
         build_components(c)
-    panel = base.data.load().between(
-        str(base.settings.start) if base.settings.start else None,
-        str(base.settings.end) if base.settings.end else None,
-    )
-    base.execution.check(panel)
-    if check_panel is not None:
-        check_panel(panel)
+    panel = base.load_panel(check_panel)
     train, test, embargo = settings.durations()
     windows = walk_forward_windows(
         panel.timestamps, train=train, test=test, scheme=settings.scheme, embargo=embargo, purge=settings.purge
