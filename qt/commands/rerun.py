@@ -130,7 +130,7 @@ def _same(a: Path, b: Path, name: str) -> bool:
 
 
 def _masked(content: bytes, run_dir: Path) -> bytes:
-    """The run directory's path and ``(name)`` replaced by placeholders."""
+    """The run directory's path and ``(name)`` replaced by fixed markers (<RUN_DIR>, <RUN>)."""
     return content.replace(str(run_dir).encode(), b"<RUN_DIR>").replace(f"({run_dir.name})".encode(), b"(<RUN>)")
 
 

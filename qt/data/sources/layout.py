@@ -107,7 +107,7 @@ def missing_columns_message(raw: pd.DataFrame, mapping: dict[str, str], lacking:
 
 
 def _guess(raw: pd.DataFrame, candidates: list[str], target: str) -> str:
-    """The unused file column most likely to hold ``target`` (a placeholder when none fits)."""
+    """The unused file column most likely to hold ``target`` (a made-up column name for the hint when none fits)."""
     import pandas as pd
 
     for name in candidates:

@@ -1,6 +1,6 @@
 """The SQL side of the live store, shared by SQLite and PostgreSQL: tables, queries, row decoding.
 
-Queries are written once with ``?`` placeholders; a dialect supplies the column types, how
+Queries are written once with ``?`` parameter markers; a dialect supplies the column types, how
 times and JSON payloads travel, and the transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL an
 advisory lock per schema), so writers from several processes queue instead of clashing.
 """
@@ -164,14 +164,14 @@ class SqlTransaction(Transaction):
 
 
 class SqlStore(LiveStore):
-    """A live store in a SQL database (the dialect supplies types, placeholders and transactions)."""
+    """A live store in a SQL database (the dialect supplies types, parameter markers and transactions)."""
 
     types: ClassVar[dict[str, str]]
 
     # -- dialect ------------------------------------------------------------------------
     @abstractmethod
     def _run(self, query: str, params: list[Any]) -> Any:
-        """Execute one statement (``?`` placeholders); returns the cursor."""
+        """Execute one statement (``?`` parameter markers); returns the cursor."""
 
     @abstractmethod
     def _put_time(self, value: dt.datetime) -> Any:
