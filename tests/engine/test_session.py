@@ -118,6 +118,7 @@ def test_trading_state_is_an_enum_on_the_session_state():
     assert session.state.trading is TradingState.HALTED
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_a_non_finite_book_stops_the_run_naming_bar_symbol_and_value():
     close = np.array([[10.0, 20.0], [10.0, 1e308], [10.0, np.inf]])
     panel = daily_panel(close, symbols=["AAA", "BBB"])
