@@ -116,11 +116,23 @@ async def ib_session(
         log.info("IB: %d warm-up bars up to %s; waiting for live bars", len(warm), warm[-1].timestamp)
         done = await driver.run()
         log.info("IB: %d live bars processed", done)
-        await asyncio.sleep(0.05)  # let the last acknowledgements and fills arrive ...
-        driver.router.sync(history.n - 1)  # ... and book them
+        await _flush(broker)  # orders still queued by the pacer go out before the connection closes ...
+        driver.router.sync(history.n - 1)  # ... and their acknowledgements and fills are booked
         return history
     finally:
         await connection.close()
+
+
+async def _flush(broker: Any, *, settle_s: float = 0.05) -> None:
+    """Wait until the pacer has sent every queued order (never drop one at shutdown), then let the news arrive."""
+    pacer = broker.pacer
+    deadline = asyncio.get_running_loop().time() + len(pacer.waiting()) / max(pacer.rate, 1e-9) + 5.0
+    while pacer.waiting() and asyncio.get_running_loop().time() < deadline:
+        pacer.drain()
+        await asyncio.sleep(0.02)
+    if pacer.waiting():
+        log.error("IB: %d paced messages could not be sent before shutdown", len(pacer.waiting()))
+    await asyncio.sleep(settle_s)
 
 
 def _origin(store: LiveStore) -> np.datetime64 | None:

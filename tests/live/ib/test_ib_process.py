@@ -137,7 +137,9 @@ def test_paper_over_ib_places_the_orders_of_the_backtest(sample: Any, tmp_path: 
         for k in range(live):
             gt.call(gw.step(1))
             day = np.datetime64(str(panel.timestamps[warm + k])[:10], "us")
-            assert _wait(lambda day=day: _bar_done(store, day) and _all_placed(store, gt), timeout=60)
+            assert _wait(lambda day=day: _bar_done(store, day) and _all_placed(store, gt), timeout=60), _why(
+                store, gt, day, proc
+            )
         code, text = finish(proc)
         assert code == 0, text
         assert account not in text
@@ -183,6 +185,17 @@ def _wait(predicate: Any, timeout: float) -> bool:
 def _bar_done(store: SqliteStore, day: np.datetime64) -> bool:
     last = store.last_bar()
     return last is not None and np.datetime64(last.time.replace(tzinfo=None), "us") >= day
+
+
+def _why(store: SqliteStore, gt: GatewayThread, day: np.datetime64, proc: Any) -> str:
+    """What the wait saw: the last bar recorded, qt's orders by status, the gateway's orders and working ones."""
+    last = store.last_bar()
+    statuses: dict[str, int] = {}
+    for o in store.orders():
+        statuses[o.status.value] = statuses.get(o.status.value, 0) + 1
+    at_gateway = gt.run(lambda: (len(gt.gw.broker.orders), len(gt.gw.broker.working_orders())))
+    alive = proc.poll() is None
+    return f"waiting for {day}: last bar {last.time if last else None}, qt orders {statuses}, gateway {at_gateway}, alive {alive}"
 
 
 def _all_placed(store: SqliteStore, gt: GatewayThread) -> bool:
