@@ -162,11 +162,15 @@ def _run_paper(
             driver.notify = notify
             if not recon.clean:
                 notify("reconciliation: positions differ from the broker's: " + recon.report() + "; trading HALTED")
+        loop_started = time.perf_counter()
         bars = asyncio.run(driver.run())
-        log.info("live: %d bars processed; state in %s", bars, folder)
+        engine_s = time.perf_counter() - loop_started
+        log.info("live: %d bars processed in %.3f s; state in %s", bars, engine_s, folder)
     finally:
         broker.close()
-    return write_live_outputs(folder, store, panel, first, capital, started, stress=parts.optional.get("risk.stress"))
+    return write_live_outputs(
+        folder, store, panel, first, capital, started, stress=parts.optional.get("risk.stress"), engine_s=engine_s
+    )
 
 
 def build_driver(
@@ -265,9 +269,12 @@ def restore_state(store: LiveStore, symbols: tuple[str, ...], capital: float) ->
 
 def write_live_outputs(
     folder: Path, store: LiveStore, panel: BarPanel, first: int, capital: float, started: float,
-    *, stress: Any = None,
+    *, stress: Any = None, engine_s: float | None = None,
 ) -> RunSummary:  # fmt: skip
-    """The backtest's result files in ``folder``, rebuilt from what the store recorded (``stress``: risk.stress)."""
+    """The backtest's result files in ``folder``, rebuilt from what the store recorded.
+
+    ``stress``: the run's risk.stress; ``engine_s``: seconds the live loop ran (this process's part).
+    """
     from qt.evaluation.risk_report import risk_metrics
 
     result = live_result(store, panel, first, capital)
@@ -281,7 +288,8 @@ def write_live_outputs(
     metrics["trading_state"] = status.state.value
     metrics["trading_state_reason"] = status.reason
     manifest = {"mode": "live", "store": store.meta().kind, "run_name": store.meta().run_name,
-                "data_fingerprint": panel.fingerprint(), "timings": {"total_s": round(time.perf_counter() - started, 6)}}  # fmt: skip
+                "data_fingerprint": panel.fingerprint(),
+                "timings": {"engine_s": round(engine_s or 0.0, 6), "total_s": round(time.perf_counter() - started, 6)}}  # fmt: skip
     write_run(folder, result, metrics, manifest, extra.files)
     return RunSummary(folder, metrics, dict(manifest["timings"]), result)  # type: ignore[arg-type]
 
