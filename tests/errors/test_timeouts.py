@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qt.reporting.reporters import EmailReporter, Report, ReporterError, SlackReporter, dispatch
+from qt.testing.servers import silent_server
 from tests.errors.conftest import assert_one_error
 
 SECRET = "SECRETMARKER-7f3a"
@@ -18,29 +17,9 @@ SECRET = "SECRETMARKER-7f3a"
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A local TCP port that accepts connections and never sends a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    server.close()
+    """A local port that accepts connections and never answers (qt.testing.servers)."""
+    with silent_server() as port:
+        yield port
 
 
 def test_qt_data_ls_against_a_silent_postgres_gives_up_within_its_timeout(qt, silent_port):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from qt.testing.servers import silent_server
+
 
 @dataclass
 class Received:
@@ -51,30 +53,9 @@ def webhook() -> Iterator[Received]:
 
 @pytest.fixture
 def hanging_port() -> Iterator[int]:
-    """A port that accepts connections and never says or answers anything."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield sock.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    sock.close()
+    """A local port that accepts connections and never answers (qt.testing.servers)."""
+    with silent_server() as port:
+        yield port
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,35 +23,16 @@ from qt.live.store import (
     open_store,
 )
 from qt.live.store.faults import armed
+from qt.testing.servers import silent_server
 
 SECRET = "hunter2-not-a-real-password"
 
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A local port whose server accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
+    """A local port that accepts connections and never answers (qt.testing.servers)."""
+    with silent_server() as port:
+        yield port
 
 
 def _closed_port() -> int:
