@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from qt.enums import OrderStatus, TradingState
-from qt.live.store.errors import StoreError
+from qt.live.store.errors import SchemaVersionError, StoreError
 from qt.live.store.faults import fault_point
 from qt.live.store.records import (
     EquityPoint,
@@ -29,6 +29,7 @@ from qt.live.store.records import (
     StoreMeta,
     TradingStatus,
     dumps,
+    iso,
     to_utc,
     trading_status,
     utc_now,
@@ -37,6 +38,33 @@ from qt.live.store.snapshot import Op, Snapshot, diff, plan, replay
 
 SCHEMA_VERSION = 1
 FREE_KINDS = frozenset({EventKind.DECISION, EventKind.BAR, EventKind.HEALTH, EventKind.ALERT, EventKind.RECONCILE})
+
+
+def new_meta(
+    location: str, kind: str, run_name: str | None, config_hash: str | None, *, create: bool
+) -> dict[str, str]:
+    """The meta entries of a store about to be created at ``location`` (errors when it may not be)."""
+    if not create:
+        raise StoreError(f"no live state store at {location}; start a live run there first")
+    if not run_name:
+        raise StoreError(f"creating the live state store at {location} needs a run name")
+    return {"run_name": run_name, "created_at": iso(utc_now()), "schema_version": str(SCHEMA_VERSION),
+            "kind": kind, "config_hash": config_hash or ""}  # fmt: skip
+
+
+def check_meta(location: str, stored: Mapping[str, str], run_name: str | None) -> None:
+    """Refuse an existing store of another schema version or another run."""
+    version = int(stored.get("schema_version", -1))
+    if version != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"live state store at {location} has schema version {version}; this qt reads version "
+            f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new state store"
+        )
+    if run_name and stored.get("run_name") != run_name:
+        raise StoreError(
+            f"live state store at {location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
+            "choose another live.state_dir (or store namespace) or the same run name"
+        )
 
 
 class Transaction(ABC):

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from qt.enums import OrderStatus
-from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction
-from qt.live.store.errors import SchemaVersionError, StoreError, StoreUnavailableError
+from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction, check_meta, new_meta
+from qt.live.store.errors import StoreError, StoreUnavailableError
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -33,7 +33,6 @@ from qt.live.store.records import (
     dumps,
     iso,
     parse_time,
-    utc_now,
 )
 from qt.live.store.snapshot import (
     AddAlert,
@@ -240,25 +239,10 @@ class RedisStore(LiveStore):
     def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
         stored = self._r.hgetall(self._key("meta"))
         if not stored:
-            if not create:
-                raise StoreError(f"no live state store at {self.location}; start a live run there first")
-            if not run_name:
-                raise StoreError(f"creating the live state store at {self.location} needs a run name")
-            meta = {"run_name": run_name, "created_at": iso(utc_now()), "schema_version": str(SCHEMA_VERSION),
-                    "kind": self.kind, "config_hash": config_hash or ""}  # fmt: skip
+            meta = new_meta(self.location, self.kind, run_name, config_hash, create=create)
             self._r.hset(self._key("meta"), mapping=meta)
             return
-        version = int(stored.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"live state store at {self.location} has schema version {version}; this qt reads version "
-                f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new store"
-            )
-        if run_name and stored.get("run_name") != run_name:
-            raise StoreError(
-                f"live state store at {self.location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
-                "choose another store prefix or the same run name"
-            )
+        check_meta(self.location, stored, run_name)
         if config_hash:
             self._r.hset(self._key("meta"), "config_hash", config_hash)
 

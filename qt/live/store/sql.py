@@ -12,8 +12,7 @@ from abc import abstractmethod
 from typing import Any, ClassVar
 
 from qt.enums import OrderStatus, OrderType
-from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction
-from qt.live.store.errors import SchemaVersionError, StoreError
+from qt.live.store.base import LiveStore, Transaction, check_meta, new_meta
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -22,8 +21,6 @@ from qt.live.store.records import (
     OrderIntent,
     OrderRecord,
     StoreMeta,
-    iso,
-    utc_now,
 )
 from qt.live.store.snapshot import (
     AddAlert,
@@ -216,31 +213,15 @@ class SqlStore(LiveStore):
     def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
         """Create the tables and meta of a new store, or check an existing one's version and owner."""
         if not self._has_meta():
-            if not create:
-                raise StoreError(f"no live state store at {self.location}; start a live run there first")
-            if not run_name:
-                raise StoreError(f"creating the live state store at {self.location} needs a run name")
+            meta = new_meta(self.location, self.kind, run_name, config_hash, create=create)
             for table, columns in TABLES.items():
                 self._run(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(**self.types)})", [])
             for statement in INDEXES:
                 self._run(statement, [])
-            meta = {"run_name": run_name, "created_at": iso(utc_now()), "schema_version": str(SCHEMA_VERSION),
-                    "kind": self.kind, "config_hash": config_hash or ""}  # fmt: skip
             for key, value in meta.items():
                 self._run("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
             return
-        stored = dict(self._all("SELECT key, value FROM meta", []))
-        version = int(stored.get("schema_version", -1))
-        if version != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"live state store at {self.location} has schema version {version}; this qt reads version "
-                f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new state store"
-            )
-        if run_name and stored.get("run_name") != run_name:
-            raise StoreError(
-                f"live state store at {self.location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
-                "choose another live.state_dir (or store namespace) or the same run name"
-            )
+        check_meta(self.location, dict(self._all("SELECT key, value FROM meta", [])), run_name)
         if config_hash:
             self._run(UPSERT_META, ["config_hash", config_hash])
 
