@@ -300,7 +300,7 @@ class LiveDriver:
         p = last.payload
         orders = OrderBatch(t, np.asarray(p["orders"]["assets"], dtype=np.intp), np.asarray(p["orders"]["quantities"]))
         decision = Decision(t, np.asarray(p["before"]), np.asarray(p["target"]), None, risk_from_payload(p))
-        refused = _batch_from(p["refused"]) if p.get("refused") else None
+        refused = batch_from_payload(p["refused"]) if p.get("refused") else None
         log.warning("resuming the decision of %s recorded before the restart", now)
         return DecisionOutcome(decision, orders, np.asarray(p["orders"]["notes"], dtype=object), refused)
 
@@ -313,7 +313,8 @@ def _batch_payload(b: FillBatch) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _batch_from(p: dict[str, Any]) -> FillBatch:
+def batch_from_payload(p: dict[str, Any]) -> FillBatch:
+    """A FillBatch recorded in a bar or decision event."""
     orders = OrderBatch(int(p["decided_at"]), np.asarray(p["assets"], dtype=np.intp), np.asarray(p["quantities"]))
     return FillBatch(orders, int(p["filled_at"]), np.asarray(p["status"]), np.asarray(p["prices"]),
                      np.asarray(p["fees"]), np.asarray(p["reasons"], dtype=object))  # fmt: skip
@@ -326,8 +327,3 @@ def _event_payload(e: Any) -> dict[str, Any]:
 def risk_from_payload(p: dict[str, Any]) -> dict[str, float]:
     """A recorded decision's risk figures (None, stored for NaN, back to NaN)."""
     return {k: float("nan") if v is None else float(v) for k, v in (p.get("risk") or {}).items()}
-
-
-def batch_from_payload(p: dict[str, Any]) -> FillBatch:
-    """A FillBatch recorded in a bar event (for the run's outputs)."""
-    return _batch_from(p)

@@ -136,7 +136,7 @@ def _run_paper(
 ) -> RunSummary:
     capital = parts.settings.capital
     first = _start_index(panel, settings.start)
-    resume = _resume_index(store, panel, first)
+    resume = _resume_index(store, first)
     if not store.events(limit=1):
         store.deposit(capital, reason="initial capital", time=utc_time(panel.timestamps[first]))
     broker = PaperBroker.open(
@@ -381,7 +381,7 @@ def _start_index(panel: BarPanel, start: str | None) -> int:
     return i
 
 
-def _resume_index(store: LiveStore, panel: BarPanel, first: int) -> int:
+def _resume_index(store: LiveStore, first: int) -> int:
     """The first bar not yet completed: after the last recorded bar, or ``first`` for a new state folder."""
     last = store.last_bar()
     if last is None:
