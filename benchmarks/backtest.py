@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from readme_section import write_section
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.synthetic import SyntheticData
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer

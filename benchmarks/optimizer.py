@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from readme_section import write_section
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.synthetic import SyntheticData
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.constraints import Constraints
 from qt.portfolio.convex.mean_variance import MeanVariance
 from qt.portfolio.risk_models import LedoitWolf

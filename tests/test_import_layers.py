@@ -20,8 +20,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("qt.context", "qt.rebalancing", "qt.risk_budget"),
     ("qt.features",),
     ("qt.strategies",),
-    ("qt.portfolio", "qt.risk"),
-    ("qt.engine", "qt.backtest", "qt.live"),
+    ("qt.portfolio", "qt.risk", "qt.execution"),
+    ("qt.engine", "qt.results", "qt.backtest", "qt.live"),
     ("qt.evaluation", "qt.reporting", "qt.sweeps"),
     ("qt.runs", "qt.validation", "qt.commands", "qt.app", "qt.cli", "qt.api", "qt.__main__", "qt", "qt.testing"),
 ]
@@ -72,3 +72,30 @@ def test_no_module_imports_from_a_layer_above_it():
 def test_the_layer_test_catches_an_upward_import():
     assert layer_of("qt.strategies.xmom_crosssec") < layer_of("qt.portfolio.base")
     assert layer_of("qt.types") < layer_of("qt.config.instantiate") < layer_of("qt.runs.backtest")
+
+
+APART = [  # (importer, imported): the shared core knows neither end, and neither end knows the other
+    ("qt.engine", "qt.backtest"),
+    ("qt.engine", "qt.live"),
+    ("qt.results", "qt.backtest"),
+    ("qt.results", "qt.live"),
+    ("qt.execution", "qt.backtest"),
+    ("qt.execution", "qt.live"),
+    ("qt.backtest", "qt.live"),
+    ("qt.live", "qt.backtest"),
+]
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_shared_core_knows_neither_end_and_the_ends_not_each_other():
+    crossing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        me = module_name(path)
+        for target, line in imports(path):
+            for importer, imported in APART:
+                if _within(me, importer) and _within(target, imported):
+                    crossing.append(f"{path.relative_to(ROOT.parent)}:{line}: {me} imports {target}")
+    assert not crossing, "imports between the core and its ends:\n" + "\n".join(crossing)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import CalendarDrift, Drift
 from qt.risk.sizing import Sizer

@@ -8,16 +8,17 @@ Every bar is marked; strategy -> portfolio -> sizing -> limits run only at decis
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.panel import BarPanel
+from qt.engine.components import Components
 from qt.engine.pipeline import Decision, DecisionPipeline
 from qt.engine.session import DELISTED, Session, SessionState
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.base import PortfolioConstructor
 from qt.rebalancing import drift_rule
+from qt.results.result import RunResult
 from qt.risk.limits import PreTradeLimit
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer
@@ -25,34 +26,7 @@ from qt.risk.stops import PostTradeStop, RiskEvent
 from qt.strategies.base import Strategy
 from qt.types import FillBatch
 
-__all__ = ["DELISTED", "BacktestEngine", "BacktestResult", "Decision"]
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    """Per-bar accounting series [T], the decisions, and every order's outcome."""
-
-    panel: BarPanel
-    capital: float
-    nav: np.ndarray
-    cash: np.ndarray
-    gross_exposure: np.ndarray
-    net_exposure: np.ndarray
-    turnover: np.ndarray
-    decisions: list[Decision] = field(default_factory=list)
-    fills: list[FillBatch] = field(default_factory=list)
-    events: list[RiskEvent] = field(default_factory=list)
-
-    @property
-    def returns(self) -> np.ndarray:
-        """Simple return per bar; the first is against the starting capital."""
-        prev = np.r_[self.capital, self.nav[:-1]]
-        return self.nav / prev - 1.0
-
-    @property
-    def n_trades(self) -> int:
-        """Number of filled orders."""
-        return int(sum(int(f.filled.sum()) for f in self.fills))
+__all__ = ["DELISTED", "BacktestEngine", "Decision", "RunResult"]
 
 
 class BacktestEngine:
@@ -70,6 +44,20 @@ class BacktestEngine:
     >>> float(engine.run(panel, strategy.scores(panel)).nav[0])
     1000000.0
     """
+
+    @classmethod
+    def from_components(cls, parts: Components) -> BacktestEngine:
+        """The engine a run's component graph describes (limits, stops and VaR included when configured)."""
+        return cls(
+            strategy=parts.strategy,
+            portfolio=parts.portfolio,
+            sizer=parts.sizer,
+            execution=parts.execution,
+            capital=parts.settings.capital,
+            limits=parts.optional.get("risk.limits"),
+            post_trade=parts.optional.get("risk.post_trade"),
+            var=parts.optional.get("risk.var"),
+        )
 
     def __init__(
         self,
@@ -113,7 +101,7 @@ class BacktestEngine:
         *,
         state: SessionState | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> BacktestResult:
+    ) -> RunResult:
         """Simulate every bar of ``panel`` given the strategy's precomputed ``scores`` (first axis: bars).
 
         ``state`` starts from a book other than all cash (e.g. the last window's, in walk-forward);
@@ -145,7 +133,7 @@ class BacktestEngine:
                 progress(t + 1, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(nav > 0, 1.0 / nav, np.nan)
-        return BacktestResult(
+        return RunResult(
             panel, capital, nav, cash, gross * scale, net * scale, turnover * scale, decisions, fills, events
         )
 

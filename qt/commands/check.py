@@ -99,9 +99,10 @@ def strategy_graph(strategy: Any, panel: Any) -> Any:
 
 def check_execution(parts: Any, panel: Any) -> str | None:
     """Run the backtest `qt run` would run; check every fill is at or after its decision (same bar: at its close)."""
+    from qt.backtest.engine import BacktestEngine
     from qt.enums import Field
 
-    engine = parts.engine()
+    engine = BacktestEngine.from_components(parts)
     result = engine.run(panel, parts.strategy.scores(panel))
     for batch in result.fills:
         if not batch.filled.any():

@@ -24,6 +24,9 @@ from qt.errors import ConfigError
 DEFAULT_ALLOWED = ("qt.", "strategies.")
 MOVED = {  # old module path -> where it lives now; old YAML keeps working
     "qt.portfolio.rebalancing.": "qt.rebalancing.",
+    "qt.backtest.costs.": "qt.execution.costs.",
+    "qt.backtest.slippage.": "qt.execution.slippage.",
+    "qt.backtest.execution_sim.": "qt.execution.simulator.",
     "qt.portfolio.allocators.": "qt.strategies.multi.",
     "qt.portfolio.solved.": "qt.portfolio.convex.",  # MeanVariance, MinVariance, MaxSharpe
 }

@@ -12,14 +12,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
 from qt.data.panel import BarPanel
 from qt.data.sources.base import DataSource
 from qt.engine.pipeline import DecisionPipeline
 from qt.errors import ConfigError
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.base import PortfolioConstructor
 from qt.risk.limits import PreTradeLimit
 from qt.risk.sizing import Sizer
@@ -61,19 +60,6 @@ class Components:
             portfolio=self.portfolio,
             sizer=self.sizer,
             limits=self.optional.get("risk.limits") or (),
-            var=self.optional.get("risk.var"),
-        )
-
-    def engine(self) -> BacktestEngine:
-        """The engine this component graph describes (limits, stops and VaR included when configured)."""
-        return BacktestEngine(
-            strategy=self.strategy,
-            portfolio=self.portfolio,
-            sizer=self.sizer,
-            execution=self.execution,
-            capital=self.settings.capital,
-            limits=self.optional.get("risk.limits"),
-            post_trade=self.optional.get("risk.post_trade"),
             var=self.optional.get("risk.var"),
         )
 

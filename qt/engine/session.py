@@ -67,7 +67,7 @@ class Session:
 
     Examples
     --------
-    >>> from qt.backtest.execution_sim import ExecutionSimulator
+    >>> from qt.execution.simulator import ExecutionSimulator
     >>> from qt.data.sources.synthetic import SyntheticData
     >>> from qt.portfolio.optimizers import EqualWeight
     >>> from qt.risk.sizing import Sizer

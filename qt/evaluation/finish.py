@@ -23,7 +23,7 @@ from qt.evaluation.tearsheet import FILE as TEARSHEET_FILE
 from qt.evaluation.tearsheet import Analyzed, render, text_writer
 
 if TYPE_CHECKING:
-    from qt.backtest.engine import BacktestResult
+    from qt.results.result import RunResult
 
 PERFORMANCE_FILE = "performance.json"
 
@@ -38,14 +38,14 @@ class Evaluation:
 
 def evaluate_run(
     run_dir: Path,
-    result: BacktestResult,
+    result: RunResult,
     *,
     benchmark: str | None,
     tearsheet: bool,
     log_scale: bool = False,
 ) -> Evaluation:
     """Analyze the run in ``run_dir`` and write performance.json, benchmark.parquet and tearsheet.html."""
-    from qt.backtest.outputs import write_atomically
+    from qt.results.writer import write_atomically
 
     bench = resolve(benchmark, result.panel) if benchmark else None
     run = load_run(run_dir)
@@ -75,7 +75,7 @@ def write_benchmark(bench: Benchmark, stamps: Any, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def final_marks(result: BacktestResult) -> dict[str, float]:
+def final_marks(result: RunResult) -> dict[str, float]:
     """Each symbol's last finite mark price (what open positions are valued at on the last bar)."""
     marks = np.asarray(result.panel.mark_prices, dtype=np.float64)
     finite = np.isfinite(marks)

@@ -144,8 +144,8 @@ def _outcome(run_dir: Path, extra: str = "") -> dict[str, Any]:
 
 def write(board: Leaderboard, sweep_dir: Path) -> list[Path]:
     """Write leaderboard.csv, .parquet and .html into ``sweep_dir`` (all or none)."""
-    from qt.backtest.outputs import write_atomically
     from qt.evaluation.tearsheet import text_writer
+    from qt.results.writer import write_atomically
 
     table = board.table
     html = render_html(board, sweep_dir)

@@ -13,7 +13,7 @@ from qt.evaluation.halts import halt_metrics, log_events, stop_events
 log = logging.getLogger("qt")
 
 if TYPE_CHECKING:
-    from qt.backtest.engine import BacktestResult
+    from qt.results.result import RunResult
     from qt.risk.stress import StressTests
 
 
@@ -25,7 +25,7 @@ class RiskOutputs:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def final_weights(result: BacktestResult) -> np.ndarray:
+def final_weights(result: RunResult) -> np.ndarray:
     """Weights of NAV held at the last bar, rebuilt from the fills."""
     positions = np.zeros(result.panel.n_assets)
     for b in result.fills:
@@ -36,7 +36,7 @@ def final_weights(result: BacktestResult) -> np.ndarray:
     return np.asarray(positions * np.nan_to_num(marks) / nav) if nav > 0 else np.zeros_like(positions)
 
 
-def risk_metrics(result: BacktestResult, stress: StressTests | None) -> RiskOutputs:
+def risk_metrics(result: RunResult, stress: StressTests | None) -> RiskOutputs:
     """Events by kind, decisions that used a fallback, last and mean VaR/CVaR, stress P&L."""
     kinds: dict[str, int] = {}
     for e in result.events:

@@ -43,7 +43,7 @@ class Analyzed:
 
 def write_tearsheet(run_dir: Path, *, log_scale: bool = False) -> Path:
     """Re-read ``run_dir`` and write its ``tearsheet.html`` (atomically); returns the file's path."""
-    from qt.backtest.outputs import write_atomically
+    from qt.results.writer import write_atomically
 
     run = load_run(run_dir)
     html = render([Analyzed(run, analyze(run))], log_scale=log_scale)

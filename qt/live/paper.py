@@ -14,8 +14,8 @@ from typing import Literal
 
 import numpy as np
 
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.enums import OrderStatus
+from qt.execution.simulator import ExecutionSimulator
 from qt.live.broker import BrokerOrder, Execution, OrderState
 from qt.live.history import BarRow, utc_time
 from qt.live.store import (

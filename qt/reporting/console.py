@@ -13,7 +13,7 @@ from rich.table import Table
 from qt.evaluation.halts import halt_lines
 
 if TYPE_CHECKING:
-    from qt.backtest.engine import BacktestResult
+    from qt.results.result import RunResult
 
 
 class RunSummary(Protocol):
@@ -32,7 +32,7 @@ class RunSummary(Protocol):
         """Seconds per phase (engine_s, total_s, ...)."""
 
     @property
-    def result(self) -> BacktestResult:
+    def result(self) -> RunResult:
         """The backtest's result (panel, NAV, fills, events)."""
 
 

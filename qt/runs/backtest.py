@@ -16,11 +16,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from qt.backtest.engine import BacktestResult
-from qt.backtest.outputs import write_atomically, write_json, write_run
+from qt.backtest.engine import BacktestEngine
 from qt.data.panel import BarPanel
 from qt.engine.components import build_components
 from qt.evaluation.headline import headline
+from qt.results.result import RunResult
+from qt.results.writer import write_atomically, write_json, write_run
 
 log = logging.getLogger("qt")
 
@@ -32,7 +33,7 @@ class RunSummary:
     run_dir: Path
     metrics: dict[str, Any]
     timings: dict[str, float]
-    result: BacktestResult
+    result: RunResult
 
 
 def run_backtest(
@@ -64,7 +65,7 @@ def run_backtest(
     with using_cache(cache_from_config(cfg)):  # on-disk signal cache; cache=off disables it
         scores = parts.strategy.scores(panel)
     clock.lap("signals_s")
-    engine = parts.engine()
+    engine = BacktestEngine.from_components(parts)
     result = engine.run(panel, scores, progress=progress)
     clock.lap("engine_s")
     metrics = headline(

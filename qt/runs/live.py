@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from qt.backtest.engine import BacktestResult
-from qt.backtest.outputs import write_run
 from qt.config.secrets import redacted
 from qt.data.panel import BarPanel
 from qt.engine.components import Components, build_components
@@ -40,6 +38,8 @@ from qt.live.router import RoutedVenue, RouterSettings
 from qt.live.settings import LiveSettings
 from qt.live.store import EventKind, FillRecord, LiveStore, StoreSettings, open_from_settings
 from qt.rebalancing import drift_rule
+from qt.results.result import RunResult
+from qt.results.writer import write_run
 from qt.risk.stops import RiskEvent
 from qt.runs.backtest import RunSummary
 from qt.types import FillBatch, OrderBatch, SolveReport
@@ -294,8 +294,8 @@ def write_live_outputs(
     return RunSummary(folder, metrics, dict(manifest["timings"]), result)  # type: ignore[arg-type]
 
 
-def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -> BacktestResult:
-    """The recorded bars, decisions, fills and risk events as a BacktestResult over the bars traded live."""
+def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -> RunResult:
+    """The recorded bars, decisions, fills and risk events as a RunResult over the bars traded live."""
     bars = store.events(kinds=[EventKind.BAR])
     if not bars:
         raise ConfigError("live.state_dir", "nothing recorded yet: no bar was processed")
@@ -325,7 +325,7 @@ def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(nav > 0, 1.0 / nav, np.nan)
     start_nav = capital if lo == first else nav[0]
-    return BacktestResult(view, start_nav, nav, series["cash"], series["gross"] * scale, series["net"] * scale,
+    return RunResult(view, start_nav, nav, series["cash"], series["gross"] * scale, series["net"] * scale,
                           series["traded"] * scale, decisions, fills, events)  # fmt: skip
 
 

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from qt.backtest.engine import BacktestResult
-from qt.backtest.outputs import write_atomically, write_json, write_run
+from qt.backtest.engine import BacktestEngine
 from qt.data.panel import BarPanel
 from qt.engine.components import Components, build_components
 from qt.errors import ConfigError, QtError
 from qt.evaluation.headline import headline
+from qt.results.result import RunResult
+from qt.results.writer import write_atomically, write_json, write_run
 from qt.runs.backtest import RunSummary, _Clock, _manifest
 from qt.validation.overfitting import deflated_sharpe_of, probability_of_overfitting, sharpe_per_bar
 from qt.validation.search import optuna_choose, parse_space
@@ -47,7 +48,7 @@ class Trial:
     point: dict[str, Any]
     cfg: DictConfig
     scores: np.ndarray
-    result: BacktestResult
+    result: RunResult
 
 
 def run_walk_forward(
@@ -131,7 +132,7 @@ def run_trials(configs: list[DictConfig], points: list[dict[str, Any]], panel: B
         parts = build_components(c)
         with using_cache(cache_from_config(c)):
             scores = parts.strategy.scores(panel)
-        trials.append(Trial(p, c, scores, parts.engine().run(panel, scores)))
+        trials.append(Trial(p, c, scores, BacktestEngine.from_components(parts).run(panel, scores)))
     return trials
 
 
@@ -169,7 +170,7 @@ def optuna_trials(
     return trials, [trial_of(p) for p, _ in best], [sorted({trial_of(p) for p in tried}) for _, tried in best]
 
 
-def window_metrics(result: BacktestResult, start: int, end: int) -> dict[str, float | int]:
+def window_metrics(result: RunResult, start: int, end: int) -> dict[str, float | int]:
     """Headline metrics of ``result`` over bars [start, end), against the NAV just before ``start``."""
     capital = float(result.nav[start - 1]) if start > 0 else result.capital
     n_decisions = sum(1 for d in result.decisions if start <= d.t < end)
@@ -201,7 +202,7 @@ def choose(table: np.ndarray, direction: Direction) -> list[int]:
     return [int(np.argmax(row)) for row in scored]
 
 
-def out_of_sample(cfg: DictConfig, chosen: list[Trial], windows: list[Window], panel: BarPanel) -> BacktestResult:
+def out_of_sample(cfg: DictConfig, chosen: list[Trial], windows: list[Window], panel: BarPanel) -> RunResult:
     """One book through the test windows, each traded with its chosen configuration (over the full panel).
 
     Carrying the book across windows is this one call: one run of the engine whose strategy
@@ -211,11 +212,11 @@ def out_of_sample(cfg: DictConfig, chosen: list[Trial], windows: list[Window], p
     strategy = WindowedStrategy(strategies=[p.strategy for p in fresh], windows=windows)
     portfolio = WindowedPortfolio(portfolios=[p.portfolio for p in fresh], owner=strategy)
     base: Components = build_components(cfg)
-    engine = dataclasses.replace(base, strategy=strategy, portfolio=portfolio).engine()  # type: ignore[arg-type]
+    engine = BacktestEngine.from_components(dataclasses.replace(base, strategy=strategy, portfolio=portfolio))  # type: ignore[arg-type]
     return engine.run(panel, strategy.stitch([t.scores for t in chosen]))
 
 
-def from_bar(result: BacktestResult, start: int) -> BacktestResult:
+def from_bar(result: RunResult, start: int) -> RunResult:
     """``result`` restricted to bars >= ``start`` (no decision or fill happened before it), bars renumbered."""
     if any(d.t < start for d in result.decisions) or any(f.filled_at < start for f in result.fills):
         raise ValueError(f"a decision or fill happened before bar {start}")
@@ -251,7 +252,7 @@ def summarize(
     windows: list[Window],
     table: np.ndarray,
     chosen: list[int],
-    full: BacktestResult,
+    full: RunResult,
 ) -> dict[str, Any]:
     """walk_forward.json: settings, windows with their chosen parameters, in- vs out-of-sample, DSR, PBO.
 
@@ -304,7 +305,7 @@ def summarize(
     }
 
 
-def _first_trade(result: BacktestResult) -> int:
+def _first_trade(result: RunResult) -> int:
     """First bar with any turnover (the configuration is invested from there), 0 if it never trades."""
     traded = np.flatnonzero(np.nan_to_num(result.turnover) > 0)
     return int(traded[0]) if traded.size else 0

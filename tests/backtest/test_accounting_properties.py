@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from qt.backtest.costs import BpsCosts
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.slippage import FixedBps
 from qt.engine.ledger import Ledger
 from qt.enums import OrderStatus
+from qt.execution.costs import BpsCosts
+from qt.execution.simulator import ExecutionSimulator
+from qt.execution.slippage import FixedBps
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer

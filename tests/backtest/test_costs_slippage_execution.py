@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.backtest.costs import BpsCosts, NoCosts
-from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.slippage import FixedBps
 from qt.enums import OrderStatus
+from qt.execution.costs import BpsCosts, NoCosts
+from qt.execution.simulator import ExecutionSimulator
+from qt.execution.slippage import FixedBps
 from qt.testing.panels import daily_panel
 from qt.types import OrderBatch
 

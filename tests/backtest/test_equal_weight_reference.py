@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.sample import SampleData
 from qt.data.sources.synthetic import SyntheticData
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.risk.sizing import Sizer
 from qt.strategies.equal_weight import EqualWeightStrategy

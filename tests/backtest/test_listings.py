@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from qt.backtest.engine import DELISTED, BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.synthetic import SyntheticData
 from qt.enums import OrderStatus
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qt.backtest.outputs import STAGING, write_atomically
+from qt.results.writer import STAGING, write_atomically
 
 
 def test_a_failing_writer_leaves_no_file_behind(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qt.backtest.outputs import RESULT_FILES
+from qt.results.writer import RESULT_FILES
 
 pytestmark = pytest.mark.slow
 SMALL = ("data=synthetic", "data.n_assets=25", "data.n_days=400", "strategy.params.lookback=63")

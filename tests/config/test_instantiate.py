@@ -29,7 +29,7 @@ def test_user_prefixes_extend_the_allowlist():
 
 def test_unknown_key_suggests_the_closest_name():
     with pytest.raises(ConfigError, match=r"^costs.bsp: unknown key \(did you mean 'bps'\?\); allowed: bps, min_fee"):
-        build({"_target_": "qt.backtest.costs.BpsCosts", "bsp": 5}, "costs")
+        build({"_target_": "qt.execution.costs.BpsCosts", "bsp": 5}, "costs")
 
 
 def test_error_names_the_params_key_the_value_came_from():
@@ -83,4 +83,4 @@ def test_missing_attribute_and_module_are_named():
 
 def test_bad_enum_value_names_the_key():
     with pytest.raises(ConfigError, match=r"^execution.timing: should be 'close' or 'next_open', got 'next_opn'"):
-        build({"_target_": "qt.backtest.execution_sim.ExecutionSimulator", "timing": "next_opn"}, "execution")
+        build({"_target_": "qt.execution.simulator.ExecutionSimulator", "timing": "next_opn"}, "execution")

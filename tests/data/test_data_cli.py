@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qt.backtest.outputs import RESULT_FILES
+from qt.results.writer import RESULT_FILES
 
 pytestmark = pytest.mark.slow
 

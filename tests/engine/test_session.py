@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from qt.backtest.engine import BacktestEngine, delisting_bars
-from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.outputs import orders_table
 from qt.data.sources.synthetic import SyntheticData
 from qt.engine.session import NonFiniteBookError, SessionState
 from qt.enums import TradingState
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
+from qt.results.writer import orders_table
 from qt.risk.limits import MaxPositionWeight
 from qt.risk.sizing import Sizer
 from qt.risk.stops import DailyLossLimit, DrawdownStop

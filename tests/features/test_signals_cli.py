@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.commands.check import check_execution
 from qt.commands.signals import catalog
 from qt.data.sources.synthetic import SyntheticData
+from qt.execution.simulator import ExecutionSimulator
 
 
 def test_catalog_has_builtins_talib_and_plugins():

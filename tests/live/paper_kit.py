@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qt.backtest.costs import BpsCosts, NoCosts
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.enums import Field, FillTiming
+from qt.execution.costs import BpsCosts, NoCosts
+from qt.execution.simulator import ExecutionSimulator
 from qt.live.guard import GuardSettings, RiskGuard
 from qt.live.history import BarRow, utc_time
 from qt.live.paper import PaperBroker

@@ -48,7 +48,7 @@ def test_equal_weight_runs_never_import_cvxpy():
     code = (
         "import sys\n"
         "from qt.backtest.engine import BacktestEngine\n"
-        "from qt.backtest.execution_sim import ExecutionSimulator\n"
+        "from qt.execution.simulator import ExecutionSimulator\n"
         "from qt.engine.components import build_components\n"
         "from qt.data.sources.synthetic import SyntheticData\n"
         "from qt.portfolio.optimizers import EqualWeight\n"

@@ -211,9 +211,9 @@ def test_equal_weight_is_a_pass_through():
 
 def test_fallbacks_are_recorded_per_decision_in_the_outputs():
     from qt.backtest.engine import BacktestEngine
-    from qt.backtest.execution_sim import ExecutionSimulator
-    from qt.backtest.outputs import decisions_table
+    from qt.execution.simulator import ExecutionSimulator
     from qt.rebalancing import Calendar
+    from qt.results.writer import decisions_table
     from qt.risk.sizing import Sizer
     from qt.types import TargetPositions
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qt.backtest.outputs import RESULT_FILES
 from qt.reporting.reporters import EmailReporter, Report, SlackReporter, dispatch
+from qt.results.writer import RESULT_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ("data=synthetic", "data.n_assets=25", "data.n_days=400", "strategy.params.lookback=63")

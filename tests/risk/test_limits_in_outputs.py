@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
-from qt.backtest.outputs import decisions_table, orders_table
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
+from qt.results.writer import decisions_table, orders_table
 from qt.risk.limits import MaxPositionWeight, RestrictedList
 from qt.risk.models import ValueAtRisk
 from qt.risk.sizing import Sizer

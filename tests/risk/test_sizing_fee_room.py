@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qt.backtest.costs import BpsCosts
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.data.sources.sample import SampleData
+from qt.execution.costs import BpsCosts
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer, fee_room

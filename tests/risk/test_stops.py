@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer

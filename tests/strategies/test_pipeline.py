@@ -10,7 +10,6 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from qt.backtest.engine import BacktestEngine
-from qt.backtest.execution_sim import ExecutionSimulator
 from qt.config.instantiate import build
 from qt.config.paths import conf_dir
 from qt.context import DecisionContext
@@ -19,6 +18,7 @@ from qt.data.sources.synthetic import SyntheticData
 from qt.engine.components import build_components
 from qt.enums import Field
 from qt.errors import ConfigError, MissingFieldError
+from qt.execution.simulator import ExecutionSimulator
 from qt.portfolio.optimizers import EqualWeight
 from qt.rebalancing import Calendar
 from qt.risk.sizing import Sizer

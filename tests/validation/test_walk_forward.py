@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from qt.backtest.engine import BacktestEngine
 from qt.config.paths import conf_dir
 from qt.engine.components import build_components
 from qt.runs.walk_forward import run_walk_forward
@@ -51,7 +52,7 @@ def standalone():
     for lookback in LOOKBACKS:
         parts = build_components(_compose(*BASE, f"strategy.params.lookback={lookback}"))
         panel = parts.data.load()
-        result = parts.engine().run(panel, parts.strategy.scores(panel))
+        result = BacktestEngine.from_components(parts).run(panel, parts.strategy.scores(panel))
         out[lookback] = (result.returns, [d.t for d in result.decisions], panel.timestamps)
     return out
 

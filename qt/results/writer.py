@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from qt.backtest.engine import BacktestResult
 from qt.config.jsonsafe import write_json
 from qt.enums import OrderStatus, Side
+from qt.results.result import RunResult
 
 RESULT_FILES = (
     "equity.parquet",
@@ -37,7 +37,7 @@ STAGING = ".partial"
 
 def write_run(
     run_dir: Path,
-    result: BacktestResult,
+    result: RunResult,
     metrics: Mapping[str, Any],
     manifest: Mapping[str, Any],
     extra_json: Mapping[str, Mapping[str, Any]] | None = None,
@@ -82,12 +82,12 @@ def write_atomically(run_dir: Path, writers: Mapping[str, Callable[[Path], None]
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _timestamps(result: BacktestResult, idx: np.ndarray) -> pa.Array:
+def _timestamps(result: RunResult, idx: np.ndarray) -> pa.Array:
     tz = result.panel.tz
     return pa.array(result.panel.timestamps[idx], type=pa.timestamp("us", tz=tz))
 
 
-def equity_table(result: BacktestResult) -> pa.Table:
+def equity_table(result: RunResult) -> pa.Table:
     """One row per bar: nav, cash, exposures, turnover and the bar's return."""
     idx = np.arange(result.panel.n_bars)
     return pa.table(
@@ -103,7 +103,7 @@ def equity_table(result: BacktestResult) -> pa.Table:
     )
 
 
-def weights_table(result: BacktestResult) -> pa.Table:
+def weights_table(result: RunResult) -> pa.Table:
     """Per decision and symbol held before or after: weight before trading and target weight."""
     symbols = np.asarray(result.panel.symbols, dtype=object)
     rows_t, rows_s, before, target = [], [], [], []
@@ -125,7 +125,7 @@ def weights_table(result: BacktestResult) -> pa.Table:
     )
 
 
-def _order_columns(result: BacktestResult) -> dict[str, np.ndarray]:
+def _order_columns(result: RunResult) -> dict[str, np.ndarray]:
     """Every order of every batch, concatenated column-wise; order ids number them from 1."""
     batches = result.fills
     if not batches:
@@ -143,7 +143,7 @@ def _order_columns(result: BacktestResult) -> dict[str, np.ndarray]:
     }
 
 
-def orders_table(result: BacktestResult) -> pa.Table:
+def orders_table(result: RunResult) -> pa.Table:
     """Every order: when decided, symbol, side, shares, status and the reason when not filled."""
     c = _order_columns(result)
     symbols = np.asarray(result.panel.symbols, dtype=object)
@@ -161,7 +161,7 @@ def orders_table(result: BacktestResult) -> pa.Table:
     )
 
 
-def fills_table(result: BacktestResult) -> pa.Table:
+def fills_table(result: RunResult) -> pa.Table:
     """Every fill: order id, time, symbol, side, shares, price, fees and notional."""
     c = _order_columns(result)
     filled = c["status"].astype(str) == OrderStatus.FILLED.value
@@ -183,7 +183,7 @@ def fills_table(result: BacktestResult) -> pa.Table:
     )
 
 
-def decisions_table(result: BacktestResult) -> pa.Table:
+def decisions_table(result: RunResult) -> pa.Table:
     """One row per decision: the optimizer's status, solver, fallback steps, and VaR/CVaR (no timings: reruns match)."""
     ds = result.decisions
     t = np.array([d.t for d in ds], dtype=np.intp)
@@ -200,7 +200,7 @@ def decisions_table(result: BacktestResult) -> pa.Table:
     return pa.table(columns)
 
 
-def events_table(result: BacktestResult) -> pa.Table:
+def events_table(result: RunResult) -> pa.Table:
     """One row per post-trade risk event: when, which limit, what was seen, the scale applied, halted or not."""
     ev = result.events
     return pa.table(

@@ -12,10 +12,10 @@ from dataclasses import replace
 import numpy as np
 from pydantic import BaseModel, ConfigDict, InstanceOf
 
-from qt.backtest.costs import CostModel, NoCosts
-from qt.backtest.slippage import NoSlippage, SlippageModel
 from qt.data.panel import BarPanel
 from qt.enums import Field, FillTiming, OrderStatus
+from qt.execution.costs import CostModel, NoCosts
+from qt.execution.slippage import NoSlippage, SlippageModel
 from qt.types import FillBatch, OrderBatch
 
 
