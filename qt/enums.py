@@ -52,6 +52,18 @@ class TradingState(StrEnum):
     HALTED = "halted"
 
 
+class HaltCause(StrEnum):
+    """Why trading left ACTIVE (or came back): each cause has its own resume rule (docs/live.md)."""
+
+    NONE = "none"  # ACTIVE with nothing pending
+    DRAWDOWN_STOP = "drawdown_stop"  # a post-trade stop; resumes after its resume_after bars
+    DAILY_LOSS = "daily_loss"  # the daily-loss limit; resumes by the operator (qt live resume)
+    STALE_DATA = "stale_data"  # no bar within live.guard.stale_after_s; resumes when bars arrive again
+    BROKER_REJECTS = "broker_rejects"  # K rejects in M minutes; resumes by the operator
+    RECONCILIATION = "reconciliation"  # positions differ from the broker's; resumes by the operator or adoption
+    OPERATOR = "operator"  # qt live halt / resume / flatten from another process
+
+
 class Field(StrEnum):
     """A bar field; every field of a panel is a [T x N] float64 array."""
 
