@@ -78,6 +78,19 @@ _SECRET_ASSIGNMENT = re.compile(  # key=value of a secret key, as in overrides a
     re.IGNORECASE,
 )
 _URL_CREDENTIALS = re.compile(r"(\w+://)([^/@\s:]+)(:[^/@\s]*)?@")
+_ACCOUNT_FIELD = re.compile(  # broker account ids as client libraries print them: acctNumber='DU123', account="U1"
+    r"\b(acct(?:Number|Code)?|account(?:Name|Id)?|managedAccounts?)=(['\"])([^'\"]+)\2", re.IGNORECASE
+)
+_REMEMBERED: set[str] = set()  # secrets learnt at run time (an account typed in a config, the broker's accounts)
+
+
+def remember_secret(*values: str | None) -> None:
+    """Hide ``values`` wherever they appear from now on in this process (logs, messages, files written).
+
+    One mechanism for the whole process: what a component learns at run time (an account id typed in
+    a config, the accounts a broker login manages) joins the environment's secrets in every scrub.
+    """
+    _REMEMBERED.update(v.strip() for v in values if v and len(v.strip()) >= 4)
 
 
 def secret_values(extra: Iterable[str] = ()) -> list[str]:
@@ -96,6 +109,7 @@ def secret_values(extra: Iterable[str] = ()) -> list[str]:
         elif LOCATION_ENV.search(name):
             found.update(p for m in DSN_PASSWORD.finditer(value) if (p := m[2] or m[5]) and len(p) >= 4)
     found.update(v for v in extra if v and len(v) >= 4)
+    found.update(_REMEMBERED)
     return sorted(found, key=len, reverse=True)
 
 
@@ -106,10 +120,13 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     --------
     >>> scrub("failed: unknown url type 'hooks/T0/s3cr3t-x'", ["hooks/T0/s3cr3t-x"])
     "failed: unknown url type '<redacted>'"
+    >>> scrub("Position(account='DU123456', contract=Stock('AAPL'))", [])
+    "Position(account='<redacted>', contract=Stock('AAPL'))"
     """
     for value in secret_values() if secrets is None else secrets:
         text = text.replace(value, MASK)
     text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{MASK}", text)
+    text = _ACCOUNT_FIELD.sub(lambda m: f"{m[1]}={m[2]}{MASK}{m[2]}", text)
     text = mask_dsn(text)
     return _URL_CREDENTIALS.sub(lambda m: f"{m[1]}{m[2]}:{MASK}@" if m[3] else m[0], text)
 

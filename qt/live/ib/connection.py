@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from qt.config.secrets import remember_secret
 from qt.errors import ConfigError, QtError
 from qt.live.ib.broker import IBBroker
 from qt.live.ib.config import IBSettings
@@ -103,6 +104,7 @@ class IBConnection:
     async def _attempt(self) -> None:
         s = self.settings
         self._codes.clear()
+        remember_secret(s.account_id)  # ib_async logs account ids: scrubbed from every log line and message
         try:
             await self.ib.connectAsync(s.host, s.port, clientId=s.client_id, timeout=s.connect_timeout_s,
                                        account=s.account_id, raiseSyncErrors=True)  # fmt: skip
@@ -113,6 +115,7 @@ class IBConnection:
             ) from None
         except (ConnectionError, TimeoutError, OSError) as exc:
             self._raise_for(exc)
+        remember_secret(*self.ib.managedAccounts())
         version = self.ib.client.serverVersion()
         if not s.min_server_version <= version <= s.max_server_version:
             self.ib.disconnect()
