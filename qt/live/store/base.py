@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
-from qt.enums import OrderStatus, TradingState
+from qt.enums import HaltCause, OrderStatus, TradingState
 from qt.live.store.errors import SchemaVersionError, StoreError
 from qt.live.store.faults import fault_point
 from qt.live.store.records import (
@@ -28,6 +28,7 @@ from qt.live.store.records import (
     OrderUpdate,
     StoreMeta,
     TradingStatus,
+    default_cause,
     dumps,
     iso,
     to_utc,
@@ -259,13 +260,17 @@ class LiveStore(ABC):
         event = self._write(EventKind.FILL, fill.time, fill.to_payload(), skip=lambda tx: tx.has_fill(fill.exec_id))
         return event is not None
 
-    def set_trading_state(self, state: TradingState, reason: str, *, time: dt.datetime | None = None) -> TradingStatus:
-        """Persist the trading state and why (``qt live halt`` calls this from another process)."""
+    def set_trading_state(
+        self, state: TradingState, reason: str, *, time: dt.datetime | None = None, cause: HaltCause | None = None
+    ) -> TradingStatus:
+        """Persist the trading state, why, and its typed ``cause`` (default: the operator's change, or none)."""
         if not reason:
             raise StoreError("set_trading_state: give a reason (it is shown by `qt live status`)")
         stamp = to_utc(time, "time") if time is not None else utc_now()
-        self._write(EventKind.TRADING_STATE, stamp, {"state": TradingState(state).value, "reason": reason})
-        return TradingStatus(TradingState(state), reason, stamp)
+        typed = HaltCause(cause) if cause is not None else default_cause(TradingState(state))
+        payload = {"state": TradingState(state).value, "reason": reason, "cause": typed.value}
+        self._write(EventKind.TRADING_STATE, stamp, payload)
+        return TradingStatus(TradingState(state), reason, stamp, typed)
 
     def deposit(self, amount: float, *, reason: str, time: dt.datetime | None = None) -> Event:
         """Add ``amount`` to cash (negative withdraws): initial capital, transfers, adopted balances."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from qt.enums import OrderStatus, OrderType, Side, TradingState
+from qt.enums import HaltCause, OrderStatus, OrderType, Side, TradingState
 from qt.live.store.errors import StoreError
 
 UTC = dt.UTC
@@ -299,6 +299,7 @@ class TradingStatus:
     state: TradingState
     reason: str
     since: dt.datetime
+    cause: HaltCause = HaltCause.NONE  # the typed cause of the change (qt.live.trading owns the rules)
 
 
 @dataclass(frozen=True)
@@ -327,4 +328,12 @@ def trading_status(event: Event | None, created_at: dt.datetime) -> TradingStatu
     """The trading status a ``trading_state`` event holds (ACTIVE since creation when there is none)."""
     if event is None:
         return TradingStatus(TradingState.ACTIVE, "no trading-state change recorded", created_at)
-    return TradingStatus(TradingState(event.payload["state"]), str(event.payload["reason"]), event.time)
+    state = TradingState(event.payload["state"])
+    cause = event.payload.get("cause")  # stores written before causes were typed: the operator's, or none
+    typed = HaltCause(cause) if cause else default_cause(state)
+    return TradingStatus(state, str(event.payload["reason"]), event.time, typed)
+
+
+def default_cause(state: TradingState) -> HaltCause:
+    """The cause of a change recorded without one: none when ACTIVE, else the operator's."""
+    return HaltCause.NONE if state is TradingState.ACTIVE else HaltCause.OPERATOR
