@@ -43,7 +43,7 @@ class GatewayThread:
     """The simulator on its own loop in a thread."""
 
     def __init__(self, **kwargs: Any) -> None:
-        from qt.live.ib.simulator import GatewaySimulator
+        from qt.live.ibsim.simulator import GatewaySimulator
 
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from qt.data.panel import BarPanel
-    from qt.live.ib.simulator import GatewaySimulator
+    from qt.live.ibsim.simulator import GatewaySimulator
 
 DATA_SETS = ("sample", "sample_ohlcv", "synthetic")
 
@@ -70,9 +70,9 @@ def load_panel(name: str, *, assets: int = 20, days: int = 1000, seed: int = 0) 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; exit 0 after a clean stop, 2 on bad options or a busy port."""
     from qt.errors import QtError
-    from qt.live.ib.sim_broker import Broker
-    from qt.live.ib.simulator import GatewaySimulator
-    from qt.live.ib.wire import SERVER_VERSION, SUPPORTED_SERVER_VERSIONS
+    from qt.live.ibsim.broker import Broker
+    from qt.live.ibsim.simulator import GatewaySimulator
+    from qt.live.ibsim.wire import SERVER_VERSION, SUPPORTED_SERVER_VERSIONS
 
     version = SERVER_VERSION if args.server_version is None else args.server_version
     if version not in SUPPORTED_SERVER_VERSIONS:

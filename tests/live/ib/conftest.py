@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from qt.live.ib.simulator import GatewaySimulator
+from qt.live.ibsim.simulator import GatewaySimulator
 from qt.testing.panels import daily_panel
 
 #: Messages ib_async logs when it cannot make sense of what it received.

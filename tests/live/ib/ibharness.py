@@ -14,7 +14,7 @@ from qt.live.guard import GuardSettings, RiskGuard
 from qt.live.ib.broker import IBBroker
 from qt.live.ib.config import IBSettings
 from qt.live.ib.connection import IBConnection
-from qt.live.ib.simulator import GatewaySimulator
+from qt.live.ibsim.simulator import GatewaySimulator
 from qt.live.recovery import reconcile
 from qt.live.router import RoutedVenue, RouterSettings
 from qt.live.store import LiveStore, SqliteStoreSettings, open_from_settings

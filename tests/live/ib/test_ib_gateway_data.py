@@ -10,7 +10,7 @@ import pytest
 from ib_async import Stock
 
 from qt.data.sources.sample import SampleData, SampleSet
-from qt.live.ib.wire import InMsg
+from qt.live.ibsim.wire import InMsg
 
 
 @pytest.fixture(scope="module")

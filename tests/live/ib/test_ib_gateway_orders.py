@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ib_async import ExecutionFilter, LimitOrder, MarketOrder, Stock
 
-from qt.live.ib.sim_script import BlackHole, Fill, Reject, Rest
-from qt.live.ib.wire import InMsg
+from qt.live.ibsim.script import BlackHole, Fill, Reject, Rest
+from qt.live.ibsim.wire import InMsg
 
 
 async def _contract(ib, symbol="AAPL"):

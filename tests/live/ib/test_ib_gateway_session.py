@@ -8,10 +8,10 @@ import struct
 import pytest
 from ib_async import IB, Stock
 
-from qt.live.ib.sim_broker import Broker
-from qt.live.ib.sim_script import EndMarker
-from qt.live.ib.simulator import GatewaySimulator
-from qt.live.ib.wire import SERVER_VERSION, InMsg
+from qt.live.ibsim.broker import Broker
+from qt.live.ibsim.script import EndMarker
+from qt.live.ibsim.simulator import GatewaySimulator
+from qt.live.ibsim.wire import SERVER_VERSION, InMsg
 
 
 def test_pinned_server_version_is_178() -> None:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import pytest
 from ib_async.decoder import Decoder
 
-from qt.live.ib import sim_messages as msg
-from qt.live.ib.sim_broker import Broker, contract_id
-from qt.live.ib.sim_market import parse_duration, parse_end
-from qt.live.ib.sim_orders import chunk_sizes
-from qt.live.ib.wire import SUPPORTED_SERVER_VERSIONS, decode, encode, field_text
+from qt.live.ibsim import messages as msg
+from qt.live.ibsim.broker import Broker, contract_id
+from qt.live.ibsim.market import parse_duration, parse_end
+from qt.live.ibsim.orders import chunk_sizes
+from qt.live.ibsim.wire import SUPPORTED_SERVER_VERSIONS, decode, encode, field_text
 
 
 class Capture:

@@ -18,7 +18,7 @@ from ibharness import GatewayThread
 
 from qt.data.sources.sample import SampleData
 from qt.enums import OrderStatus
-from qt.live.ib.sim_script import Rest
+from qt.live.ibsim.script import Rest
 from qt.live.store.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[3]

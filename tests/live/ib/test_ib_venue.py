@@ -15,9 +15,9 @@ from qt.data.sources.sample import SampleData
 from qt.enums import OrderStatus, TradingState
 from qt.errors import ConfigError
 from qt.live.ib.connection import IBConnectionError
-from qt.live.ib.sim_script import EndMarker, Fill, Reject, Rest
-from qt.live.ib.simulator import GatewaySimulator
-from qt.live.ib.wire import InMsg
+from qt.live.ibsim.script import EndMarker, Fill, Reject, Rest
+from qt.live.ibsim.simulator import GatewaySimulator
+from qt.live.ibsim.wire import InMsg
 from qt.types import OrderBatch
 
 
@@ -306,7 +306,7 @@ def test_connectivity_restored_with_data_lost_resubscribes_bars(sample: Any, tmp
 
 
 def test_an_order_never_acknowledged_is_lost_with_an_alert_and_never_resent(sample: Any, tmp_path: Path) -> None:
-    from qt.live.ib.sim_script import BlackHole
+    from qt.live.ibsim.script import BlackHole
     from qt.live.router import RouterSettings
 
     async def body() -> None:

@@ -2,7 +2,7 @@
 
 Positions, orders, executions, account data, contract details, historical and real-time bars.
 Each handler takes the simulator, the asking session and the request's decoded fields
-(see ``sim_messages.decode_request``) and writes its answer to that session.
+(see ``messages.decode_request``) and writes its answer to that session.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from qt.live.ib import sim_messages as msg
-from qt.live.ib.sim_market import HistoryRequestError
-from qt.live.ib.sim_script import EndMarker
-from qt.live.ib.wire import InMsg, OutMsg
+from qt.live.ibsim import messages as msg
+from qt.live.ibsim.market import HistoryRequestError
+from qt.live.ibsim.script import EndMarker
+from qt.live.ibsim.wire import InMsg, OutMsg
 
 if TYPE_CHECKING:
-    from qt.live.ib.simulator import GatewaySimulator, Session
+    from qt.live.ibsim.simulator import GatewaySimulator, Session
 
 Handler = Callable[["GatewaySimulator", "Session", dict[str, str]], None]
 

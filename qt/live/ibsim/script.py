@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from qt.live.ib.wire import InMsg
+from qt.live.ibsim.wire import InMsg
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from qt.live.ib import sim_messages as msg
-from qt.live.ib.sim_broker import SimExecution, SimOrder
-from qt.live.ib.sim_script import BlackHole, Fill, OrderAction, Reject, Rest
-from qt.live.ib.wire import InMsg
+from qt.live.ibsim import messages as msg
+from qt.live.ibsim.broker import SimExecution, SimOrder
+from qt.live.ibsim.script import BlackHole, Fill, OrderAction, Reject, Rest
+from qt.live.ibsim.wire import InMsg
 
 if TYPE_CHECKING:
-    from qt.live.ib.simulator import GatewaySimulator, Session
+    from qt.live.ibsim.simulator import GatewaySimulator, Session
 
 
 def chunk_sizes(quantity: float, chunks: int) -> list[float]:

@@ -8,9 +8,9 @@ import logging
 import time
 from collections import deque
 
-from qt.live.ib.wire import encode
+from qt.live.ibsim.wire import encode
 
-log = logging.getLogger("qt.live.ib.simulator")
+log = logging.getLogger("qt.live.ibsim.simulator")
 
 
 class Session:

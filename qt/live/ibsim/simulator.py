@@ -28,13 +28,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from qt.data.panel import BarPanel
-from qt.live.ib import sim_messages as msg
-from qt.live.ib import sim_orders, sim_requests
-from qt.live.ib.sim_broker import Broker, SimExecution, SimOrder, contract_id
-from qt.live.ib.sim_market import MarketReplay
-from qt.live.ib.sim_script import Record, Script
-from qt.live.ib.sim_session import Session
-from qt.live.ib.wire import (
+from qt.live.ibsim import messages as msg
+from qt.live.ibsim import orders as sim_orders
+from qt.live.ibsim import requests as sim_requests
+from qt.live.ibsim.broker import Broker, SimExecution, SimOrder, contract_id
+from qt.live.ibsim.market import MarketReplay
+from qt.live.ibsim.script import Record, Script
+from qt.live.ibsim.session import Session
+from qt.live.ibsim.wire import (
     SERVER_VERSION,
     SUPPORTED_SERVER_VERSIONS,
     InMsg,

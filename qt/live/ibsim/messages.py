@@ -8,8 +8,8 @@ pendingPriceRevision 178+, contract details' size rules 164+.
 
 from __future__ import annotations
 
-from qt.live.ib.sim_broker import SimExecution, SimOrder, contract_id
-from qt.live.ib.wire import InMsg, OutMsg
+from qt.live.ibsim.broker import SimExecution, SimOrder, contract_id
+from qt.live.ibsim.wire import InMsg, OutMsg
 
 Fields = list[object]
 
