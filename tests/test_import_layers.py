@@ -83,6 +83,8 @@ APART = [  # (importer, imported): the shared core knows neither end, and neithe
     ("qt.execution", "qt.live"),
     ("qt.backtest", "qt.live"),
     ("qt.live", "qt.backtest"),
+    ("qt.live.ib", "qt.live.ibsim"),  # the IB adapter is tested against the wire, not the simulator's code
+    ("qt.live.ibsim", "qt.live.ib"),
 ]
 
 
