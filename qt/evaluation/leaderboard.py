@@ -1,8 +1,10 @@
 """The leaderboard of a sweep: every run with its overrides, key metrics and directory, best first.
 
 Failed runs are listed (after the ranked ones) with their error from ``error.json``; a run
-that left neither results nor an error is listed as incomplete. Saved as
-leaderboard.csv, leaderboard.parquet and leaderboard.html in the sweep directory.
+that left neither results nor an error is listed as incomplete. Every finished run gets its
+deflated Sharpe ratio (``dsr``, given all the sweep's finished runs as the trials) and the
+sweep its probability of backtest overfitting (``qt.evaluation.sweep_overfitting``). Saved as
+leaderboard.csv, leaderboard.parquet, leaderboard.html and overfitting.json in the sweep directory.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from qt.errors import ConfigError, QtError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from qt.evaluation.sweep_overfitting import SweepOverfitting
+
 log = logging.getLogger("qt")
 FILES = ("leaderboard.csv", "leaderboard.parquet", "leaderboard.html")
+DSR = "dsr"  # the deflated Sharpe ratio's column
 KEY_METRICS = (
     "total_return",
     "cagr",
@@ -45,11 +50,25 @@ class Leaderboard:
     sort_by: str
     override_columns: list[str]
     ascending: bool = False
+    overfitting: SweepOverfitting | None = None
+    overfitting_note: str | None = None  # why there is no overfitting measure (fewer than 2 finished runs, ...)
 
     @property
     def n_failed(self) -> int:
         """Runs that failed or left no results."""
         return int((self.table["status"] != OK).sum())
+
+    @property
+    def best_run(self) -> str | None:
+        """Name of the rank-1 run (None when no run finished)."""
+        done = self.table[self.table["status"] == OK]
+        return str(done["run"].iloc[0]) if len(done) else None
+
+    def verdict(self) -> str:
+        """The one-line overfitting verdict (or why there is none)."""
+        if self.overfitting is None:
+            return f"overfitting: not measured ({self.overfitting_note})"
+        return self.overfitting.verdict(self.best_run)
 
     def top(self, n: int) -> list[Path]:
         """Directories of the best ``n`` finished runs."""
@@ -94,11 +113,33 @@ def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False
     table = pd.concat([ranked, table[~ok]], ignore_index=True)
     table.insert(0, "rank", [i + 1 if s == OK else None for i, s in enumerate(table["status"])])
     table["rank"] = table["rank"].astype("Int64")
+    overfitting, note = _overfitting(table)
+    if overfitting is not None:
+        table[DSR] = [overfitting.dsr.get(str(r), float("nan")) for r in table["run"]]
+        metrics.append(DSR)
     columns = ["rank", "run", *override_cols, "status", *metrics, "error", "run_dir"]
     for col in columns:
         if col not in table.columns:
             table[col] = None
-    return Leaderboard(table[columns], sort_by, override_cols, ascending)
+    return Leaderboard(table[columns], sort_by, override_cols, ascending, overfitting, note)
+
+
+def _overfitting(table: pd.DataFrame) -> tuple[SweepOverfitting | None, str | None]:
+    """DSR and PBO over the finished runs' equity.parquet; never fails the leaderboard (the reason is kept)."""
+    from qt.evaluation.sweep_overfitting import sweep_overfitting
+
+    done = table[table["status"] == OK]
+    runs = {str(r): Path(d) for r, d in zip(done["run"], done["run_dir"], strict=True)}
+    if len(runs) < 2:
+        return None, f"{len(runs)} finished run(s); it takes 2 or more"
+    try:
+        result = sweep_overfitting(runs)
+    except (QtError, OSError, ValueError, KeyError) as exc:
+        log.warning("overfitting not measured: %s", exc)
+        return None, str(exc)
+    if result is None:
+        return None, "fewer than 2 finished runs kept equity.parquet"
+    return result, None
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
@@ -144,19 +185,24 @@ def _outcome(run_dir: Path, extra: str = "") -> dict[str, Any]:
 
 def write(board: Leaderboard, sweep_dir: Path) -> list[Path]:
     """Write leaderboard.csv, .parquet and .html into ``sweep_dir`` (all or none)."""
+    from qt.config.jsonsafe import write_json
+    from qt.evaluation.sweep_overfitting import FILE
     from qt.evaluation.tearsheet import text_writer
     from qt.results.writer import write_atomically
 
     table = board.table
     html = render_html(board, sweep_dir)
-    write_atomically(
-        sweep_dir,
-        {
-            "leaderboard.csv": lambda p: table.to_csv(p, index=False),
-            "leaderboard.parquet": lambda p: table.to_parquet(p, index=False),
-            "leaderboard.html": text_writer(html),
-        },
-    )
+    writers = {
+        "leaderboard.csv": lambda p: table.to_csv(p, index=False),
+        "leaderboard.parquet": lambda p: table.to_parquet(p, index=False),
+        "leaderboard.html": text_writer(html),
+    }
+    if board.overfitting is not None:
+        summary = board.overfitting.as_dict(board.best_run)
+        writers[FILE] = lambda p: write_json(summary, p)
+    elif (sweep_dir / FILE).exists():  # a rebuilt leaderboard with no measure leaves no stale one
+        (sweep_dir / FILE).unlink()
+    write_atomically(sweep_dir, writers)
     return [sweep_dir / f for f in FILES]
 
 
@@ -236,6 +282,7 @@ def print_table(board: Leaderboard, sweep_dir: Path, *, console: Any = None) -> 
     console.print(table)
     for line in failures:
         console.print(line if len(line) <= 2 * console.width else line[: 2 * console.width - 3] + "...", style="red")
+    console.print(board.verdict())
     console.print(f"leaderboard: {sweep_dir / 'leaderboard.html'} (and .csv, .parquet)", soft_wrap=True)
 
 
@@ -278,6 +325,8 @@ def render_html(board: Leaderboard, sweep_dir: Path) -> str:
         n_failed=board.n_failed,
         heatmap=heatmap_section(board.table, swept, board.sort_by, board.ascending),
         optuna=optuna_sections(Path(sweep_dir)),
+        overfitting=board.overfitting.as_dict(board.best_run) if board.overfitting is not None else None,
+        overfitting_note=board.overfitting_note,
     )
 
 

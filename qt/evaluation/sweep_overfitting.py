@@ -1,0 +1,144 @@
+"""Overfitting of a sweep: each run's deflated Sharpe ratio given the configurations tried, and the sweep's PBO.
+
+Every finished run's daily returns come from its ``equity.parquet`` (lean sweep outputs keep
+it). The runs are compared over the bars they all share, from the first bar at which every
+one of them has traded (a long lookback starts later), so each Sharpe ratio, the trials'
+variance and CSCV's blocks measure the same span. The statistics are those of
+``qt.validation.overfitting`` (Sharpe ratios per bar, as the papers use them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qt.errors import QtError
+from qt.validation.overfitting import deflated_sharpe_of, probability_of_overfitting, sharpe_per_bar
+
+log = logging.getLogger("qt")
+FILE = "overfitting.json"
+PARTITIONS = 16  # S: CSCV's blocks (C(16, 8) = 12,870 splits)
+ROBUST_DSR, LIKELY_LUCK_DSR = 0.95, 0.5
+LOW_PBO, HIGH_PBO = 0.25, 0.5
+
+
+@dataclass(frozen=True)
+class SweepOverfitting:
+    """Per run: Sharpe per bar and DSR; for the sweep: the trials, the span, SR0 and PBO (or why not)."""
+
+    runs: tuple[str, ...]
+    sharpe: dict[str, float]
+    dsr: dict[str, float]
+    n_trials: int
+    n_bars: int
+    start: str
+    end: str
+    trials_variance: float
+    expected_max_sharpe: float
+    pbo: float | None
+    partitions: int
+    pbo_note: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self, best_run: str | None) -> str:
+        """One short line: the best run's DSR, the sweep's PBO, and what they mean together."""
+        dsr = self.dsr.get(best_run, float("nan")) if best_run is not None else float("nan")
+        best = f"DSR {dsr:.2f} (best run {best_run}, {self.n_trials} configs)" if math.isfinite(dsr) else "DSR -"
+        pbo = f"PBO {self.pbo:.2f}" if self.pbo is not None else "PBO -"
+        return f"overfitting: {best}, {pbo} - {self.reading(dsr)[0]}"
+
+    def reading(self, dsr: float) -> tuple[str, str]:
+        """(verdict, what it means) from the best run's DSR and the PBO."""
+        luck = math.isfinite(dsr) and dsr < LIKELY_LUCK_DSR
+        if (self.pbo is not None and self.pbo >= HIGH_PBO) or luck:
+            return "likely overfit", "the winner's edge is what picking the best of these configurations by luck gives"
+        robust_pbo = self.pbo is None or self.pbo < LOW_PBO
+        if math.isfinite(dsr) and dsr >= ROBUST_DSR and robust_pbo:
+            return "holds up", "the winner's edge is unlikely to be selection luck"
+        return "inconclusive", "part of the winner's edge may be selection luck"
+
+    def as_dict(self, best_run: str | None = None) -> dict[str, Any]:
+        """overfitting.json: inputs, per-run values, PBO and the verdict."""
+        return {
+            "n_trials": self.n_trials,
+            "n_bars": self.n_bars,
+            "span": [self.start, self.end],
+            "trials_variance": self.trials_variance,
+            "expected_max_sharpe": self.expected_max_sharpe,
+            "runs": {r: {"sharpe_per_bar": self.sharpe[r], "deflated_sharpe": self.dsr[r]} for r in self.runs},
+            "pbo": self.pbo,
+            "pbo_partitions": self.partitions,
+            "pbo_note": self.pbo_note,
+            "pbo_detail": self.detail,
+            "best_run": best_run,
+            "verdict": self.verdict(best_run),
+            "meaning": self.reading(self.dsr.get(best_run, float("nan")) if best_run else float("nan"))[1],
+        }
+
+
+def aligned_returns(run_dirs: dict[str, Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(runs, timestamps, returns [T x N]) over the bars all runs share, from the first bar every run has traded."""
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    first_trade: dict[str, Any] = {}
+    for name, run_dir in run_dirs.items():
+        path = Path(run_dir) / "equity.parquet"
+        if not path.is_file():
+            continue
+        frame = pd.read_parquet(path, columns=["timestamp", "turnover", "return"]).set_index("timestamp")
+        columns[name] = frame["return"]
+        traded = frame.index[frame["turnover"].fillna(0.0).to_numpy() > 0]
+        first_trade[name] = traded[0] if len(traded) else frame.index[0] if len(frame) else None
+    if not columns:
+        return [], np.array([], dtype="datetime64[us]"), np.zeros((0, 0))
+    table = pd.concat(columns, axis=1, join="inner").sort_index()
+    starts = [t for t in first_trade.values() if t is not None]
+    if starts:
+        table = table[table.index >= max(starts)]
+    return list(table.columns), table.index.to_numpy(), table.to_numpy(dtype=float)
+
+
+def sweep_overfitting(run_dirs: dict[str, Path], *, partitions: int = PARTITIONS) -> SweepOverfitting | None:
+    """DSR of every run (given all of them as the trials) and the sweep's PBO; None with fewer than 2 runs."""
+    runs, stamps, returns = aligned_returns(run_dirs)
+    if len(runs) < 2:
+        return None
+    if returns.shape[0] < 3:
+        raise QtError(f"the {len(runs)} runs share {returns.shape[0]} traded bars: too few to compare them")
+    returns = np.nan_to_num(returns, nan=0.0)
+    sharpes = np.array([sharpe_per_bar(returns[:, j]) for j in range(len(runs))])
+    dsr = {r: deflated_sharpe_of(returns[:, j], sharpes) for j, r in enumerate(runs)}
+    first = dsr[runs[0]]
+    pbo, note, detail = None, None, {}
+    try:
+        result = probability_of_overfitting(returns, partitions=partitions)
+        pbo, detail = result.pbo, result.as_dict()
+    except QtError as exc:  # fewer than 2 x S shared bars
+        note = str(exc)
+    return SweepOverfitting(
+        runs=tuple(runs),
+        sharpe={r: float(s) for r, s in zip(runs, sharpes, strict=True)},
+        dsr={r: d.dsr for r, d in dsr.items()},
+        n_trials=first.n_trials,
+        n_bars=int(returns.shape[0]),
+        start=_day(stamps[0]),
+        end=_day(stamps[-1]),
+        trials_variance=first.trials_variance,
+        expected_max_sharpe=first.expected_max_sharpe,
+        pbo=pbo,
+        partitions=partitions,
+        pbo_note=note,
+        detail=detail,
+    )
+
+
+def _day(stamp: Any) -> str:
+    import pandas as pd
+
+    return str(pd.Timestamp(stamp).date())
