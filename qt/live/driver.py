@@ -5,6 +5,7 @@ processes (halt, resume, flatten, kept in the store) -> step the session (fills,
 decision when the rebalance rule fires, stops) -> record the bar. A decision is recorded
 before its orders are sent; a restart that finds it resumes it instead of deciding again.
 A feed that stays silent past ``stale_after_s`` halts trading with an alert until bars return.
+The trading state is read from and changed through one :class:`~qt.live.trading.TradingControl`.
 """
 
 from __future__ import annotations
@@ -22,25 +23,69 @@ import numpy as np
 
 from qt.engine.pipeline import Decision, DecisionOutcome
 from qt.engine.session import Session, StepResult
-from qt.enums import TradingState
-from qt.live.feeds import Feed, ReplayFeed
+from qt.enums import HaltCause, TradingState
+from qt.live.catchup import CatchUp
+from qt.live.feeds import Feed, ReplayFeed, expected_bars
+from qt.live.guard import BarClock
 from qt.live.history import BarRow, History, utc_time
+from qt.live.journal import (
+    BarRecorded,
+    DecisionRecorded,
+    FeedStale,
+    OperatorRequest,
+    RecordedFills,
+    Request,
+    RequestHandled,
+)
 from qt.live.router import RoutedVenue
 from qt.live.settings import LiveSettings
-from qt.live.store import EventKind, LiveStore
+from qt.live.store import LiveStore
 from qt.live.store.faults import fault_point
+from qt.live.timings import LoopTimings
+from qt.live.trading import TradingControl, stop_cause
 from qt.rebalancing import drift_rule
 from qt.strategies.base import Strategy
 from qt.types import FillBatch, OrderBatch
 
 log = logging.getLogger("qt")
-STALE = "stale data"
 CONTROL_EVERY_S = 0.2  # how often requests from other processes are read between decision bars
+
+
+class DecisionLog:
+    """Each decision recorded durably before its orders are sent, and read back to resume it after a restart."""
+
+    def __init__(self, *, store: LiveStore, router: RoutedVenue) -> None:
+        self.store = store
+        self.router = router  # the decision's time is the bar the router is on
+
+    def __call__(self, out: DecisionOutcome) -> None:
+        """Record ``out`` (the session calls this between deciding and submitting)."""
+        self.store.record_decision(DecisionRecorded.from_outcome(out), time=self.router.bar_time)
+
+    def resumed(self, t: int, now: Any) -> DecisionOutcome | None:
+        """The decision recorded at this bar before a restart, to be resumed rather than made again."""
+        last = self.store.last_decision()
+        if last is None or last.time != now:
+            return None
+        rec: DecisionRecorded = last.record
+        decision = Decision(t, np.asarray(rec.before), np.asarray(rec.target), None, rec.risk_figures())
+        refused = rec.refused.to_batch() if rec.refused is not None else None
+        log.warning("resuming the decision of %s recorded before the restart", now)
+        return DecisionOutcome(decision, rec.order_batch(t), np.asarray(rec.orders.notes, dtype=object), refused)
+
+
+def _quiet(message: str) -> None:
+    """No reporter: alerts stay in the store and the log."""
 
 
 @dataclass
 class LiveDriver:
-    """Runs one live session until the feed ends or SIGTERM/SIGINT asks it to stop."""
+    """Runs one live session until the feed ends or SIGTERM/SIGINT asks it to stop.
+
+    ``session`` was built with ``decisions`` as its decision hook and a state whose trading state
+    is ``control``'s; ``on_bar`` lets the broker see each bar first; ``clock`` (replays) moves the
+    order-rate guard's market clock; ``recovered``: fills booked at recovery, recorded with the first bar.
+    """
 
     history: History
     feed: Feed
@@ -49,19 +94,24 @@ class LiveDriver:
     store: LiveStore
     strategy: Strategy
     settings: LiveSettings
-    on_bar: Callable[[BarRow], None] | None = None  # the paper broker watches the market
-    notify: Callable[[str], None] = lambda message: None
+    control: TradingControl
+    decisions: DecisionLog
+    on_bar: Callable[[BarRow], None] | None = None
+    notify: Callable[[str], None] = _quiet
+    clock: BarClock | None = None
     bars_done: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _seen_requests: int = 0
     _checked_at: float = float("-inf")
     _replay_schedule: tuple[np.ndarray, np.ndarray] | None = None  # (scheduled, forced) over a replay's bar times
     recovered: list[FillBatch] = field(default_factory=list)  # fills booked at recovery: recorded with the next bar
+    catch_up: CatchUp = field(default_factory=CatchUp)  # no decision at bars missed while down; one late (catchup)
+    progress: Callable[[int, int | None], None] | None = None  # (bars done, bars expected or None), after each bar
+    timings: LoopTimings = field(default_factory=LoopTimings)  # wall time per bar and per decision bar
 
     def __post_init__(self) -> None:
-        self.session.on_decision = self._record_decision
         # a request is done once a later health event says it was handled: one made while no process ran applies now
-        handled = [int(e.payload.get("handled", 0)) for e in self.store.events(kinds=[EventKind.HEALTH])]
+        handled = [e.record.request_seq for e in self.store.events(kinds=[RequestHandled])]
         self._seen_requests = max(handled, default=0)
 
     async def run(self) -> int:
@@ -70,9 +120,9 @@ class LiveDriver:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
-        reason = self.store.trading_state().reason
-        if self.session.state.trading is TradingState.HALTED and not self._stop_halt(reason):
-            self.router.cancel_open(self.history.n - 1, "halted: " + reason)  # halted while no process ran
+        control = self.control
+        if control.state is TradingState.HALTED and not control.keeps_stop_orders:  # halted while no process ran
+            self.router.cancel_open(self.history.n - 1, "halted: " + control.reason)
             self.router.sync(self.history.n - 1)
         queue: asyncio.Queue[BarRow | None] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._produce(queue))
@@ -94,11 +144,6 @@ class LiveDriver:
             self.router.cancel_open(self.history.n - 1, "cancelled on shutdown")
             self.router.poll(self.history.n - 1)
         return self.bars_done
-
-    def _stop_halt(self, reason: str) -> bool:
-        """Whether the halt is a post-trade stop's own: its flatten or de-risk orders stay working, as in a backtest."""
-        events = (a.payload.get("risk_event") for a in self.store.alerts())
-        return any(f"{e['kind']}: {e['detail']}" == reason for e in events if e)
 
     async def _produce(self, queue: asyncio.Queue[BarRow | None]) -> None:
         async for bar in self.feed.bars():
@@ -133,26 +178,36 @@ class LiveDriver:
     # -- one bar --------------------------------------------------------------------
     def step(self, bar: BarRow) -> StepResult:
         """Process one bar and record it."""
+        began = time.perf_counter()
         t = self.history.append(bar)
         panel = self.history.panel()
         now = utc_time(bar.timestamp)
+        if self.clock is not None:
+            self.clock.advance(now)
         self.router.guard.bar_arrived()
         self.router.new_bar(now, panel.close[t])
         if self.on_bar is not None:
             self.on_bar(bar)
         state = self.session.state
         scheduled, forced = self._schedule(panel.timestamps, t)
+        scheduled, forced, late = self.catch_up.schedule(bar, scheduled, forced)  # bars that passed while down
+        if late is not None:
+            self.store.record_alert(late, time=now)
+            log.warning(late)
         clock = time.monotonic()
         if scheduled or clock - self._checked_at >= CONTROL_EVERY_S:  # other processes' halt/resume/flatten
             self._checked_at = clock
             self._apply_requests(t)
         before = state.trading
-        decided = self._recorded_decision(t, now) if self.bars_done == 0 else None
+        decided = self.decisions.resumed(t, now) if self.bars_done == 0 else None
         deciding = decided is None and scheduled and state.trading is TradingState.ACTIVE
         scores = self._scores(panel, t) if deciding else np.full(panel.n_assets, np.nan)
         step = self.session.step(t, panel, scores, scheduled=scheduled, forced=forced, decided=decided)
         self._after(step, before, now)
+        self.timings.add(time.perf_counter() - began, decided=step.decision is not None)
         self.bars_done += 1
+        if self.progress is not None:
+            self.progress(self.bars_done, expected_bars(self.feed))
         return step
 
     def _schedule(self, stamps: np.ndarray, t: int) -> tuple[bool, bool]:
@@ -188,29 +243,23 @@ class LiveDriver:
     def _record(self, step: StepResult, now: Any) -> None:
         state = self.session.state
         for event in step.events:
-            self.store.record_alert(f"{event.kind}: {event.detail}", time=now,
-                                    details={"risk_event": _event_payload(event)})  # fmt: skip
+            self.store.record_alert(f"{event.kind}: {event.detail}", risk_event=event, time=now)
             halts = event.halt or (event.kind == "daily_loss" and self.settings.halt_on_daily_loss)
             if halts:  # the session already cancelled waiting orders before its stop orders: keep those
-                state.trading = TradingState.HALTED
-                self._halt(f"{event.kind}: {event.detail}", now, cancel=False)
-            elif event.kind == "resume":
-                self.store.set_trading_state(TradingState.ACTIVE, event.detail, time=now)
+                self._halt(stop_cause(event.kind), f"{event.kind}: {event.detail}", now, cancel=False)
+            elif event.kind == "resume":  # a stop's halt ended after its resume_after bars
+                self.control.resume(HaltCause.DRAWDOWN_STOP, event.detail, time=now)
         self._count_rejects(now)
-        self.router.trading = state.trading
         recovered, self.recovered = self.recovered, []  # already in the book (restored from the store): recorded only
         traded = step.traded + sum(float(np.abs(b.orders.quantities) @ b.prices) for b in recovered)
-        self.store.record_bar(
-            {"t": step.t, "nav": step.nav, "cash": step.cash, "gross": step.gross, "net": step.net,
-             "traded": traded, "fills": [_batch_payload(b) for b in [*recovered, *step.fills]],
-             "peak": state.peak, "resume_at": state.resume_at},  # the stops' memory, restored after a restart
-            time=now,
-        )  # fmt: skip
+        fills = tuple(RecordedFills.from_batch(b) for b in [*recovered, *step.fills])
+        bar = BarRecorded(step.t, step.nav, step.cash, step.gross, step.net, traded, fills, peak=state.peak,
+                          resume_at=state.resume_at)  # the stops' memory, restored after a restart  # fmt: skip
+        self.store.record_bar(bar, time=now)
         self.store.record_equity(step.nav, step.cash, time=now)
 
-    def _halt(self, reason: str, now: Any, *, cancel: bool = True) -> None:
-        self.store.set_trading_state(TradingState.HALTED, reason, time=now)
-        self.router.trading = TradingState.HALTED
+    def _halt(self, cause: HaltCause, reason: str, now: Any, *, cancel: bool = True) -> None:
+        self.control.halt(cause, reason, time=now)
         if cancel:
             self.router.cancel_open(self.history.n - 1, "halted: " + reason)
         log.warning("HALTED: %s", reason)
@@ -222,10 +271,10 @@ class LiveDriver:
         window = self.settings.reject_window_minutes * 60
         recent = [c for c in self.router.rejected_at if clock - c <= window]
         self.router.rejected_at[:] = recent
-        if len(recent) >= self.settings.max_rejects and self.session.state.trading is not TradingState.HALTED:
-            self.session.state.trading = TradingState.HALTED
+        if len(recent) >= self.settings.max_rejects and self.control.state is not TradingState.HALTED:
             n, m = len(recent), self.settings.reject_window_minutes
-            self._halt(f"{n} broker rejects in {m:g} minutes (max_rejects {self.settings.max_rejects})", now)
+            reason = f"{n} broker rejects in {m:g} minutes (max_rejects {self.settings.max_rejects})"
+            self._halt(HaltCause.BROKER_REJECTS, reason, now)
 
     # -- requests from other processes and the feed ------------------------------------------
     def _between_bars(self) -> None:
@@ -239,25 +288,21 @@ class LiveDriver:
 
         ``fresh``: a bar just arrived (a stale-data halt ends). True when anything changed or was routed.
         """
-        stored = self.store.trading_state()
-        state = self.session.state
-        acted = False
-        if fresh and stored.state is TradingState.HALTED and stored.reason.startswith(STALE):
-            self.store.set_trading_state(TradingState.ACTIVE, "fresh data: bars arrive again")
-            self.store.record_alert("fresh data: bars arrive again; trading resumes")
-            stored = self.store.trading_state()
-        if stored.state is not state.trading:
-            if stored.state is TradingState.HALTED:
-                self.router.cancel_open(t, "halted: " + stored.reason)
-            state.trading = stored.state
-            acted = True
-            log.warning("trading state %s (%s)", stored.state.value, stored.reason)
-        self.router.trading = state.trading
-        for request in self.store.events(since_seq=self._seen_requests, kinds=[EventKind.HEALTH]):
+        control = self.control
+        before = control.state
+        control.refresh()  # qt live halt/resume/flatten from another process
+        if fresh:
+            control.fresh_data()
+        acted = control.state is not before
+        if acted:
+            if control.state is TradingState.HALTED:
+                self.router.cancel_open(t, "halted: " + control.reason)
+            log.warning("trading state %s (%s: %s)", control.state.value, control.cause.value, control.reason)
+        for request in self.store.events(since_seq=self._seen_requests, kinds=[OperatorRequest]):
             self._seen_requests = request.seq
-            if request.payload.get("request") == "flatten":
+            if request.record.request is Request.FLATTEN:
                 self._flatten(t)
-                self.store.record_event(EventKind.HEALTH, {"status": "flatten routed", "handled": request.seq})
+                self.store.record(RequestHandled(request.seq, "flatten routed"))
                 acted = True
         return acted
 
@@ -270,58 +315,17 @@ class LiveDriver:
         self.store.record_alert(f"flatten: {len(orders)} closing orders routed")
 
     def _stale(self) -> None:
-        reason = self.router.guard.stale() or f"{STALE}: no bar within {self.settings.guard.stale_after_s} s"
-        if self.store.trading_state().reason == reason or self.session.state.trading is TradingState.HALTED:
+        reason = self.router.guard.stale() or f"stale data: no bar within {self.settings.guard.stale_after_s} s"
+        if self.control.state is TradingState.HALTED:
             return
-        self.session.state.trading = TradingState.HALTED
-        self.store.record_event(EventKind.HEALTH, {"status": "stale", "reason": reason})
+        self.store.record(FeedStale(reason))
         self.store.record_alert(f"{reason}: no new decision until bars arrive again", severity="critical")
-        self._halt(reason, None)
-
-    # -- durable decisions ------------------------------------------------------------------
-    def _record_decision(self, out: DecisionOutcome) -> None:
-        d = out.decision
-        payload = {
-            "t": d.t, "before": d.before.tolist(), "target": d.target.tolist(),
-            "risk": {k: (float(v) if np.isfinite(v) else None) for k, v in d.risk.items()},  # NaN before history
-            "report": None if d.report is None else {"status": d.report.status, "solver": d.report.solver,
-                                                     "steps": list(d.report.steps)},
-            "orders": {"assets": out.orders.assets.tolist(), "quantities": out.orders.quantities.tolist(),
-                       "notes": [str(n) for n in out.notes]},
-            "refused": None if out.refused is None else _batch_payload(out.refused),
-        }  # fmt: skip
-        self.store.record_decision(payload, time=self.router.bar_time)
-
-    def _recorded_decision(self, t: int, now: Any) -> DecisionOutcome | None:
-        """The decision recorded at this bar before a restart, to be resumed rather than made again."""
-        last = self.store.last_decision()
-        if last is None or last.time != now:
-            return None
-        p = last.payload
-        orders = OrderBatch(t, np.asarray(p["orders"]["assets"], dtype=np.intp), np.asarray(p["orders"]["quantities"]))
-        decision = Decision(t, np.asarray(p["before"]), np.asarray(p["target"]), None, risk_from_payload(p))
-        refused = batch_from_payload(p["refused"]) if p.get("refused") else None
-        log.warning("resuming the decision of %s recorded before the restart", now)
-        return DecisionOutcome(decision, orders, np.asarray(p["orders"]["notes"], dtype=object), refused)
-
-
-def _batch_payload(b: FillBatch) -> dict[str, Any]:
-    return {
-        "decided_at": b.orders.decided_at, "filled_at": b.filled_at, "assets": b.orders.assets.tolist(),
-        "quantities": b.orders.quantities.tolist(), "status": [str(s) for s in b.status],
-        "prices": b.prices.tolist(), "fees": b.fees.tolist(), "reasons": [str(r) for r in b.reasons],
-    }  # fmt: skip
+        self._halt(HaltCause.STALE_DATA, reason, None)
 
 
 def batch_from_payload(p: dict[str, Any]) -> FillBatch:
     """A FillBatch recorded in a bar or decision event."""
-    orders = OrderBatch(int(p["decided_at"]), np.asarray(p["assets"], dtype=np.intp), np.asarray(p["quantities"]))
-    return FillBatch(orders, int(p["filled_at"]), np.asarray(p["status"]), np.asarray(p["prices"]),
-                     np.asarray(p["fees"]), np.asarray(p["reasons"], dtype=object))  # fmt: skip
-
-
-def _event_payload(e: Any) -> dict[str, Any]:
-    return {"t": e.t, "kind": e.kind, "detail": e.detail, "scale": e.scale, "halt": e.halt}
+    return RecordedFills.from_payload(p).to_batch()
 
 
 def risk_from_payload(p: dict[str, Any]) -> dict[str, float]:

@@ -8,6 +8,7 @@ queue), a price collar against the last price, and stale data.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +27,30 @@ class GuardSettings(BaseModel):
     max_orders_per_minute: PositiveInt = 600
     price_collar: float = Field(0.10, gt=0, le=1)  # |order price / last price - 1| allowed
     stale_after_s: PositiveFloat | None = None  # wall seconds without a bar before data counts as stale
+
+
+class BarClock:
+    """Market time in seconds: the current bar's time, moved by the driver (the order-rate guard's clock in a replay).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> clock = BarClock()
+    >>> clock.advance(dt.datetime(2020, 1, 2, tzinfo=dt.UTC))
+    >>> clock()
+    1577923200.0
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def advance(self, bar_time: dt.datetime) -> None:
+        """The bar at ``bar_time`` arrived."""
+        self.now = bar_time.timestamp()
+
+    def __call__(self) -> float:
+        """Seconds since the epoch of the current bar."""
+        return self.now
 
 
 class RiskGuard:
