@@ -47,6 +47,8 @@ class RunData:
     decisions: pd.DataFrame | None = None  # per decision: timestamp, status, solver, fallback_steps, ...
     choices: dict[str, str] = field(default_factory=dict)  # config group -> option (strategy: xmom, ...)
     final_marks: dict[str, float] | None = None  # last price of each symbol (per-asset P&L of open positions)
+    mode: str = "backtest"  # manifest.json's mode: backtest or live
+    broker: str = ""  # a live run's broker adapter (paper, ib)
 
     @property
     def returns(self) -> np.ndarray:
@@ -62,7 +64,14 @@ class RunData:
     def name(self) -> str:
         """A short label: the strategy's option (else its target's class name) and the run directory's name."""
         target = str(self.config.get("strategy", {}).get("_target_", "strategy")).rsplit(".", 1)[-1]
-        return f"{self.choices.get('strategy') or target} ({self.run_dir.name})"
+        return f"{self.choices.get('strategy') or target}{self.live_label} ({self.run_dir.name})"
+
+    @property
+    def live_label(self) -> str:
+        """`` live (paper)`` for a live run, empty for a backtest."""
+        if self.mode != "live":
+            return ""
+        return f" live ({self.broker})" if self.broker else " live"
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -89,6 +98,7 @@ def load_run(run_dir: Path) -> RunData:
     first = float(equity["return"].iloc[0])
     capital = float(config.get("capital") or nav[0] / (1.0 + first))
     bench_name, bench = _benchmark(run_dir)
+    manifest = _json(run_dir / "manifest.json")
     return RunData(
         run_dir=run_dir,
         timestamps=naive_utc(equity["timestamp"]),
@@ -107,6 +117,8 @@ def load_run(run_dir: Path) -> RunData:
         decisions=_optional_parquet(run_dir / "decisions.parquet"),
         choices=read_choices(run_dir),
         final_marks=_final_marks(run_dir),
+        mode=str(manifest.get("mode") or "backtest"),
+        broker=str(manifest.get("broker") or ""),
     )
 
 
@@ -118,12 +130,17 @@ def naive_utc(column: pd.Series) -> np.ndarray:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    """The run's composed config from ``.hydra/config.yaml``, resolved but with secrets redacted ({} if absent)."""
+    """The run's composed config, resolved but with secrets redacted ({} if absent).
+
+    ``.hydra/config.yaml`` for a run directory; ``config.yaml`` for a live state folder.
+    """
     from omegaconf import DictConfig, OmegaConf
 
     from qt.config.secrets import redacted
 
     path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        path = run_dir / "config.yaml"
     if not path.is_file():
         return {}
     cfg = OmegaConf.load(path)
@@ -135,15 +152,21 @@ def read_choices(run_dir: Path) -> dict[str, str]:
     import yaml
 
     path = run_dir / ".hydra" / "hydra.yaml"
-    if not path.is_file():
-        return {}
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: hydra.yaml is ~200 lines
+    if not path.is_file():
+        return _live_choices(run_dir)
     try:
         data = yaml.load(path.read_text(), Loader=loader)
     except yaml.YAMLError:
         return {}
     choices = (((data or {}).get("hydra") or {}).get("runtime") or {}).get("choices") or {}
     return {str(k): str(v) for k, v in choices.items() if not str(k).startswith("hydra/") and v is not None}
+
+
+def _live_choices(run_dir: Path) -> dict[str, str]:
+    """A live state folder's choices: ``manifest.json``'s ``choices`` (group -> option), written with its results."""
+    data = _json(run_dir / "manifest.json").get("choices")
+    return {str(k): str(v) for k, v in data.items() if v is not None} if isinstance(data, dict) else {}
 
 
 def _optional_parquet(path: Path) -> pd.DataFrame | None:

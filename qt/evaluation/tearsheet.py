@@ -41,13 +41,27 @@ class Analyzed:
     perf: Performance
 
 
-def write_tearsheet(run_dir: Path, *, log_scale: bool = False) -> Path:
-    """Re-read ``run_dir`` and write its ``tearsheet.html`` (atomically); returns the file's path."""
+def write_tearsheet(run_dir: Path, *, log_scale: bool = False, vs_backtest: Path | None = None) -> Path:
+    """Re-read ``run_dir`` and write its ``tearsheet.html`` (atomically); returns the file's path.
+
+    ``vs_backtest``: a backtest run folder to set the run beside: the tearsheet then says what live
+    cost (``qt.evaluation.live_cost``) and ``live_cost.json`` is written beside it.
+    """
     from qt.results.writer import write_atomically
 
     run = load_run(run_dir)
-    html = render([Analyzed(run, analyze(run))], log_scale=log_scale)
-    write_atomically(Path(run_dir), {FILE: text_writer(html)})
+    writers: dict[str, Callable[[Path], None]] = {}
+    cost = None
+    if vs_backtest is not None:
+        from qt.evaluation import live_cost
+
+        backtest = load_run(vs_backtest)
+        cost = live_cost.attribute(run, backtest)
+        writers[live_cost.FILE] = functools.partial(live_cost.write_json, cost)
+    html = render([Analyzed(run, analyze(run))], log_scale=log_scale, live_cost=cost,
+                  backtest_dir=vs_backtest)  # fmt: skip
+    writers[FILE] = text_writer(html)
+    write_atomically(Path(run_dir), writers)
     return Path(run_dir) / FILE
 
 
@@ -73,10 +87,14 @@ def compare(run_dirs: Sequence[Path], out: Path, *, log_scale: bool = False) -> 
     return out
 
 
-def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
+def render(
+    items: Sequence[Analyzed], *, log_scale: bool = False, live_cost: Any = None, backtest_dir: Path | None = None
+) -> str:
     """The tearsheet HTML of one run, or a comparison of several.
 
     The equity chart opens on a log scale when ``log_scale`` or when equity spans more than 10x.
+    ``live_cost`` (a ``qt.evaluation.live_cost.LiveCost``) adds the section saying what live cost
+    against the backtest in ``backtest_dir``.
     """
     from markupsafe import Markup
 
@@ -94,6 +112,7 @@ def render(items: Sequence[Analyzed], *, log_scale: bool = False) -> str:
         "log_scale": log_scale or spans_decade(items),
         "benchmark": first.run.benchmark_name,
         "version": _version(),
+        "live_cost": None if live_cost is None else _live_cost_context(live_cost, backtest_dir),
     }
     return _template().render(**context)
 
@@ -133,11 +152,48 @@ def _stat_rows(items: Sequence[Analyzed]) -> list[dict[str, Any]]:
     return groups
 
 
+def _live_cost_context(cost: Any, backtest_dir: Path | None) -> dict[str, Any]:
+    """The attribution table, its bar chart and the two NAV curves with their difference."""
+    from markupsafe import Markup
+
+    cap = cost.capital or float("nan")
+    lines = [
+        {"key": x.key, "label": x.label, "orders": x.orders, "value": x.value, "bps": x.value / cap * 1e4}
+        for x in cost.lines
+    ]
+    shown = [x for x in cost.lines if x.value != 0.0 or x.key == "residual"]
+    money = lambda v: f"{v:,.0f}"  # noqa: E731
+    bars = charts.hbar_chart([x.key.replace("_", " ") for x in shown], [x.value for x in shown], fmt=money,
+                             title="live - backtest NAV, by cause")  # fmt: skip
+    curves = charts.line_chart(
+        cost.stamps,
+        [Line("live", cost.live_curve, PALETTE[0]), Line("backtest", cost.backtest_curve, "#6b7b8c")],
+        height=220, title="NAV: live and the backtest of the same config", fmt=money,
+    )  # fmt: skip
+    gap = charts.line_chart(
+        cost.stamps, [Line("live - backtest", cost.live_curve - cost.backtest_curve, PALETTE[3], fill=True)],
+        height=160, zero_line=True, title="live - backtest NAV over time", fmt=money,
+    )  # fmt: skip
+    return {
+        "at": cost.at,
+        "live_nav": cost.live_nav,
+        "backtest_nav": cost.backtest_nav,
+        "total": cost.total,
+        "total_bps": cost.total / cap * 1e4,
+        "lines": lines,
+        "backtest_dir": str(backtest_dir) if backtest_dir is not None else "",
+        "charts": {"bars": Markup(bars), "curves": Markup(curves), "gap": Markup(gap)},
+    }
+
+
 def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
     s, cfg = a.perf.summary, a.run.config
+    title = describe.title(cfg, a.run.choices) if cfg or a.run.choices else a.run.name
+    if a.run.mode == "live" and (cfg or a.run.choices):
+        title += f" —{a.run.live_label} {a.run.run_dir.name}"
     return {
         "name": a.run.name,
-        "title": describe.title(cfg, a.run.choices) if cfg or a.run.choices else a.run.name,
+        "title": title,
         "color": PALETTE[i % len(PALETTE)],
         "run_dir": str(a.run.run_dir),
         "period": f"{s.get('start')} to {s.get('end')}",

@@ -9,7 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from qt.live.guard import GuardSettings
 
@@ -22,7 +31,8 @@ class LiveSettings(BaseModel):
     state_dir: str = "live/default"
     run_name: str | None = None  # the client-order-id namespace; default: the state folder's name
     start: str | None = None  # first bar traded live; earlier bars are warm-up history (default: the first bar)
-    speed: Literal["max"] | PositiveFloat = "max"  # replay: as fast as possible, or a multiple of real time
+    speed: Literal["max"] | PositiveFloat = "max"  # replay: as fast as possible, or a multiple of market time
+    bar_seconds: PositiveFloat | None = None  # replay: wall seconds per bar instead (0.24: 252 daily bars a minute)
     store: dict[str, Any] = Field(default_factory=lambda: {"kind": "sqlite"})
     guard: GuardSettings = GuardSettings()
     ack_timeout_s: PositiveFloat = 30.0
@@ -33,6 +43,14 @@ class LiveSettings(BaseModel):
     adopt_positions: bool = False  # on a position break at start: adopt the broker's positions instead of halting
     cancel_on_exit: bool = False  # on SIGTERM/SIGINT: cancel open orders before exiting
     stall_after: NonNegativeInt | None = None  # rehearsal/tests: the replay feed goes silent after that many bars
+
+    @field_validator("bar_seconds")
+    @classmethod
+    def _one_pace(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """A replay is paced by ``speed`` or by ``bar_seconds``: setting both is ambiguous."""
+        if value is not None and info.data.get("speed", "max") != "max":
+            raise ValueError(f"set live.speed or live.bar_seconds, not both (live.speed={info.data['speed']})")
+        return value
 
     @property
     def folder(self) -> Path:

@@ -60,14 +60,51 @@ def format_metric(name: str, value: Any) -> str:
     return f"{value:.2%}" if name in _PERCENT else f"{value:.2f}"
 
 
+def run_mode(run_dir: Path) -> tuple[str, str]:
+    """(mode, broker) from the run's manifest.json: ``("live", "paper")``; ``("backtest", "")`` otherwise."""
+    import json
+
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "backtest", ""
+    if not isinstance(manifest, dict) or manifest.get("mode") != "live":
+        return "backtest", ""
+    return "live", str(manifest.get("broker") or "")
+
+
+def run_title(summary: RunSummary) -> str:
+    """``qt backtest - DATA, N assets, FROM to TO``; ``qt live (paper) - ...`` for a live run."""
+    panel = summary.result.panel
+    mode, broker = run_mode(summary.run_dir)
+    kind = "qt backtest" if mode == "backtest" else f"qt live ({broker})" if broker else "qt live"
+    return (
+        f"{kind} - {panel.name}, {panel.n_assets} assets, "
+        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}"
+    )
+
+
+def timing_line(summary: RunSummary) -> str:
+    """Final NAV and where the time went: the engine's for a backtest; the live loop's and its decisions' for live."""
+    t = summary.timings
+    nav = f"final NAV {summary.result.nav[-1]:,.2f}"
+    if "loop_s" not in t:
+        return f"{nav}  |  engine {t.get('engine_s', 0.0):.3f}s, total {t.get('total_s', 0.0):.3f}s"
+    loop = f"live loop {t['loop_s']:.3f}s over {int(t.get('bars', 0)):,} bars"
+    if "bar_ms" in t:
+        loop += f" (median {t['bar_ms']:.2f} ms a bar)"
+    if t.get("decisions"):
+        loop += (
+            f"; {int(t['decisions']):,} decisions, median {t['decision_ms']:.1f} ms,"
+            f" max {t['decision_ms_max']:.1f} ms (decision to last order)"
+        )
+    return f"{nav}  |  {loop}; total {t.get('total_s', 0.0):.3f}s"
+
+
 def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """Print the metrics table, the period and the run directory."""
     console = console or Console()
-    panel = summary.result.panel
-    table = Table(
-        title=f"qt backtest - {panel.name}, {panel.n_assets} assets, "
-        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}"
-    )
+    table = Table(title=run_title(summary))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in HEADLINE:
@@ -75,6 +112,5 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     console.print(table)
     for line in halt_lines(summary.metrics):
         console.print(f"[bold red]{escape(line)}[/]" if line.startswith("HALTED") else f"[yellow]{escape(line)}[/]")
-    t = summary.timings
-    console.print(f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t['engine_s']:.3f}s, total {t['total_s']:.3f}s")
+    console.print(timing_line(summary))
     console.print(f"run directory: {summary.run_dir}")

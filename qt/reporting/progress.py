@@ -1,4 +1,8 @@
-"""Progress on the terminal: a bar over a backtest's bars, a spinner, a bar over a sweep's runs; silent when not a TTY."""
+"""Progress on the terminal: a bar over a run's bars, a spinner, a bar over a sweep's runs; silent when not a TTY.
+
+A backtest and a live replay know their number of bars (a bar with rate and time left); a live run
+on a real-time feed does not (a count with its rate).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-BarProgress = Callable[[int, int], None]  # (bars done, total bars), called by the engine on every bar
+BarProgress = Callable[[int, int | None], None]  # (bars done, total bars or None), called on every bar
 STEPS = 200  # the bar is redrawn at most this many times over a run (plus at the end)
 
 
@@ -25,14 +29,46 @@ class _Throttled:
         self._bar, self._task = bar, task
         self.total, self._step, self._next = 0, 1, 0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None) -> None:
         if done < self._next:
             return
-        if total != self.total:  # the first call (or a new total): size the bar
-            self.total, self._step = total, max(1, total // STEPS)
+        if total != self.total:  # the first call (or a new total): size the bar (None: open-ended, every bar)
+            self.total, self._step = total, max(1, (total or 0) // STEPS)
             self._bar.update(self._task, total=total)
         self._bar.update(self._task, completed=done)
         self._next = done + self._step
+
+
+def run_description(cfg: Any) -> str:
+    """What the bar is over: ``backtest``, ``walk-forward``, or ``live (paper)`` / ``live (ib)``."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.select(cfg, "validation") is not None:
+        return "walk-forward"
+    if OmegaConf.select(cfg, "mode") != "live":
+        return "backtest"
+    broker = OmegaConf.select(cfg, "broker.kind")
+    if broker is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            broker = HydraConfig.get().runtime.choices.get("broker")
+        except ValueError:  # not inside a Hydra run
+            broker = None
+    return f"live ({broker})" if broker else "live"
+
+
+def _rate_column() -> Any:
+    """Bars per second over the last few updates (blank until there is a rate)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class BarRate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:,.1f} bars/s", style="progress.data.speed")
+
+    return BarRate()
 
 
 @contextmanager
@@ -73,6 +109,7 @@ def bar_progress(
         TaskProgressColumn(),
         MofNCompleteColumn(),
         TextColumn("bars"),
+        _rate_column(),
         TimeElapsedColumn(),
         TextColumn("elapsed,"),
         TimeRemainingColumn(),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qt.evaluation.halts import halt_lines
-from qt.reporting.console import HEADLINE, RunSummary, format_metric
+from qt.reporting.console import HEADLINE, RunSummary, format_metric, run_title, timing_line
 from qt.reporting.reporters import Report
 
 RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
@@ -16,11 +16,7 @@ _PERCENT = {"alpha", "tracking_error"}
 
 def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tearsheet: Path | None) -> Report:
     """The report of one run: headline metrics, benchmark-relative ones when a benchmark was set."""
-    panel = summary.result.panel
-    title = (
-        f"qt backtest - {panel.name}, {panel.n_assets} assets, "
-        f"{str(panel.timestamps[0])[:10]} to {str(panel.timestamps[-1])[:10]}"
-    )
+    title = run_title(summary)
     stats = [(name, format_metric(name, summary.metrics.get(name))) for name in HEADLINE]
     perf = performance or {}
     if perf.get("benchmark"):
@@ -28,14 +24,16 @@ def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tears
             value = perf.get(name)
             shown = f"{value:.2%}" if name in _PERCENT and isinstance(value, float) else format_metric(name, value)
             stats.append((name, shown))
-    t = summary.timings
-    subtitle = f"final NAV {summary.result.nav[-1]:,.2f}  |  engine {t.get('engine_s', 0.0):.3f}s, total {t.get('total_s', 0.0):.3f}s"
+    subtitle = timing_line(summary)
     if perf.get("benchmark"):
         subtitle += f"  |  benchmark {perf['benchmark']}"
     m = summary.metrics
     if m.get("halted_at"):
         title += f" - HALTED {m['halted_at']}"
         stats.append(("halted_at", str(m["halted_at"])))  # the reason is in the subtitle's first line
+    if m.get("trading_state"):  # a live run: the state it was left in, and why
+        reason = m.get("trading_state_reason")
+        stats.append(("trading_state", f"{m['trading_state']}" + (f" ({reason})" if reason else "")))
     if m.get("derisk_events"):
         stats.append(("derisk_events", format_metric("derisk_events", int(m["derisk_events"]))))
     if m.get("n_windows"):  # a walk-forward (qt.runs.walk_forward): the stitched out-of-sample curve

@@ -68,7 +68,7 @@ def run_live(
 
     def finish(store: LiveStore, run: NodeRun) -> RunSummary:
         return write_live_outputs(settings.folder, store, run.panel, run.first, capital, started, stress=stress,
-                                  engine_s=run.engine_s, loop=run.loop, broker=broker)  # fmt: skip
+                                  engine_s=run.engine_s, loop=run.loop, broker=broker, choices=_choices())  # fmt: skip
 
     return node.run(finish)
 
@@ -113,6 +113,19 @@ def _choice(cfg: DictConfig, group: str) -> str | None:
     return None
 
 
+def _choices() -> dict[str, str]:
+    """Every config-group choice (``strategy: xmom``), so the live run's reports name components as a run does."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            picked = HydraConfig.get().runtime.choices.items()
+            return {str(k): str(v) for k, v in picked if v is not None and not str(k).startswith("hydra/")}
+    except (ImportError, ValueError):
+        pass
+    return {}
+
+
 def _notifier(cfg: DictConfig, folder: Path) -> Callable[[str], None]:
     """Send halts, reconciliation breaks, lost orders and disconnects through the network reporters (Slack, email)."""
     from qt.reporting.reporters import Report, dispatch
@@ -131,11 +144,13 @@ def _notifier(cfg: DictConfig, folder: Path) -> Callable[[str], None]:
 def write_live_outputs(
     folder: Path, store: LiveStore, panel: BarPanel, first: int, capital: float, started: float,
     *, stress: Any = None, engine_s: float | None = None, loop: dict[str, Any] | None = None, broker: str = "",
+    choices: dict[str, str] | None = None,
 ) -> RunSummary:  # fmt: skip
     """The backtest's result files in ``folder``, rebuilt from what the store recorded.
 
     ``stress``: the run's risk.stress; ``engine_s``: seconds the live loop ran (this process's part);
-    ``loop``: the driver's ``LoopTimings.summary()``; ``broker``: the adapter (paper, ib).
+    ``loop``: the driver's ``LoopTimings.summary()``; ``broker``: the adapter (paper, ib); ``choices``: the
+    config-group options (the tearsheet names components by them).
     """
     from qt.evaluation.risk_report import risk_metrics
 
@@ -152,7 +167,7 @@ def write_live_outputs(
     manifest = {"mode": "live", "broker": broker, "store": store.meta().kind, "run_name": store.meta().run_name,
                 "data_fingerprint": panel.fingerprint(),
                 "timings": {"engine_s": round(engine_s or 0.0, 6), "total_s": round(time.perf_counter() - started, 6),
-                            **(loop or {})}}  # fmt: skip
+                            **(loop or {})}, "choices": choices or {}}  # fmt: skip
     write_run(folder, result, metrics, manifest, extra.files)
     return RunSummary(folder, metrics, dict(manifest["timings"]), result)  # type: ignore[arg-type]
 
