@@ -6,7 +6,13 @@
 from __future__ import annotations
 
 from qt.live.store.base import SCHEMA_VERSION, LiveStore
-from qt.live.store.errors import SchemaVersionError, StoreError, StoreUnavailableError, UnknownOrderError
+from qt.live.store.errors import (
+    DamagedStoreError,
+    SchemaVersionError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownOrderError,
+)
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -36,6 +42,7 @@ __all__ = [
     "PG_DSN_ENV",
     "REDIS_URL_ENV",
     "SCHEMA_VERSION",
+    "DamagedStoreError",
     "EquityPoint",
     "Event",
     "EventKind",

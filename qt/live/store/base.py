@@ -9,13 +9,16 @@ the backend primitives below; everything users call is written once, here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from qt.enums import HaltCause, OrderStatus, TradingState
+from qt.live import journal  # a module reference: qt.live.journal imports this package too
 from qt.live.store.errors import SchemaVersionError, StoreError
 from qt.live.store.faults import fault_point
 from qt.live.store.records import (
@@ -28,7 +31,6 @@ from qt.live.store.records import (
     OrderUpdate,
     StoreMeta,
     TradingStatus,
-    default_cause,
     dumps,
     iso,
     to_utc,
@@ -37,8 +39,21 @@ from qt.live.store.records import (
 )
 from qt.live.store.snapshot import Op, Snapshot, diff, plan, replay
 
-SCHEMA_VERSION = 1
-FREE_KINDS = frozenset({EventKind.DECISION, EventKind.BAR, EventKind.HEALTH, EventKind.ALERT, EventKind.RECONCILE})
+SCHEMA_VERSION = 2  # 2: a typed journal (qt.live.journal); the health kind split; trading states carry a cause
+MIGRATES = frozenset({1})  # versions this qt migrates in place when it opens a store for writing
+FREE_KINDS = frozenset(EventKind) - {EventKind.INTENT, EventKind.ORDER_UPDATE, EventKind.FILL}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def serialized(method: F) -> F:
+    """Run ``method`` holding the store's lock: one thread at a time uses the connection (asyncio.to_thread)."""
+
+    @functools.wraps(method)
+    def locked(self: LiveStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def new_meta(
@@ -53,19 +68,42 @@ def new_meta(
             "kind": kind, "config_hash": config_hash or ""}  # fmt: skip
 
 
-def check_meta(location: str, stored: Mapping[str, str], run_name: str | None) -> None:
-    """Refuse an existing store of another schema version or another run."""
-    version = int(stored.get("schema_version", -1))
-    if version != SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"live state store at {location} has schema version {version}; this qt reads version "
-            f"{SCHEMA_VERSION}: use the qt that wrote it, or start a new state store"
+def check_meta(location: str, stored: Mapping[str, str], run_name: str | None) -> int:
+    """The schema version of an existing store; refuse one this qt can neither read nor migrate, or another run's."""
+    missing = [k for k in ("run_name", "created_at", "schema_version") if not stored.get(k)]
+    if missing:
+        raise StoreError(
+            f"live state store at {location} is damaged: its meta lacks {', '.join(missing)}; qt wrote nothing to "
+            "it. Restore it from a backup, or move it away to start a new store (a new store starts flat: check "
+            "the broker's positions first)"
         )
+    try:
+        version = int(stored["schema_version"])
+    except ValueError:
+        version = -1
+    check_version(location, version)
     if run_name and stored.get("run_name") != run_name:
         raise StoreError(
             f"live state store at {location} belongs to run {stored.get('run_name')!r}, not {run_name!r}; "
             "choose another live.state_dir (or store namespace) or the same run name"
         )
+    return version
+
+
+def check_version(location: str, version: int) -> None:
+    """Refuse a schema version this qt neither reads nor migrates, saying what to do."""
+    if version == SCHEMA_VERSION or version in MIGRATES:
+        return
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"live state store at {location} has schema version {version}, written by a newer qt; this qt reads "
+            f"version {SCHEMA_VERSION} (and migrates {', '.join(map(str, sorted(MIGRATES)))}): upgrade qt "
+            "(pip install -U qt) to use this store; qt wrote nothing to it"
+        )
+    raise SchemaVersionError(
+        f"live state store at {location} has schema version {version}, which no qt wrote; this qt reads version "
+        f"{SCHEMA_VERSION}: restore the store from a backup or start a new state folder; qt wrote nothing to it"
+    )
 
 
 class Transaction(ABC):
@@ -106,7 +144,12 @@ class LiveStore(ABC):
     Open one with :func:`qt.live.store.open_store`. Writes return False (and write nothing) when
     they would repeat what is stored: a known client order id, a known execution id, an order
     update that changes nothing. ``with store.batch():`` makes several writes one transaction.
-    A store object is used by one thread at a time; other processes may open the same store.
+    Every method holds the store's lock, so one store object may be used from several threads
+    (e.g. ``asyncio.to_thread`` off an event loop): calls run one at a time, and a ``batch()``
+    keeps other threads out until it ends. Other processes may open the same store.
+
+    ``is_new`` says this open created the store (nothing was there: a node that finds the broker
+    holding positions should refuse to start); ``read_only`` stores refuse every write.
 
     Examples
     --------
@@ -129,6 +172,9 @@ class LiveStore(ABC):
 
     def __init__(self) -> None:
         self._tx: Transaction | None = None
+        self._lock = threading.RLock()
+        self.is_new = False
+        self.read_only = False
 
     # -- backend primitives -----------------------------------------------------------
     @abstractmethod
@@ -183,9 +229,30 @@ class LiveStore(ABC):
     def _backend_problems(self) -> list[str]:
         """Checks only the backend can make (schema version, stored time zones)."""
 
+    def _begin_read(self) -> AbstractContextManager[Transaction]:
+        """A transaction for consistent reads (a read-only store can open it); by default a write transaction."""
+        return self._begin()
+
     @abstractmethod
+    def _read_raw_events(self) -> list[tuple[int, dt.datetime, str, dict[str, Any]]]:
+        """Every log entry as (seq, time, kind text, payload), undecoded (migration reads old kinds)."""
+
+    @abstractmethod
+    def _rewrite_events(self, tx: Transaction, events: list[Event]) -> None:
+        """Replace the whole log by ``events`` inside ``tx`` (migration only)."""
+
+    @abstractmethod
+    def _set_schema_version(self, tx: Transaction, version: int) -> None:
+        """Record ``version`` as the store's schema version inside ``tx``."""
+
+    @abstractmethod
+    def _read_meta(self) -> StoreMeta:
+        """Run name, creation time, schema version, config hash, kind and location (no password)."""
+
+    @serialized
     def meta(self) -> StoreMeta:
         """Run name, creation time, schema version, config hash, kind and location (no password)."""
+        return self._read_meta()
 
     @abstractmethod
     def close(self) -> None:
@@ -199,16 +266,21 @@ class LiveStore(ABC):
 
     # -- transactions -----------------------------------------------------------------
     @contextmanager
-    def _transaction(self) -> Iterator[Transaction]:
-        if self._tx is not None:
-            yield self._tx
-            return
-        with self._begin() as tx:
-            self._tx = tx
-            try:
-                yield tx
-            finally:
-                self._tx = None
+    def _transaction(self, *, write: bool = True) -> Iterator[Transaction]:
+        with self._lock:
+            if self._tx is not None:
+                yield self._tx
+                return
+            if write and self.read_only:
+                raise StoreError(
+                    f"{self.meta().location} was opened read-only (as `qt live status` does); nothing was written"
+                )
+            with self._begin() if write else self._begin_read() as tx:
+                self._tx = tx
+                try:
+                    yield tx
+                finally:
+                    self._tx = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -216,12 +288,14 @@ class LiveStore(ABC):
         with self._transaction():
             yield
 
-    def _write(self, kind: EventKind, time: dt.datetime, payload: dict[str, Any], *, skip: Any = None) -> Event | None:
+    def _append(self, record: journal.Record, time: dt.datetime, *, skip: Any = None) -> Event | None:
+        kind, payload = journal.encode(record)
         payload = json.loads(dumps(payload))
         with self._transaction() as tx:
             if skip is not None and skip(tx):
                 return None
             event = Event(seq=tx.last_seq() + 1, time=time, kind=kind, payload=payload)
+            event.__dict__["record"] = record  # the typed record as given (Event.record decodes only read entries)
             ops = plan(tx, event)
             if kind is EventKind.ORDER_UPDATE and not ops:
                 return None
@@ -235,11 +309,8 @@ class LiveStore(ABC):
     # -- writes -----------------------------------------------------------------------
     def record_intent(self, intent: OrderIntent) -> bool:
         """Store an order intent before it is sent; False (nothing written) when its id is already stored."""
-        event = self._write(
-            EventKind.INTENT,
-            intent.decided_at,
-            intent.to_payload(),
-            skip=lambda tx: tx.get_order(intent.client_order_id) is not None,
+        event = self._append(
+            intent, intent.decided_at, skip=lambda tx: tx.get_order(intent.client_order_id) is not None
         )
         return event is not None
 
@@ -253,73 +324,79 @@ class LiveStore(ABC):
 
         Raises UnknownOrderError for an id never recorded.
         """
-        return self._write(EventKind.ORDER_UPDATE, update.time, update.to_payload()) is not None
+        return self._append(update, update.time) is not None
 
     def record_fill(self, fill: FillRecord) -> bool:
         """Book a fill (position, cash, the order's filled quantity and status); False when its exec id is known."""
-        event = self._write(EventKind.FILL, fill.time, fill.to_payload(), skip=lambda tx: tx.has_fill(fill.exec_id))
-        return event is not None
+        return self._append(fill, fill.time, skip=lambda tx: tx.has_fill(fill.exec_id)) is not None
 
     def set_trading_state(
-        self, state: TradingState, reason: str, *, time: dt.datetime | None = None, cause: HaltCause | None = None
+        self, state: TradingState, reason: str, *, cause: HaltCause, time: dt.datetime | None = None
     ) -> TradingStatus:
-        """Persist the trading state, why, and its typed ``cause`` (default: the operator's change, or none)."""
+        """Persist the trading state, why (shown to people) and its typed cause (``qt live halt`` from elsewhere)."""
         if not reason:
             raise StoreError("set_trading_state: give a reason (it is shown by `qt live status`)")
         stamp = to_utc(time, "time") if time is not None else utc_now()
-        typed = HaltCause(cause) if cause is not None else default_cause(TradingState(state))
-        payload = {"state": TradingState(state).value, "reason": reason, "cause": typed.value}
-        self._write(EventKind.TRADING_STATE, stamp, payload)
-        return TradingStatus(TradingState(state), reason, stamp, typed)
+        change = journal.TradingStateChanged(TradingState(state), reason, HaltCause(cause))
+        self._append(change, stamp)
+        return TradingStatus(change.state, reason, stamp, change.cause)
 
     def deposit(self, amount: float, *, reason: str, time: dt.datetime | None = None) -> Event:
         """Add ``amount`` to cash (negative withdraws): initial capital, transfers, adopted balances."""
-        stamp = to_utc(time, "time") if time is not None else utc_now()
-        event = self._write(EventKind.CASH, stamp, {"amount": float(amount), "reason": reason})
-        assert event is not None
-        return event
+        return self.record(journal.CashMoved(float(amount), reason), time=time)
 
     def record_equity(self, equity: float, cash: float, *, time: dt.datetime) -> Event:
         """Append one point of the equity series (NAV and cash)."""
-        event = self._write(EventKind.EQUITY, to_utc(time, "time"), {"equity": float(equity), "cash": float(cash)})
-        assert event is not None
-        return event
+        return self.record(journal.EquityRecorded(float(equity), float(cash)), time=time)
 
-    def record_event(self, kind: EventKind, payload: Mapping[str, Any], *, time: dt.datetime | None = None) -> Event:
-        """Append a decision, bar, health, alert or reconcile event (plain-JSON ``payload``)."""
-        kind = EventKind(kind)
-        if kind not in FREE_KINDS:
-            raise StoreError(f"record_event: {kind.value} events have their own method (record_intent, record_fill...)")
+    def record(self, entry: journal.Entry, *, time: dt.datetime | None = None) -> Event:
+        """Append one journal entry (``qt.live.journal``: a bar, decision, alert, reconciliation, health event...).
+
+        Intents, order updates, fills and trading states have their own methods (they deduplicate or validate).
+        """
+        kind = journal.kind_of(entry)
+        if kind not in FREE_KINDS or kind is EventKind.TRADING_STATE:
+            raise StoreError(f"record: {kind.value} events have their own method (record_intent, record_fill, "
+                             "set_trading_state...)")  # fmt: skip
         stamp = to_utc(time, "time") if time is not None else utc_now()
-        event = self._write(kind, stamp, dict(payload))
+        event = self._append(entry, stamp)
         assert event is not None
         return event
 
-    def record_decision(self, payload: Mapping[str, Any], *, time: dt.datetime) -> Event:
-        """Append a decision (kept as ``last_decision``)."""
-        return self.record_event(EventKind.DECISION, payload, time=time)
+    def record_decision(self, decision: journal.DecisionRecorded, *, time: dt.datetime) -> Event:
+        """Append a decision (kept as ``last_decision``), before its orders are sent."""
+        if not isinstance(decision, journal.DecisionRecorded):
+            raise StoreError(f"record_decision: expected a qt.live.journal.DecisionRecorded, got {decision!r:.80}")
+        return self.record(decision, time=time)
 
-    def record_bar(self, payload: Mapping[str, Any], *, time: dt.datetime) -> Event:
-        """Append a bar arrival (kept as ``last_bar``)."""
-        return self.record_event(EventKind.BAR, payload, time=time)
+    def record_bar(self, bar: journal.BarRecorded, *, time: dt.datetime) -> Event:
+        """Append a processed bar (kept as ``last_bar``)."""
+        if not isinstance(bar, journal.BarRecorded):
+            raise StoreError(f"record_bar: expected a qt.live.journal.BarRecorded, got {bar!r:.80}")
+        return self.record(bar, time=time)
 
     def record_alert(
-        self, message: str, *, severity: str = "warning", details: Mapping[str, Any] | None = None,
-        time: dt.datetime | None = None,
+        self, message: str | journal.Alert, *, severity: journal.Severity | str = "warning", risk_event: Any = None,
+        order: str | None = None, time: dt.datetime | None = None,
     ) -> Event:  # fmt: skip
-        """Append an alert (halts, reconciliation breaks, lost orders...)."""
-        payload = {"message": message, "severity": severity, **dict(details or {})}
-        return self.record_event(EventKind.ALERT, payload, time=time)
+        """Append an alert (halts, reconciliation breaks, lost orders...): an ``Alert`` or its fields."""
+        alert = (
+            message if isinstance(message, journal.Alert) else journal.Alert(message, severity, risk_event, order)  # type: ignore[arg-type]
+        )
+        return self.record(alert, time=time)
 
     # -- reads ------------------------------------------------------------------------
+    @serialized
     def positions(self) -> dict[str, float]:
         """Signed quantity per symbol (flat symbols left out)."""
         return self._read_positions()
 
+    @serialized
     def cash(self) -> float:
         """The cash balance: deposits minus every fill's ``quantity * price + fees``."""
         return self._read_cash()
 
+    @serialized
     def orders(
         self, *, status: OrderStatus | Iterable[OrderStatus] | None = None, open_only: bool = False
     ) -> list[OrderRecord]:
@@ -332,55 +409,74 @@ class LiveStore(ABC):
             wanted = open_ if wanted is None else wanted & open_
         return self._read_orders(wanted)
 
+    @serialized
     def order(self, client_order_id: str) -> OrderRecord | None:
         """The order with that client order id, or None."""
         return (self._tx or self._view()).get_order(client_order_id)
 
+    @serialized
     def fills(self, *, client_order_id: str | None = None) -> list[FillRecord]:
         """Fills in the order they were recorded (all, or one order's)."""
         return [fill for _, fill in self._read_fills(client_order_id)]
 
+    @serialized
     def trading_state(self) -> TradingStatus:
-        """The persisted trading state (ACTIVE since creation if never set)."""
+        """The persisted trading state, its reason and cause (ACTIVE since creation if never set)."""
         latest = self._read_latest("trading_state")
         return trading_status(latest, latest.time if latest else self.meta().created_at)
 
+    @serialized
     def last_decision(self) -> Event | None:
-        """The latest decision event."""
+        """The latest decision (``.record`` is a ``DecisionRecorded``)."""
         return self._read_latest("last_decision")
 
+    @serialized
     def last_bar(self) -> Event | None:
-        """The latest bar event."""
+        """The latest bar (``.record`` is a ``BarRecorded``)."""
         return self._read_latest("last_bar")
 
+    @serialized
     def last_health(self) -> Event | None:
-        """The latest health event."""
+        """The latest health event: connected, request, request handled, feed stale or history origin."""
         return self._read_latest("last_health")
 
+    @serialized
     def last_reconcile(self) -> Event | None:
-        """The latest reconciliation report."""
+        """The latest reconciliation report (``.record`` is a ``ReconcileReport``)."""
         return self._read_latest("last_reconcile")
 
+    @serialized
     def alerts(self) -> list[Event]:
-        """Every alert, oldest first."""
+        """Every alert, oldest first (``.record`` is an ``Alert``)."""
         return self._read_alerts()
 
+    @serialized
     def equity(self) -> list[EquityPoint]:
         """The equity series, oldest first."""
         return self._read_equity()
 
+    @serialized
     def events(
-        self, since_seq: int = 0, *, kinds: Iterable[EventKind] | None = None, limit: int | None = None
+        self, since_seq: int = 0, *, kinds: Iterable[EventKind | str | type] | None = None, limit: int | None = None
     ) -> list[Event]:
-        """Log events after ``since_seq`` (optionally of some kinds, at most ``limit``), oldest first."""
-        wanted = None if kinds is None else frozenset(EventKind(k) for k in kinds)
+        """Log events after ``since_seq``, oldest first: optionally only some kinds, at most ``limit``.
+
+        ``kinds`` takes EventKinds or journal classes: ``store.events(kinds=[OperatorRequest])``.
+        """
+        wanted = None if kinds is None else frozenset(_kind(k) for k in kinds)
         return self._read_events(since_seq, wanted, limit)
 
+    def is_empty(self) -> bool:
+        """Whether the log holds no event at all (a store just created, or one whose run never started)."""
+        return not self.events(limit=1)
+
+    @serialized
     def last_fill(self) -> FillRecord | None:
         """The fill recorded last (recovery asks the venue for executions since its time)."""
         fills = self._read_fills(None)
         return fills[-1][1] if fills else None
 
+    @serialized
     def summary(self) -> dict[str, Any]:
         """What ``qt live status`` shows, as plain JSON-ready values (times in ISO-8601 UTC)."""
         status = self.trading_state()
@@ -390,6 +486,7 @@ class LiveStore(ABC):
             "run_name": meta.run_name,
             "store": meta.location,
             "trading_state": status.state.value,
+            "cause": status.cause.value,
             "reason": status.reason,
             "since": status.since.isoformat(),
             "positions": self.positions(),
@@ -400,6 +497,7 @@ class LiveStore(ABC):
             "events": (self._tx or self._view()).last_seq(),
         }
 
+    @serialized
     def max_broker_order_id(self) -> int | None:
         """The highest integer broker order id stored (IB: next id = max(nextValidId, this + 1))."""
         ids = [int(b) for o in self._read_orders(None) if (b := o.broker_order_id or "").isdigit()]
@@ -408,7 +506,7 @@ class LiveStore(ABC):
     # -- integrity --------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything the snapshot tables hold, read in one transaction."""
-        with self._transaction():
+        with self._transaction(write=False):
             return self._stored_snapshot()
 
     def _stored_snapshot(self) -> Snapshot:
@@ -424,7 +522,7 @@ class LiveStore(ABC):
 
     def replay(self) -> Snapshot:
         """The snapshot the event log rebuilds (nothing written); StoreError if the log is inconsistent."""
-        with self._transaction():
+        with self._transaction(write=False):
             snapshot, problems = replay(self._read_events(0, None, None))
         if problems:
             raise StoreError("the event log does not replay cleanly: " + "; ".join(problems[:5]))
@@ -444,9 +542,10 @@ class LiveStore(ABC):
         """Problems found, one line each (empty when the store is sound).
 
         Checks the schema version, stored time zones, the log (gapless, no duplicate client order or
-        execution id, every fill's order known) and that replaying it gives the stored snapshot.
+        execution id, every fill's order known, every payload decodes to its journal class) and that
+        replaying it gives the stored snapshot.
         """
-        with self._transaction():
+        with self._transaction(write=False):
             problems = self._backend_problems()
             try:
                 events = self._read_events(0, None, None)
@@ -461,6 +560,37 @@ class LiveStore(ABC):
             if f.client_order_id is not None and f.client_order_id not in stored.orders
         ]
         return problems + diff(stored, replayed)
+
+    # -- migration --------------------------------------------------------------------
+    def _migrate(self, tx: Transaction, version: int) -> int:
+        """Bring a store of an older schema ``version`` to this one inside ``tx``; returns the events rewritten.
+
+        The log is decoded with the old version's rules into journal records, re-encoded, and the snapshot
+        rebuilt from it; a log that does not decode or replay cleanly is refused (the transaction rolls back).
+        """
+        from qt.live.store.migration import upgrade_log
+
+        events = upgrade_log(self.meta().location, version, self._read_raw_events())
+        snapshot, problems = replay(events)
+        if problems:
+            raise SchemaVersionError(
+                f"live state store at {self.meta().location} (schema version {version}) cannot be migrated: "
+                + "; ".join(problems[:3])
+                + "; qt wrote nothing to it: use the qt that wrote it, or start a new state folder"
+            )
+        self._rewrite_events(tx, events)
+        self._replace_snapshot(tx, snapshot)
+        self._set_schema_version(tx, SCHEMA_VERSION)
+        return len(events)
+
+
+def _kind(k: EventKind | str | type) -> EventKind:
+    """An EventKind from a kind, its text, or a journal class."""
+    if isinstance(k, type):
+        if k not in journal.KIND_OF:
+            raise StoreError(f"events(kinds=...): {k.__name__} is not a journal class")
+        return journal.KIND_OF[k]
+    return EventKind(k)
 
 
 def _order_summary(order: OrderRecord) -> dict[str, Any]:

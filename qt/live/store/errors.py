@@ -19,3 +19,7 @@ class SchemaVersionError(StoreError):
 
 class UnknownOrderError(StoreError):
     """An order update or fill names a client order id the store never recorded."""
+
+
+class DamagedStoreError(StoreError):
+    """The store is truncated, corrupt, missing tables, or not a qt store at all; nothing was written to it."""

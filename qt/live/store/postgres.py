@@ -56,11 +56,13 @@ class PostgresStore(SqlStore):
         create: bool = True,
         connect_timeout_s: float = 5.0,
         statement_timeout_s: float = 10.0,
+        read_only: bool = False,
     ) -> None:
         import psycopg
         from psycopg import sql
 
         super().__init__()
+        self.read_only = read_only
         if not _IDENTIFIER.match(schema):
             raise StoreError(f"PostgreSQL schema {schema!r}: use lower-case letters, digits and _ (at most 63)")
         self._schema = schema
@@ -81,10 +83,10 @@ class PostgresStore(SqlStore):
         self._psycopg = psycopg
         try:
             self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            with self._begin():
-                if create:
+            with self._begin() as tx:
+                if create and not read_only and not self._tables():
                     self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                self._create_or_check(run_name, config_hash, create)
+                self._create_or_check(tx, run_name, config_hash, create and not read_only)
         except BaseException:
             self._conn.close()
             raise
@@ -117,9 +119,9 @@ class PostgresStore(SqlStore):
     def _run(self, query: str, params: list[Any]) -> Any:
         return self._conn.execute(query.replace("?", "%s"), params)
 
-    def _has_meta(self) -> bool:
-        row = self._one("SELECT to_regclass(?)", [f'"{self._schema}".meta'])
-        return row is not None and row[0] is not None
+    def _tables(self) -> set[str]:
+        rows = self._all("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [self._schema])
+        return {str(r[0]) for r in rows}
 
     def _put_time(self, value: dt.datetime) -> dt.datetime:
         return value.astimezone(dt.UTC)

@@ -7,6 +7,7 @@ Records turn into the JSON payloads of the event log (``to_payload``) and back (
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -26,7 +27,11 @@ FINAL_STATUSES = frozenset(
 
 
 class EventKind(StrEnum):
-    """What an entry of the append-only event log records."""
+    """What an entry of the append-only event log records (``qt.live.journal`` has one class per kind).
+
+    Schema version 1 had one ``health`` kind with five payload shapes; version 2 splits it into
+    ``connected``, ``request``, ``request_handled``, ``feed_stale`` and ``history_origin``.
+    """
 
     DECISION = "decision"
     INTENT = "intent"
@@ -35,10 +40,14 @@ class EventKind(StrEnum):
     TRADING_STATE = "trading_state"
     CASH = "cash"
     BAR = "bar"
-    HEALTH = "health"
     ALERT = "alert"
     RECONCILE = "reconcile"
     EQUITY = "equity"
+    CONNECTED = "connected"
+    REQUEST = "request"
+    REQUEST_HANDLED = "request_handled"
+    FEED_STALE = "feed_stale"
+    HISTORY_ORIGIN = "history_origin"
 
 
 def to_utc(value: Any, name: str) -> dt.datetime:
@@ -284,12 +293,22 @@ class OrderRecord:
 
 @dataclass(frozen=True)
 class Event:
-    """One entry of the append-only log: ``seq`` counts from 1 without gaps; ``time`` is UTC."""
+    """One entry of the append-only log: ``seq`` counts from 1 without gaps; ``time`` is UTC.
+
+    ``record`` is the typed journal entry (``qt.live.journal``); ``payload`` its stored JSON form.
+    """
 
     seq: int
     time: dt.datetime
     kind: EventKind
     payload: dict[str, Any]
+
+    @functools.cached_property
+    def record(self) -> Any:
+        """The typed record this entry holds (decoded once, on first use)."""
+        from qt.live.journal import decode
+
+        return decode(self.kind, self.payload)
 
 
 @dataclass(frozen=True)
@@ -299,6 +318,7 @@ class TradingStatus:
     state: TradingState
     reason: str
     since: dt.datetime
+    cause: HaltCause = HaltCause.NONE
     cause: HaltCause = HaltCause.NONE  # the typed cause of the change (qt.live.trading owns the rules)
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from qt.enums import OrderStatus
 from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction, check_meta, new_meta
-from qt.live.store.errors import StoreError, StoreUnavailableError
+from qt.live.store.errors import DamagedStoreError, StoreError, StoreUnavailableError
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -187,12 +187,14 @@ class RedisStore(LiveStore):
         connect_timeout_s: float = 5.0,
         socket_timeout_s: float = 5.0,
         lock_ttl_s: float = 5.0,
+        read_only: bool = False,
     ) -> None:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         super().__init__()
+        self.read_only = read_only
         if not _PREFIX.match(prefix):
             raise StoreError(f"Redis key prefix {prefix!r}: use letters, digits and _ . : - (at most 100)")
         self._prefix, self._address, self._lock_ttl_s = prefix, server_address(url), lock_ttl_s
@@ -210,8 +212,8 @@ class RedisStore(LiveStore):
                 f"cannot reach Redis at {self._address} within {max(connect_timeout_s, socket_timeout_s):g} s: "
                 f"{type(exc).__name__}: {exc}; check that the server runs and $QT_LIVE_REDIS_URL"
             ) from None
-        with self._begin():
-            self._create_or_check(run_name, config_hash, create)
+        with self._begin() as tx:
+            self._create_or_check(tx, run_name, config_hash, create and not read_only)  # type: ignore[arg-type]
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
@@ -236,18 +238,62 @@ class RedisStore(LiveStore):
         if keys:
             self._r.delete(*keys)
 
-    def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
+    def _create_or_check(self, tx: RedisTransaction, run_name: str | None, config_hash: str | None,
+                         create: bool) -> None:  # fmt: skip
+        """Create a new store's meta, or check an existing one and migrate it from an older schema version.
+
+        Foreign keys under the prefix, damage, version and owner are checked before anything is written.
+        """
         stored = self._r.hgetall(self._key("meta"))
         if not stored:
+            others = [k for k in self._r.scan_iter(match=f"{self._prefix}:*", count=100) if k != self._key("lock")]
+            if others:
+                shown = ", ".join(sorted(others)[:5])
+                raise DamagedStoreError(
+                    f"{self.location} is not a qt live state store: keys under the prefix ({shown}) are someone "
+                    "else's and there is no qt meta; qt changed nothing. Choose another live.store.namespace"
+                )
+            if self.read_only:
+                raise StoreError(f"no live state store at {self.location}")
             meta = new_meta(self.location, self.kind, run_name, config_hash, create=create)
             self._r.hset(self._key("meta"), mapping=meta)
+            self.is_new = True
             return
-        check_meta(self.location, stored, run_name)
-        if config_hash:
+        version = check_meta(self.location, stored, run_name)
+        seq = int(self._r.get(self._key("seq")) or 0)
+        if seq and not self._r.exists(self._key("events")):
+            raise DamagedStoreError(
+                f"live state store at {self.location} is damaged: its sequence counter says {seq} events but the "
+                "event log key is missing; qt changed nothing. Restore it from a backup, or drop it to start a "
+                "new store (a new store starts flat)"
+            )
+        if version != SCHEMA_VERSION:
+            if self.read_only:
+                raise StoreError(
+                    f"live state store at {self.location} has schema version {version}; it is migrated to "
+                    f"{SCHEMA_VERSION} when opened for writing (the live run itself, or `qt live halt/resume`)"
+                )
+            self._migrate(tx, version)
+        if config_hash and not self.read_only:
             self._r.hset(self._key("meta"), "config_hash", config_hash)
 
-    def meta(self) -> StoreMeta:
-        """Run name, creation time, schema version, config hash, kind and location."""
+    def _read_raw_events(self) -> list[tuple[int, dt.datetime, str, dict[str, Any]]]:
+        rows = [json.loads(t) for t in self._r.lrange(self._key("events"), 0, -1)]
+        return [(int(r["seq"]), parse_time(r["time"]), str(r["kind"]), r["payload"]) for r in rows]
+
+    def _rewrite_events(self, tx: Transaction, events: list[Event]) -> None:
+        assert isinstance(tx, RedisTransaction)
+        key, texts = self._key("events"), [_event_json(e) for e in events]
+        tx.commands.append(lambda p: p.delete(key))
+        if texts:
+            tx.commands.append(lambda p: p.rpush(key, *texts))
+
+    def _set_schema_version(self, tx: Transaction, version: int) -> None:
+        assert isinstance(tx, RedisTransaction)
+        meta = self._key("meta")
+        tx.commands.append(lambda p: p.hset(meta, "schema_version", str(version)))
+
+    def _read_meta(self) -> StoreMeta:
         stored = self._r.hgetall(self._key("meta"))
         return StoreMeta(
             kind=self.kind, location=self.location, run_name=stored["run_name"],

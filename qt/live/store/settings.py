@@ -98,8 +98,12 @@ def open_from_settings(
     run_name: str | None,
     config_hash: str | None = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> LiveStore:
-    """Open (or create) the store ``settings`` describe; records it in ``STATE_DIR/store.json``."""
+    """Open (or create) the store ``settings`` describe; records it in ``STATE_DIR/store.json``.
+
+    ``read_only``: look without writing anything (``qt live status``); the store must exist.
+    """
     folder = Path(state_dir) if state_dir is not None else None
     store: LiveStore
     if isinstance(settings, SqliteStoreSettings):
@@ -110,7 +114,7 @@ def open_from_settings(
         path = Path(settings.path) if settings.path else folder / SQLITE_FILE  # type: ignore[operator]
         store = SqliteStore(
             path=path, run_name=run_name, config_hash=config_hash, create=create,
-            busy_timeout_s=settings.busy_timeout_s, synchronous=settings.synchronous,
+            busy_timeout_s=settings.busy_timeout_s, synchronous=settings.synchronous, read_only=read_only,
         )  # fmt: skip
         # Inside the state folder: the file name only, so the folder can be moved or reached from any cwd.
         namespace = (
@@ -126,7 +130,7 @@ def open_from_settings(
             store = PostgresStore(
                 dsn=_secret(settings.dsn, PG_DSN_ENV, "live.store.dsn"), schema=namespace, run_name=run_name,
                 config_hash=config_hash, create=create, connect_timeout_s=settings.connect_timeout_s,
-                statement_timeout_s=settings.statement_timeout_s,
+                statement_timeout_s=settings.statement_timeout_s, read_only=read_only,
             )  # fmt: skip
         else:
             from qt.live.store.redis_store import RedisStore
@@ -134,9 +138,9 @@ def open_from_settings(
             store = RedisStore(
                 url=_secret(settings.url, REDIS_URL_ENV, "live.store.url"), prefix=namespace, run_name=run_name,
                 config_hash=config_hash, create=create, connect_timeout_s=settings.connect_timeout_s,
-                socket_timeout_s=settings.socket_timeout_s, lock_ttl_s=settings.lock_ttl_s,
+                socket_timeout_s=settings.socket_timeout_s, lock_ttl_s=settings.lock_ttl_s, read_only=read_only,
             )  # fmt: skip
-    if folder is not None and create:
+    if folder is not None and create and not read_only:
         _write_pointer(folder, settings.kind, namespace)
     return store
 
@@ -152,6 +156,7 @@ def open_store(
     namespace: str | None = None,
     config_hash: str | None = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> LiveStore:
     """Open (or create) a live state store of ``kind``; ``timeout_s`` bounds connecting, statements and locks.
 
@@ -175,15 +180,19 @@ def open_store(
         settings = RedisStoreSettings(url=url, namespace=namespace, **timeouts)
     else:
         raise ConfigError("live.store.kind", f"unknown store {kind!r}; choose one of {', '.join(KINDS)}")
-    return open_from_settings(settings, state_dir=state_dir, run_name=run_name, config_hash=config_hash, create=create)
+    return open_from_settings(
+        settings, state_dir=state_dir, run_name=run_name, config_hash=config_hash, create=create, read_only=read_only
+    )
 
 
 def open_state_dir(
-    state_dir: str | os.PathLike[str], *, timeout_s: float | None = None, dsn: str | None = None, url: str | None = None
-) -> LiveStore:
+    state_dir: str | os.PathLike[str], *, timeout_s: float | None = None, dsn: str | None = None,
+    url: str | None = None, read_only: bool = False,
+) -> LiveStore:  # fmt: skip
     """Open the existing store a state folder uses (``qt live status/halt/resume`` from another process).
 
     The DSN or URL of a server store comes from ``dsn``/``url`` or the environment, never from the folder.
+    ``read_only`` (``qt live status``) writes nothing: a SQLite file is opened with ``mode=ro``.
     """
     folder = Path(state_dir)
     pointer = folder / POINTER
@@ -198,9 +207,17 @@ def open_state_dir(
         settings: Any = SqliteStoreSettings(
             path=str(folder / namespace), **({"busy_timeout_s": timeout_s} if timeout_s else {})
         )
-        return open_from_settings(settings, state_dir=None, run_name=None, create=False)
+        return open_from_settings(settings, state_dir=None, run_name=None, create=False, read_only=read_only)
     return open_store(
-        kind, dsn=dsn, url=url, namespace=namespace, timeout_s=timeout_s, run_name=None, create=False, state_dir=None
+        kind,
+        dsn=dsn,
+        url=url,
+        namespace=namespace,
+        timeout_s=timeout_s,
+        run_name=None,
+        create=False,
+        state_dir=None,
+        read_only=read_only,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from qt.enums import OrderStatus, TradingState
+from qt.enums import OrderStatus
 from qt.live.store.errors import StoreError, UnknownOrderError
 from qt.live.store.records import (
     FINAL_STATUSES,
@@ -19,19 +19,21 @@ from qt.live.store.records import (
     Event,
     EventKind,
     FillRecord,
-    OrderIntent,
     OrderRecord,
     OrderUpdate,
 )
 
+# The health family: each kind its own journal class, all kept in one "last_health" slot.
+HEALTH_KINDS = frozenset(
+    {EventKind.CONNECTED, EventKind.REQUEST, EventKind.REQUEST_HANDLED, EventKind.FEED_STALE, EventKind.HISTORY_ORIGIN}
+)
 # Which snapshot slot keeps the latest event of a kind.
 LATEST = {
     EventKind.TRADING_STATE: "trading_state",
     EventKind.DECISION: "last_decision",
     EventKind.BAR: "last_bar",
-    EventKind.HEALTH: "last_health",
     EventKind.RECONCILE: "last_reconcile",
-}
+} | dict.fromkeys(HEALTH_KINDS, "last_health")
 
 
 class View(Protocol):
@@ -135,27 +137,23 @@ def filled_order(order: OrderRecord, fill: FillRecord) -> OrderRecord:
 
 def plan(view: View, event: Event) -> list[Op]:
     """The snapshot changes ``event`` implies, given the current snapshot ``view``."""
-    payload = event.payload
+    record = event.record  # the typed journal entry: a payload that does not fit its kind is an error here
     if event.kind is EventKind.INTENT:
-        intent = OrderIntent.from_payload(payload)
-        if view.get_order(intent.client_order_id) is not None:
-            raise StoreError(f"client order id {intent.client_order_id!r} is recorded twice")
-        return [PutOrder(OrderRecord(intent=intent, updated_at=event.time))]
+        if view.get_order(record.client_order_id) is not None:
+            raise StoreError(f"client order id {record.client_order_id!r} is recorded twice")
+        return [PutOrder(OrderRecord(intent=record, updated_at=event.time))]
     if event.kind is EventKind.ORDER_UPDATE:
-        update = OrderUpdate.from_payload(payload)
-        order = _known_order(view, update.client_order_id, "order update")
-        changed = updated_order(order, update)
+        order = _known_order(view, record.client_order_id, "order update")
+        changed = updated_order(order, record)
         return [] if changed is None else [PutOrder(changed)]
     if event.kind is EventKind.FILL:
-        return _plan_fill(view, event.seq, FillRecord.from_payload(payload))
+        return _plan_fill(view, event.seq, record)
     if event.kind is EventKind.CASH:
-        return [PutCash(view.get_cash() + float(payload["amount"]))]
+        return [PutCash(view.get_cash() + record.amount)]
     if event.kind is EventKind.EQUITY:
-        return [AddEquity(EquityPoint(event.seq, event.time, float(payload["equity"]), float(payload["cash"])))]
+        return [AddEquity(EquityPoint(event.seq, event.time, record.equity, record.cash))]
     if event.kind is EventKind.ALERT:
         return [AddAlert(event)]
-    if event.kind is EventKind.TRADING_STATE:
-        TradingState(payload["state"])
     return [PutLatest(LATEST[event.kind], event)]
 
 

@@ -12,7 +12,8 @@ from abc import abstractmethod
 from typing import Any, ClassVar
 
 from qt.enums import OrderStatus, OrderType
-from qt.live.store.base import LiveStore, Transaction, check_meta, new_meta
+from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction, check_meta, new_meta
+from qt.live.store.errors import SchemaVersionError
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -187,8 +188,8 @@ class SqlStore(LiveStore):
         """A stored payload back as a dict."""
 
     @abstractmethod
-    def _has_meta(self) -> bool:
-        """Whether the meta table exists (the store was created)."""
+    def _tables(self) -> set[str]:
+        """The tables there are where the store lives (its file, or its schema)."""
 
     # -- helpers ------------------------------------------------------------------------
     def _one(self, query: str, params: list[Any]) -> Any:
@@ -210,19 +211,39 @@ class SqlStore(LiveStore):
     def _event(self, seq: Any, time: Any, kind: Any, payload: Any) -> Event:
         return Event(int(seq), self._get_time(time), EventKind(kind), self._get_json(payload))
 
-    def _create_or_check(self, run_name: str | None, config_hash: str | None, create: bool) -> None:
-        """Create the tables and meta of a new store, or check an existing one's version and owner."""
-        if not self._has_meta():
-            meta = new_meta(self.location, self.kind, run_name, config_hash, create=create)
-            for table, columns in TABLES.items():
-                self._run(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(**self.types)})", [])
-            for statement in INDEXES:
-                self._run(statement, [])
-            for key, value in meta.items():
-                self._run("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
+    def _create_schema(self, meta: dict[str, str]) -> None:
+        for table, columns in TABLES.items():
+            self._run(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(**self.types)})", [])
+        for statement in INDEXES:
+            self._run(statement, [])
+        for key, value in meta.items():
+            self._run("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def _create_or_check(self, tx: Transaction, run_name: str | None, config_hash: str | None, create: bool) -> None:
+        """Create the tables and meta of a new store, or check an existing one and migrate an older schema version.
+
+        A foreign or damaged one (tables), another version or another run's is refused before anything is written.
+        """
+        from qt.live.store.sqlite_file import check_tables
+
+        tables = self._tables()
+        if not tables:
+            if self.read_only:
+                raise SchemaVersionError(f"no live state store at {self.location}")
+            self._create_schema(new_meta(self.location, self.kind, run_name, config_hash, create=create))
+            self.is_new = True
             return
-        check_meta(self.location, dict(self._all("SELECT key, value FROM meta", [])), run_name)
-        if config_hash:
+        check_tables(self.location, tables, TABLES)
+        version = check_meta(self.location, dict(self._all("SELECT key, value FROM meta", [])), run_name)
+        if version != SCHEMA_VERSION:
+            if self.read_only:
+                raise SchemaVersionError(
+                    f"live state store at {self.location} has schema version {version}; it is migrated to "
+                    f"{SCHEMA_VERSION} when opened for writing (the live run itself, or `qt live halt/resume`); "
+                    "this read-only look wrote nothing"
+                )
+            self._migrate(tx, version)
+        if config_hash and not self.read_only:
             self._run(UPSERT_META, ["config_hash", config_hash])
 
     @property
@@ -230,8 +251,7 @@ class SqlStore(LiveStore):
     def location(self) -> str:
         """Where the store is (file path, or host:port and schema; never a password)."""
 
-    def meta(self) -> StoreMeta:
-        """Run name, creation time, schema version, config hash, kind and location."""
+    def _read_meta(self) -> StoreMeta:
         stored = dict(self._all("SELECT key, value FROM meta", []))
         return StoreMeta(
             kind=self.kind, location=self.location, run_name=stored["run_name"],
@@ -302,6 +322,18 @@ class SqlStore(LiveStore):
             self._run(f"DELETE FROM {table}", [])
         for op in snapshot.ops():
             tx.apply(op)
+
+    def _read_raw_events(self) -> list[tuple[int, dt.datetime, str, dict[str, Any]]]:
+        rows = self._all("SELECT seq, time, kind, payload FROM events ORDER BY seq", [])
+        return [(int(q), self._get_time(t), str(k), self._get_json(p)) for q, t, k, p in rows]
+
+    def _rewrite_events(self, tx: Transaction, events: list[Event]) -> None:
+        self._run("DELETE FROM events", [])
+        for e in events:
+            tx.insert_event(e)
+
+    def _set_schema_version(self, tx: Transaction, version: int) -> None:
+        self._run(UPSERT_META, ["schema_version", str(version)])
 
 
 UPSERT_META = _upsert("meta", "key, value", "key")

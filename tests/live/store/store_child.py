@@ -11,13 +11,19 @@ import json
 import sys
 from typing import Any
 
-from qt.enums import OrderStatus, TradingState
+from qt.enums import HaltCause, OrderStatus, TradingState
+from qt.live.journal import BarRecorded
 from qt.live.store import EventKind, FillRecord, LiveStore, OrderIntent, OrderUpdate, open_from_settings, open_state_dir
 from qt.live.store.settings import PostgresStoreSettings, RedisStoreSettings, SqliteStoreSettings
 
 T0 = dt.datetime(2026, 1, 2, 21, 0, tzinfo=dt.UTC)
 
 SYMBOLS = ("AAPL", "MSFT", "TSLA")
+
+
+def writer_bar(writer: str, i: int) -> BarRecorded:
+    """Bar ``i`` of a test writer (its NAV says which writer wrote it)."""
+    return BarRecorded(i, float(ord(writer[0])), 0.0, 0.0, 0.0, 0.0)
 
 
 def settings_of(spec: dict[str, Any]) -> SqliteStoreSettings | PostgresStoreSettings | RedisStoreSettings:
@@ -53,14 +59,16 @@ def main() -> None:
     spec = args["spec"]
     if args["task"] == "halt":
         with open_state_dir(spec["state_dir"], timeout_s=20) as store:
-            store.set_trading_state(TradingState.HALTED, args.get("reason", "halt from another process"))
+            store.set_trading_state(
+                TradingState.HALTED, args.get("reason", "halt from another process"), cause=HaltCause.OPERATOR
+            )
         return
     with open_from_settings(settings_of(spec), state_dir=spec["state_dir"], run_name="test-run") as store:
         if args["task"] == "burst":
             burst(store, int(args["rounds"]))
         elif args["task"] == "bars":
             for i in range(int(args["count"])):
-                store.record_bar({"writer": args["writer"], "i": i}, time=T0 + dt.timedelta(seconds=i))
+                store.record_bar(writer_bar(str(args["writer"]), i), time=T0 + dt.timedelta(seconds=i))
         print(json.dumps({"events": len(store.events())}))
 
 

@@ -8,7 +8,16 @@ import zoneinfo
 import pytest
 from store_child import T0
 
-from qt.enums import OrderStatus, OrderType, TradingState
+from qt.enums import HaltCause, OrderStatus, OrderType, TradingState
+from qt.live.journal import (
+    Alert,
+    BarRecorded,
+    Connected,
+    DecisionRecorded,
+    ReconcileReport,
+    Severity,
+    TradingStateChanged,
+)
 from qt.live.store import (
     EventKind,
     FillRecord,
@@ -118,12 +127,12 @@ def test_unknown_orders_are_refused_and_write_nothing(store: LiveStore) -> None:
 
 def test_replaying_the_log_gives_the_snapshot(store: LiveStore) -> None:
     a_day(store)
-    store.set_trading_state(TradingState.REDUCING, "drawdown", time=T0)
-    store.record_decision({"weights": {"AAPL": 0.5}}, time=T0)
-    store.record_bar({"symbols": 2}, time=T0)
-    store.record_event(EventKind.HEALTH, {"feed": "ok"}, time=T0)
-    store.record_event(EventKind.RECONCILE, {"mismatch": []}, time=T0)
-    store.record_alert("halted on daily loss", severity="critical", details={"loss": 0.031}, time=T0)
+    store.set_trading_state(TradingState.REDUCING, "drawdown", cause=HaltCause.DRAWDOWN_STOP, time=T0)
+    store.record_decision(DecisionRecorded(3, (0.0, 0.0), (0.5, 0.0)), time=T0)
+    store.record_bar(BarRecorded(3, 10_500.0, 9_839.5, 660.5, 660.5, 0.0), time=T0)
+    store.record(Connected("127.0.0.1:4002", 178, False), time=T0)
+    store.record(ReconcileReport(), time=T0)
+    store.record_alert("halted on daily loss", severity="critical", time=T0)
     store.record_equity(10_500.0, 9_839.5, time=T0)
     assert [e.seq for e in store.events()] == list(range(1, 17))
     assert store.replay() == store.snapshot()
@@ -134,24 +143,25 @@ def test_replaying_the_log_gives_the_snapshot(store: LiveStore) -> None:
 
 def test_reads(store: LiveStore) -> None:
     a_day(store)
-    decision = store.record_decision({"weights": {"AAPL": 0.5, "MSFT": -0.25}}, time=T0)
-    assert store.last_decision() == decision and decision.payload["weights"]["MSFT"] == -0.25
+    decision = store.record_decision(DecisionRecorded(0, (0.0, 0.0), (0.5, -0.25)), time=T0)
+    assert store.last_decision() == decision and store.last_decision().record.target == (0.5, -0.25)  # type: ignore[union-attr]
     assert store.last_bar() is None
-    store.record_bar({"close": {"AAPL": 101.5}}, time=T0)
-    store.record_bar({"close": {"AAPL": 102.0}}, time=T0 + dt.timedelta(days=1))
+    store.record_bar(BarRecorded(0, 10_000.0, 10_000.0, 0.0, 0.0, 0.0), time=T0)
+    store.record_bar(BarRecorded(1, 10_100.0, 9_839.5, 260.5, 260.5, 0.0), time=T0 + dt.timedelta(days=1))
     last = store.last_bar()
-    assert last is not None and last.payload == {"close": {"AAPL": 102.0}}
+    assert last is not None and (last.record.t, last.record.nav) == (1, 10_100.0)
     store.record_equity(10_000.0, 10_000.0, time=T0)
     store.record_equity(10_100.0, 9_839.5, time=T0 + dt.timedelta(days=1))
     assert [(p.equity, p.cash) for p in store.equity()] == [(10_000.0, 10_000.0), (10_100.0, 9_839.5)]
-    store.record_alert("feed stalled", details={"symbols": ["AAPL"]})
-    assert [a.payload["message"] for a in store.alerts()] == ["feed stalled"]
+    store.record_alert("feed stalled")
+    assert [a.record for a in store.alerts()] == [Alert("feed stalled", Severity.WARNING)]
     fills = store.events(since_seq=2, kinds=[EventKind.FILL])
-    assert [e.payload["exec_id"] for e in fills] == ["e1", "e2", "e3", "x1"]
+    assert [e.record.exec_id for e in fills] == ["e1", "e2", "e3", "x1"]
+    assert [e.record.exec_id for e in store.events(kinds=[FillRecord])] == ["e1", "e2", "e3", "x1"]
     assert [e.seq for e in store.events(since_seq=5, limit=2)] == [6, 7]
     assert store.max_broker_order_id() == 12  # "7" and "12": numerically, not as text
     meta = store.meta()
-    assert (meta.run_name, meta.schema_version, meta.kind) == ("test-run", 1, store.kind)
+    assert (meta.run_name, meta.schema_version, meta.kind) == ("test-run", 2, store.kind)
     last = store.last_fill()
     assert last is not None and last.exec_id == "x1"
 
@@ -162,9 +172,10 @@ def test_summary_for_live_status(store: LiveStore) -> None:
     store.record_intent(intent("o2", "MSFT", -2, 1))
     store.record_fill(fill("e1", "o1", "AAPL", 4, 100.0, 1.0))
     store.record_order_update(OrderUpdate("o2", OrderStatus.REJECTED, T0, reason="201: no shorting"))
-    store.set_trading_state(TradingState.HALTED, "2 rejects in 5 minutes", time=T0)
+    store.set_trading_state(TradingState.HALTED, "2 rejects in 5 minutes", cause=HaltCause.BROKER_REJECTS, time=T0)
     summary = store.summary()
     assert summary["trading_state"] == "halted" and summary["reason"] == "2 rejects in 5 minutes"
+    assert summary["cause"] == "broker_rejects"
     assert summary["since"] == "2026-01-02T21:00:00+00:00"
     assert summary["positions"] == {"AAPL": 4.0} and summary["cash"] == 1_000.0 - 401.0
     assert [(o["client_order_id"], o["filled"], o["status"]) for o in summary["open_orders"]] == [
@@ -184,14 +195,16 @@ def test_trading_state_survives_reopen(opener) -> None:  # type: ignore[no-untyp
     store = opener()
     assert store.trading_state().state is TradingState.ACTIVE
     since = dt.datetime(2026, 3, 2, 10, 0, tzinfo=NY)
-    store.set_trading_state(TradingState.HALTED, "manual halt from ops", time=since)
+    store.set_trading_state(TradingState.HALTED, "manual halt from ops", cause=HaltCause.OPERATOR, time=since)
     store.close()
     again = opener()
+    assert not again.is_new
     status = again.trading_state()
-    assert (status.state, status.reason) == (TradingState.HALTED, "manual halt from ops")
+    assert (status.state, status.reason, status.cause) == (TradingState.HALTED, "manual halt from ops",
+                                                          HaltCause.OPERATOR)  # fmt: skip
     assert status.since == dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # EST is UTC-5
     with pytest.raises(StoreError, match="give a reason"):
-        again.set_trading_state(TradingState.ACTIVE, "")
+        again.set_trading_state(TradingState.ACTIVE, "", cause=HaltCause.OPERATOR)
 
 
 def test_times_are_stored_in_utc(store: LiveStore) -> None:
@@ -206,14 +219,20 @@ def test_times_are_stored_in_utc(store: LiveStore) -> None:
     assert store.events()[0].time.isoformat() == "2026-07-01T13:30:00+00:00"
     assert store.integrity_check() == []
     with pytest.raises(StoreError, match="naive datetime"):
-        store.record_bar({}, time=dt.datetime(2026, 7, 1, 9, 30))
+        store.record_bar(BarRecorded(0, 1.0, 1.0, 0.0, 0.0, 0.0), time=dt.datetime(2026, 7, 1, 9, 30))
 
 
 def test_bad_payloads_are_refused(store: LiveStore) -> None:
     with pytest.raises(StoreError, match="not plain JSON"):
-        store.record_decision({"score": float("nan")}, time=T0)
+        store.record_decision(DecisionRecorded(0, (float("nan"),), (0.0,)), time=T0)
+    with pytest.raises(StoreError, match="expected a qt.live.journal.BarRecorded"):
+        store.record_bar({"t": 0}, time=T0)  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="record_intent"):
-        store.record_event(EventKind.FILL, {}, time=T0)
+        store.record(FillRecord("e1", None, "AAPL", 1, 1.0, 0.0, T0), time=T0)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="set_trading_state"):
+        store.record(TradingStateChanged(TradingState.HALTED, "x", HaltCause.OPERATOR), time=T0)
+    with pytest.raises(StoreError, match="severity 'loud'"):
+        store.record_alert("x", severity="loud")
     with pytest.raises(StoreError, match="needs a limit price"):
         OrderIntent("o1", "r", T0, "AAPL", 1, OrderType.LIMIT)
     assert store.events() == []
@@ -244,3 +263,11 @@ def test_the_store_belongs_to_one_run(opener) -> None:  # type: ignore[no-untype
 def test_opening_a_missing_store_without_create_fails(opener) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(StoreError, match="no live state store"):
         opener(run_name=None, create=False)
+
+
+def test_a_new_store_says_so(opener) -> None:  # type: ignore[no-untyped-def]
+    first = opener()
+    assert first.is_new and first.is_empty()
+    first.deposit(1.0, reason="initial capital", time=T0)
+    again = opener()
+    assert not again.is_new and not again.is_empty()

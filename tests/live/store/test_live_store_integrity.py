@@ -85,9 +85,9 @@ def test_a_fill_of_an_unknown_order_is_found(store: LiveStore) -> None:
 def test_a_schema_version_mismatch_is_found_and_refused_on_open(opener) -> None:  # type: ignore[no-untyped-def]
     store = opener()
     set_schema_version(store, 99)
-    assert "schema version 99, expected 1" in store.integrity_check()
+    assert "schema version 99, expected 2" in store.integrity_check()
     store.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99"):
+    with pytest.raises(SchemaVersionError, match="schema version 99, written by a newer qt.*upgrade qt"):
         opener()
 
 

@@ -119,7 +119,7 @@ def test_sqlite_store_lives_in_the_state_dir_in_wal_mode(tmp_path: Path) -> None
         assert store.meta().location == str(tmp_path / "s" / "state.sqlite")
         conn = store._conn  # type: ignore[attr-defined]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert json.loads((tmp_path / "s" / "store.json").read_text()) == {"kind": "sqlite", "namespace": "state.sqlite"}
     (tmp_path / "s").rename(tmp_path / "moved")  # the folder is self-contained
@@ -147,13 +147,13 @@ def test_a_writer_waits_for_the_lock_then_fails_clearly(tmp_path: Path) -> None:
             open_store("sqlite", state_dir=tmp_path, run_name="r", timeout_s=0.3)
         assert 0.25 <= time.monotonic() - started < 2.0
     with open_store("sqlite", state_dir=tmp_path, run_name="r", timeout_s=0.3) as after:
-        assert [a.payload["message"] for a in after.alerts()] == ["holding the write lock"]
+        assert [a.record.message for a in after.alerts()] == ["holding the write lock"]
 
 
 def test_meta_keeps_the_latest_config_hash(tmp_path: Path) -> None:
     with open_store("sqlite", state_dir=tmp_path, run_name="r", config_hash="abc123") as store:
         first = store.meta()
-        assert (first.run_name, first.config_hash, first.schema_version) == ("r", "abc123", 1)
+        assert (first.run_name, first.config_hash, first.schema_version) == ("r", "abc123", 2)
     with open_store("sqlite", state_dir=tmp_path, run_name="r", config_hash="def456") as store:
         again = store.meta()
         assert again.config_hash == "def456" and again.created_at == first.created_at

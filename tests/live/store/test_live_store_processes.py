@@ -8,7 +8,7 @@ import signal
 
 import pytest
 from conftest import run_child, start_child
-from store_child import T0
+from store_child import T0, writer_bar
 
 from qt.enums import TradingState
 from qt.live.store import EventKind, LiveStore, open_state_dir
@@ -23,11 +23,11 @@ def _env_for(spec: dict) -> dict[str, str]:
 
 
 def test_halt_from_another_process_while_this_one_writes(spec, store: LiveStore) -> None:
-    store.record_bar({"i": -1}, time=_t(0))
+    store.record_bar(writer_bar("p", -1), time=_t(0))
     writers = [start_child(spec, {"task": "bars", "writer": w, "count": 60}) for w in ("a", "b")]
     halt = run_child(spec, {"task": "halt", "reason": "ops: halt"}, env=_env_for(spec))
     for i in range(100):  # this process keeps writing, as the live driver does
-        store.record_bar({"i": i}, time=_t(i))
+        store.record_bar(writer_bar("p", i), time=_t(i))
     outputs = [w.communicate(timeout=120) for w in writers]
     assert halt.returncode == 0, halt.stderr
     for writer, (_, err) in zip(writers, outputs, strict=True):
