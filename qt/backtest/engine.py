@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qt.backtest.venue import SimulatedVenue
 from qt.data.panel import BarPanel
 from qt.engine.components import Components
 from qt.engine.pipeline import Decision, DecisionPipeline
@@ -88,7 +89,7 @@ class BacktestEngine:
         rule = drift_rule(self.strategy.rebalance)
         return Session(
             pipeline=self.pipeline,
-            venue=self.execution.open(panel),
+            venue=SimulatedVenue(self.execution, panel),
             state=state or SessionState.start(self.capital, panel.n_assets),
             stops=self.post_trade,
             drift_threshold=rule.threshold if rule is not None else None,

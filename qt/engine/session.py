@@ -67,6 +67,7 @@ class Session:
 
     Examples
     --------
+    >>> from qt.backtest.venue import SimulatedVenue
     >>> from qt.execution.simulator import ExecutionSimulator
     >>> from qt.data.sources.synthetic import SyntheticData
     >>> from qt.portfolio.optimizers import EqualWeight
@@ -74,7 +75,7 @@ class Session:
     >>> from qt.strategies.equal_weight import EqualWeightStrategy
     >>> panel = SyntheticData(n_assets=3, n_days=5).load()
     >>> pipeline = DecisionPipeline(strategy=EqualWeightStrategy(), portfolio=EqualWeight(), sizer=Sizer())
-    >>> session = Session(pipeline=pipeline, venue=ExecutionSimulator().open(panel),
+    >>> session = Session(pipeline=pipeline, venue=SimulatedVenue(ExecutionSimulator(), panel),
     ...                   state=SessionState.start(1e6, 3))
     >>> session.step(0, panel, np.ones(3), scheduled=True).traded
     1000000.0

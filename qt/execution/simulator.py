@@ -1,13 +1,11 @@
-"""The execution simulator: fills orders at the configured bar price, with slippage and costs.
+"""The fill model: when orders fill (timing), at what price (slippage) and for what fees (costs).
 
-``ExecutionSimulator`` is the configuration (timing, slippage, costs); ``open(panel)`` gives a
-``SimulatedVenue`` that implements the execution-venue protocol over one panel: it owns the
-orders waiting for the next bar's open and their expiry. A broker adapter takes its place live.
+``ExecutionSimulator`` is the one fill model of qt. The backtest's simulated venue
+(``qt.backtest.venue``) and the paper broker (``qt.live.paper``) both price their fills with
+``fill_at``, so a paper replay fills exactly as its backtest does; neither re-derives a price.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, InstanceOf
@@ -22,12 +20,18 @@ from qt.types import FillBatch, OrderBatch
 class ExecutionSimulator(BaseModel):
     """Fill at the decision bar's close (``timing=close``) or the next bar's open (``next_open``).
 
-    An order whose fill bar has no price for its asset is CANCELLED with the reason.
+    An order whose fill bar has no price for its asset is CANCELLED with ``no_price_reason``.
 
     Examples
     --------
-    >>> ExecutionSimulator(timing="next_open").fill_lag
+    >>> from qt.execution.costs import BpsCosts
+    >>> from qt.execution.slippage import FixedBps
+    >>> model = ExecutionSimulator(timing="next_open", slippage=FixedBps(bps=10), costs=BpsCosts(bps=10))
+    >>> model.fill_lag
     1
+    >>> ok, prices, fees = model.fill_at(np.array([10.0, -5.0]), np.array([100.0, np.nan]))
+    >>> ok.tolist(), prices.tolist(), fees.round(9).tolist()
+    ([True, False], [100.1, 0.0], [1.001, 0.0])
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,75 +50,29 @@ class ExecutionSimulator(BaseModel):
         """The bar field fills are priced from."""
         return Field.CLOSE if self.timing is FillTiming.CLOSE else Field.OPEN
 
+    @property
+    def no_price_reason(self) -> str:
+        """Why an order whose asset has no price at the fill bar is cancelled."""
+        return f"no {self.price_field.value} price at the fill bar"
+
     def check(self, panel: BarPanel) -> None:
         """Fail before the run if the data lacks the price field fills need."""
         panel.require(self.price_field, needed_by=f"execution={self.timing.value}")
 
-    def open(self, panel: BarPanel) -> SimulatedVenue:
-        """A venue that fills orders over ``panel`` with this timing, slippage and costs."""
-        return SimulatedVenue(self, panel)
+    def fill_at(self, quantities: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(filled mask, execution prices, fees) for signed ``quantities`` at the fill bar's ``reference`` prices.
+
+        An order fills where its reference price is finite: at the slipped price, paying the costs'
+        fees; elsewhere its price and fees are 0 (it is cancelled with ``no_price_reason``).
+        """
+        ok = np.isfinite(reference)
+        prices = np.where(ok, self.slippage.adjust(quantities, np.where(ok, reference, 0.0)), 0.0)
+        fees = np.where(ok, self.costs.fees(quantities, prices), 0.0)
+        return ok, prices, fees
 
     def fill(self, orders: OrderBatch, t: int, panel: BarPanel) -> FillBatch:
         """Fill ``orders`` at bar ``t``'s price; cancel those whose asset has no price there."""
-        reference = panel.fields[self.price_field][t, orders.assets]
-        ok = np.isfinite(reference)
-        quantities = orders.quantities
-        filled = np.where(ok, self.slippage.adjust(quantities, np.where(ok, reference, 0.0)), 0.0)
-        fees = np.where(ok, self.costs.fees(quantities, filled), 0.0)
+        ok, prices, fees = self.fill_at(orders.quantities, panel.fields[self.price_field][t, orders.assets])
         status = np.where(ok, OrderStatus.FILLED.value, OrderStatus.CANCELLED.value)
-        reasons = np.where(ok, "", f"no {self.price_field.value} price at the fill bar")
-        return FillBatch(orders, t, status, filled, fees, reasons)
-
-
-def expire(orders: OrderBatch, reason: str) -> FillBatch:
-    """Every order of the batch CANCELLED with ``reason`` (e.g. no bar left to fill on)."""
-    n = len(orders)
-    return FillBatch(
-        orders, orders.decided_at, np.full(n, OrderStatus.CANCELLED.value), np.zeros(n), np.zeros(n), np.full(n, reason)
-    )
-
-
-class SimulatedVenue:
-    """The simulator as an execution venue over one panel: fills at close now, or at the next bar's open."""
-
-    def __init__(self, model: ExecutionSimulator, panel: BarPanel) -> None:
-        self.model = model
-        self.panel = panel
-        model.check(panel)
-        self._pending: list[tuple[OrderBatch, np.ndarray | None]] = []
-        self._outbox: list[FillBatch] = []
-
-    def submit(self, orders: OrderBatch, t: int, notes: np.ndarray | None = None) -> None:
-        """Fill at bar t's close, or hold for the next bar's open (cancelled if there is none)."""
-        if len(orders) == 0:
-            return
-        if self.model.fill_lag == 0:
-            self._outbox.append(_annotate(self.model.fill(orders, t, self.panel), notes))
-        elif t + 1 < self.panel.n_bars:
-            self._pending.append((orders, notes))
-        else:
-            self._outbox.append(expire(orders, "no bar after the decision to fill on"))
-
-    def poll(self, t: int) -> list[FillBatch]:
-        """Fill orders decided before bar ``t`` at its open; return everything not yet reported."""
-        waiting = [(o, n) for o, n in self._pending if o.decided_at >= t]
-        for orders, notes in self._pending:
-            if orders.decided_at < t:
-                self._outbox.append(_annotate(self.model.fill(orders, t, self.panel), notes))
-        self._pending = waiting
-        out, self._outbox = self._outbox, []
-        return out
-
-    def cancel_open(self, t: int, reason: str) -> list[FillBatch]:
-        """Cancel the orders waiting for a later bar."""
-        cancelled = [expire(orders, reason) for orders, _ in self._pending]
-        self._pending = []
-        return cancelled
-
-
-def _annotate(batch: FillBatch, notes: np.ndarray | None) -> FillBatch:
-    """Add each order's clip note to its reason."""
-    if notes is None or not (notes != "").any():
-        return batch
-    reasons = np.array([f"{r}; {n}" if r and n else (r or n) for r, n in zip(batch.reasons, notes, strict=True)])
-    return replace(batch, reasons=reasons)
+        reasons = np.where(ok, "", self.no_price_reason)
+        return FillBatch(orders, t, status, prices, fees, reasons)

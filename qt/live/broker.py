@@ -1,7 +1,8 @@
 """The broker contract the order router talks to: per-order, keyed by qt's client order id.
 
-A broker accepts orders (``place``), cancels them, and reports what happened since the last
-call (``updates``: order states and executions, in the order they happened). For recovery it
+A broker accepts orders (``place``, or a decision's burst at once with ``place_many``), cancels
+them, and reports what happened since the last call (``updates``: order states and executions, in
+the order they happened). For recovery it
 answers what it knows now: one order, the open orders (foreign ones too), positions and every
 execution. The paper broker and the Interactive Brokers adapter implement it.
 """
@@ -9,6 +10,7 @@ execution. The paper broker and the Interactive Brokers adapter implement it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -64,6 +66,15 @@ class Broker(Protocol):
 
     def place(self, order: BrokerOrder) -> None:
         """Send one order (its outcome arrives through ``updates``)."""
+        ...
+
+    def place_many(self, orders: Sequence[BrokerOrder]) -> dict[str, str]:
+        """Send a decision's burst, in order; the orders it could not take, with why (client order id -> reason).
+
+        What ``place`` would refuse with ``BrokerUnavailable`` is returned instead (the router records
+        it DENIED); outcomes of the others arrive through ``updates``. An adapter with a durable book
+        (paper) records the burst as one transaction: after a crash it has all of it, or none.
+        """
         ...
 
     def cancel(self, client_order_id: str) -> None:

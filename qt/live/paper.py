@@ -1,14 +1,16 @@
-"""The paper broker: simulated fills with the backtest's own timing, slippage and costs, and a book that survives.
+"""The paper broker: fills priced by the backtest's own fill model (qt.execution), and a book that survives.
 
 It stands in for a broker that keeps running while qt is down: its orders, executions,
 positions and cash live in their own state store (``STATE_DIR/paper-broker``), so a restarted
 qt finds fills it has not recorded yet. Market orders fill at the bar's close when timing is
-``close`` (at ``place``, on the decision bar), or at the next bar's open (``next_open``).
+``close`` (at ``place``, on the decision bar), or at the next bar's open (``next_open``). A burst
+(``place_many``) is one transaction of the book: after a crash the book has all of it or none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +29,7 @@ from qt.live.store import (
     SqliteStoreSettings,
     open_from_settings,
 )
+from qt.live.store.faults import fault_point
 
 BOOK_DIR = "paper-broker"
 
@@ -75,25 +78,40 @@ class PaperBroker:
         waiting = [o for o in self.book.orders(open_only=True) if o.intent.decided_at < stamp]
         if waiting:
             with self.book.batch():
-                for order in waiting:
-                    self._fill(order, bar, stamp)
+                self._fill([(o.client_order_id, o.symbol, o.intent.quantity) for o in waiting], bar, stamp)
 
     # -- Broker -------------------------------------------------------------------
     def place(self, order: BrokerOrder) -> None:
-        """Accept the order; at ``close`` timing fill it now at this bar's close."""
+        """Accept one order (a burst of one)."""
+        self.place_many([order])
+
+    def place_many(self, orders: Sequence[BrokerOrder]) -> dict[str, str]:
+        """Accept a burst in one transaction of the book (all of it received, or none); nothing is ever refused.
+
+        At ``close`` timing the burst fills now, at this bar's close, priced by the fill model; at
+        ``next_open`` it waits for the next bar. An id the book already holds is refused with an
+        alert, as a real broker refuses a repeated order reference.
+        """
+        if not orders:
+            return {}
         bar = self._require_bar()
         stamp = utc_time(bar.timestamp)
-        intent = OrderIntent(order.client_order_id, self._run_name, stamp, order.symbol, order.quantity)
+        taken: list[tuple[str, str, float]] = []
         with self.book.batch():
-            if not self.book.record_intent(intent):  # the same order id twice: refused, as a real broker does
-                self.book.record_alert(f"duplicate client order id {order.client_order_id}: refused",
-                                       severity="critical", details={"duplicate": order.client_order_id}, time=stamp)  # fmt: skip
-                return
-            self._status(order.client_order_id, OrderStatus.SUBMITTED, stamp)
+            for order in orders:
+                cid = order.client_order_id
+                if not self.book.record_intent(OrderIntent(cid, self._run_name, stamp, order.symbol, order.quantity)):
+                    self.book.record_alert(f"duplicate client order id {cid}: refused", severity="critical",
+                                           details={"duplicate": cid}, time=stamp)  # fmt: skip
+                    continue
+                taken.append((cid, order.symbol, order.quantity))
+                fault_point("broker.mid_burst")  # a kill here rolls the whole burst back: the book never had it
             if self.execution.fill_lag == 0:
-                record = self.book.order(order.client_order_id)
-                assert record is not None
-                self._fill(record, bar, stamp)
+                self._fill(taken, bar, stamp)  # received and filled at once: it never rests as SUBMITTED
+            else:
+                for cid, symbol, quantity in taken:
+                    self._status(cid, symbol, quantity, OrderStatus.SUBMITTED, stamp)
+        return {}
 
     def cancel(self, client_order_id: str) -> None:
         """Cancel an order still waiting for its fill."""
@@ -102,7 +120,8 @@ class PaperBroker:
             return
         # before the first bar (a restart that finds the run halted): stamped with the order's last update
         stamp = utc_time(self._bar.timestamp) if self._bar is not None else record.updated_at
-        self._status(client_order_id, OrderStatus.CANCELLED, stamp, "cancelled on request")
+        self._status(client_order_id, record.symbol, record.intent.quantity, OrderStatus.CANCELLED, stamp,
+                     "cancelled on request", filled=record.filled)  # fmt: skip
 
     def updates(self) -> list[OrderState | Execution]:
         """What happened since the last call."""
@@ -127,30 +146,31 @@ class PaperBroker:
         return [_execution(f) for f in self.book.fills()]
 
     # -- internals -----------------------------------------------------------------
-    def _fill(self, order: OrderRecord, bar: BarRow, stamp: dt.datetime) -> None:
-        reference = bar.values.get(self.execution.price_field)
-        a = self.index.get(order.symbol)
-        price = np.nan if reference is None or a is None else float(reference[a])
-        if not np.isfinite(price):
-            reason = f"no {self.execution.price_field.value} price at the fill bar"
-            self._status(order.client_order_id, OrderStatus.CANCELLED, stamp, reason)
+    def _fill(self, orders: list[tuple[str, str, float]], bar: BarRow, stamp: dt.datetime) -> None:
+        """Fill (client order id, symbol, quantity) orders at ``bar``'s price, as the backtest's venue would."""
+        if not orders:
             return
-        q = np.array([order.intent.quantity])
-        filled = self.execution.slippage.adjust(q, np.array([price]))
-        fees = self.execution.costs.fees(q, filled)
-        fill = FillRecord(f"paper-{order.client_order_id}", order.client_order_id, order.symbol, float(q[0]),
-                          float(filled[0]), float(fees[0]), stamp)  # fmt: skip
-        if self.book.record_fill(fill):
-            self._updates.append(_execution(fill))
-            record = self.book.order(order.client_order_id)
-            assert record is not None
-            self._updates.append(_state(record))
+        reference = bar.values.get(self.execution.price_field)
+        assets = [self.index.get(symbol) for _, symbol, _ in orders]
+        prices = np.array([np.nan if reference is None or a is None else reference[a] for a in assets], dtype=float)
+        quantities = np.array([q for _, _, q in orders], dtype=float)
+        ok, filled, fees = self.execution.fill_at(quantities, prices)
+        for i, (cid, symbol, quantity) in enumerate(orders):
+            if not ok[i]:
+                self._status(cid, symbol, quantity, OrderStatus.CANCELLED, stamp, self.execution.no_price_reason)
+                continue
+            fill = FillRecord(f"paper-{cid}", cid, symbol, float(quantities[i]), float(filled[i]), float(fees[i]),
+                              stamp)  # fmt: skip
+            if self.book.record_fill(fill):
+                self._updates.append(_execution(fill))
+                self._updates.append(OrderState(cid, symbol, quantity, OrderStatus.FILLED, quantity, time=stamp))
 
-    def _status(self, client_order_id: str, status: OrderStatus, stamp: dt.datetime, reason: str = "") -> None:
-        if self.book.record_order_update(OrderUpdate(client_order_id, status, stamp, reason=reason)):
-            record = self.book.order(client_order_id)
-            assert record is not None
-            self._updates.append(_state(record))
+    def _status(
+        self, cid: str, symbol: str, quantity: float, status: OrderStatus, stamp: dt.datetime, reason: str = "",
+        *, filled: float = 0.0,
+    ) -> None:  # fmt: skip
+        if self.book.record_order_update(OrderUpdate(cid, status, stamp, reason=reason)):
+            self._updates.append(OrderState(cid, symbol, quantity, status, filled, reason, time=stamp))
 
     def _require_bar(self) -> BarRow:
         if self._bar is None:
@@ -159,9 +179,10 @@ class PaperBroker:
 
 
 def _state(record: OrderRecord) -> OrderState:
+    """The broker's view of a book order (the paper broker has no order ids of its own: qt's id is the key)."""
     return OrderState(
         record.client_order_id, record.symbol, record.intent.quantity, record.status, record.filled, record.reason,
-        record.client_order_id, record.updated_at,
+        None, record.updated_at,
     )  # fmt: skip
 
 

@@ -13,11 +13,12 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from qt.enums import OrderStatus, TradingState
-from qt.live.broker import Broker, BrokerOrder, BrokerUnavailable, Execution, OrderState
+from qt.live.broker import Broker, BrokerOrder, Execution, OrderState
 from qt.live.guard import RiskGuard
 from qt.live.store import FillRecord, LiveStore, OrderIntent, OrderUpdate, client_order_id
 from qt.live.store.faults import fault_point
@@ -35,6 +36,15 @@ class _Sent:
     note: str
     misses: int = 0
     last_seen: float = 0.0
+
+
+class TradingView(Protocol):
+    """Where the router reads the trading state (qt.live.trading.TradingControl)."""
+
+    @property
+    def state(self) -> TradingState:
+        """ACTIVE, REDUCING or HALTED now."""
+        ...
 
 
 @dataclass
@@ -55,7 +65,8 @@ class RoutedVenue:
     symbols: tuple[str, ...]
     run_name: str
     settings: RouterSettings = field(default_factory=RouterSettings)
-    trading: TradingState = TradingState.ACTIVE
+    trading: TradingState = TradingState.ACTIVE  # a bare router's state; under a live node ``control`` owns it
+    control: TradingView | None = None  # the run's qt.live.trading.TradingControl: its state is read, never copied
     bar_time: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     last_prices: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _sent: dict[str, _Sent] = field(default_factory=dict)
@@ -75,9 +86,16 @@ class RoutedVenue:
 
     # -- ExecutionVenue ---------------------------------------------------------------
     def submit(self, orders: OrderBatch, t: int, notes: np.ndarray | None = None) -> None:
-        """Guard each order, store every intent (one transaction), then send; denied ones come with the next poll."""
+        """Guard each order, store every intent (one transaction), send the burst, store the acknowledgements.
+
+        Three steps, each durable before the next: the intents (one store transaction), the burst
+        (``place_many``: one transaction of a paper book), the acknowledgements (one store
+        transaction). A kill between them leaves intents the broker has all or none of (per order
+        at IB); recovery marks those it never received NOT_SENT and the others SUBMITTED.
+        Denied orders come back with the next poll.
+        """
         denied: list[tuple[int, float, str]] = []
-        to_send: list[tuple[str, str, float]] = []
+        to_send: list[BrokerOrder] = []
         with self.store.batch():
             positions = self.store.positions()  # once per burst: only fills (in poll) change them
             for i, (a, q) in enumerate(zip(orders.assets.tolist(), orders.quantities.tolist(), strict=True)):
@@ -88,20 +106,21 @@ class RoutedVenue:
                 if send is not None:
                     to_send.append(send)
         fault_point("router.after_intent")
+        refused = self.broker.place_many(to_send) if to_send else {}
+        now = time.monotonic()
         sent = []
-        for cid, symbol, quantity in to_send:
-            try:
-                self.broker.place(BrokerOrder(cid, symbol, quantity))
-            except BrokerUnavailable as exc:  # disconnected or read-only: qt's refusal, never sent
-                self.store.record_order_update(OrderUpdate(cid, OrderStatus.DENIED, self.bar_time, reason=str(exc)))
-                denied.append((self._sent[cid].asset, quantity, str(exc)))
+        for order in to_send:
+            cid = order.client_order_id
+            if cid in refused:  # disconnected or read-only: qt's refusal, never sent
+                denied.append((self._sent[cid].asset, order.quantity, refused[cid]))
                 continue
             sent.append(cid)
             self._unacked[cid] = self._sent[cid]
-            self._sent[cid].last_seen = time.monotonic()
-            fault_point("router.mid_burst")
+            self._sent[cid].last_seen = now
         fault_point("router.after_submit")
         with self.store.batch():
+            for cid, reason in refused.items():
+                self.store.record_order_update(OrderUpdate(cid, OrderStatus.DENIED, self.bar_time, reason=reason))
             for cid in sent:
                 self.store.record_order_update(OrderUpdate(cid, OrderStatus.SUBMITTED, self.bar_time))
         if denied:
@@ -169,28 +188,29 @@ class RoutedVenue:
     # -- internals --------------------------------------------------------------------
     def _admit(
         self, asset: int, quantity: float, t: int, note: str, positions: dict[str, float]
-    ) -> tuple[str | None, tuple[str, str, float] | None]:
+    ) -> tuple[str | None, BrokerOrder | None]:
         """(denial reason, order to send) for one order; its intent is stored here, before anything is sent."""
         symbol = self.symbols[asset]
         n = self._intents.get(symbol, 0)
         self._intents[symbol] = n + 1
         cid = client_order_id(self.run_name, self.bar_time, symbol, n)
         self._sent[cid] = _Sent(t, asset, note)
-        known = self.store.order(cid)
-        if known is not None:
+        if not self.store.record_intent(OrderIntent(cid, self.run_name, self.bar_time, symbol, quantity,
+                                                    intent_number=n)):  # fmt: skip
+            known = self.store.order(cid)  # stored before a restart: resume it
+            assert known is not None
             return self._resume(cid, known.status, known.reason, symbol, quantity)
         price = float(self.last_prices[asset]) if self.last_prices.size else float("nan")
-        position = positions.get(symbol, 0.0)
-        reason = self.guard.check(quantity, position, price, price, self.trading)
-        self.store.record_intent(OrderIntent(cid, self.run_name, self.bar_time, symbol, quantity, intent_number=n))
+        trading = self.control.state if self.control is not None else self.trading
+        reason = self.guard.check(quantity, positions.get(symbol, 0.0), price, price, trading)
         if reason is not None:
             self.store.record_order_update(OrderUpdate(cid, OrderStatus.DENIED, self.bar_time, reason=reason))
             return reason, None
-        return None, (cid, symbol, quantity)
+        return None, BrokerOrder(cid, symbol, quantity)
 
     def _resume(
         self, cid: str, status: OrderStatus, reason: str, symbol: str, quantity: float
-    ) -> tuple[str | None, tuple[str, str, float] | None]:
+    ) -> tuple[str | None, BrokerOrder | None]:
         """An id already stored (a decision resumed after a restart): send only what provably never left."""
         if status is OrderStatus.DENIED:
             return reason or "denied", None
@@ -198,7 +218,7 @@ class RoutedVenue:
             msg = f"order {cid} was stored but never reached the broker before the restart; sending it now, once"
             self.store.record_alert(msg, time=self.bar_time)
             log.warning(msg)
-            return None, (cid, symbol, quantity)
+            return None, BrokerOrder(cid, symbol, quantity)
         return None, None
 
     def _book_fill(
@@ -222,6 +242,8 @@ class RoutedVenue:
 
     def _book_state(self, news: OrderState, ended: dict[tuple[int, str], list[tuple[int, float, str]]]) -> None:
         self._unacked.pop(news.client_order_id, None)
+        if news.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.SUBMITTED):
+            return  # fills come as executions; other states change nothing here
         record = self.store.order(news.client_order_id)
         if record is None:
             return  # a foreign order: reported by reconciliation, never touched
@@ -238,7 +260,7 @@ class RoutedVenue:
             if changed and sent is not None:
                 rest = record.intent.quantity - record.filled
                 ended.setdefault((sent.t, news.status.value), []).append((sent.asset, rest, reason))
-        elif news.status is OrderStatus.SUBMITTED and news.broker_order_id:
+        elif news.broker_order_id and news.broker_order_id != record.broker_order_id:  # SUBMITTED: the broker's id
             self.store.record_order_update(
                 OrderUpdate(news.client_order_id, OrderStatus.SUBMITTED, self.bar_time,
                             broker_order_id=news.broker_order_id)

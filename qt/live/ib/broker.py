@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from qt.enums import OrderStatus
 from qt.live.broker import BrokerOrder, BrokerUnavailable, Execution, OrderState
 from qt.live.ib.config import IBSettings
 from qt.live.ib.pacing import Pacer
+from qt.live.store.faults import fault_point
 
 log = logging.getLogger("qt")
 
@@ -197,6 +198,18 @@ class IBBroker:
             self._placed[order.client_order_id] = self.ib.placeOrder(contract, ib_order)
 
         self.pacer.submit(f"place:{order.client_order_id}", send)
+
+    def place_many(self, orders: Sequence[BrokerOrder]) -> dict[str, str]:
+        """Send a burst order by order (IB takes one message per order); those refused as unavailable, with why."""
+        refused: dict[str, str] = {}
+        for order in orders:
+            try:
+                self.place(order)
+            except BrokerUnavailable as exc:
+                refused[order.client_order_id] = str(exc)
+            else:
+                fault_point("broker.mid_burst")
+        return refused
 
     def cancel(self, client_order_id: str) -> None:
         """Ask to cancel one order (paced); while disconnected, the cancel goes out after the reconnect."""
