@@ -102,7 +102,7 @@ class PaperBroker:
                 cid = order.client_order_id
                 if not self.book.record_intent(OrderIntent(cid, self._run_name, stamp, order.symbol, order.quantity)):
                     self.book.record_alert(f"duplicate client order id {cid}: refused", severity="critical",
-                                           details={"duplicate": cid}, time=stamp)  # fmt: skip
+                                           order=cid, time=stamp)  # fmt: skip
                     continue
                 taken.append((cid, order.symbol, order.quantity))
                 fault_point("broker.mid_burst")  # a kill here rolls the whole burst back: the book never had it
