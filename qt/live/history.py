@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from qt.data.panel import BarPanel
 from qt.enums import Field
+
+
+class Arrival(StrEnum):
+    """How a bar reached the run: live, or after a restart from the feed's history (``qt.live.catchup``)."""
+
+    LIVE = "live"
+    MISSED = "missed"  # it passed while no qt process ran: marked at its true prices, no decision at it
+    RESTART = "restart"  # the last bar that passed while down: a decision due while down is made here, late
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,7 @@ class BarRow:
 
     timestamp: np.datetime64
     values: dict[Field, np.ndarray]
+    arrival: Arrival = Arrival.LIVE
 
 
 class _Seen(BarPanel):

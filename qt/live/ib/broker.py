@@ -18,13 +18,13 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from qt.enums import OrderStatus
 from qt.live.broker import BrokerOrder, BrokerUnavailable, Execution, OrderState
 from qt.live.ib.config import IBSettings
 from qt.live.ib.pacing import Pacer
+from qt.live.namespace import in_namespace
 from qt.live.store.faults import fault_point
 
 log = logging.getLogger("qt")
@@ -72,8 +72,13 @@ class IBBroker:
         symbols: Iterable[str],
         stored_max_id: int | None = None,
         intents: Callable[[str], float | None] = lambda client_order_id: None,
+        run_name: str | None = None,
     ) -> None:
-        """``intents``: the quantity qt asked for under a client order id (the store's), for whole-share remainders."""
+        """``intents``: the quantity qt asked for under a client order id (the store's), for whole-share remainders.
+
+        ``run_name``: this run's client-order-id namespace; executions outside it (another run or program on
+        the account) are foreign: kept in ``foreign``, never handed to the router as this run's fills.
+        """
         self.ib = ib
         self.settings = settings
         self.symbols = tuple(symbols)
@@ -93,6 +98,8 @@ class IBBroker:
         self._rounded: dict[str, float] = {}  # client order id -> shares asked, when fewer (whole) shares were sent
         self._remainders: set[str] = set()  # orders whose sub-share remainder was reported cancelled
         self._done_shares: dict[str, float] = {}  # client order id -> shares executed so far (this process)
+        self.run_name = run_name
+        self.foreign: dict[str, Execution] = {}  # exec id -> an execution of another owner on the account
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
@@ -270,6 +277,14 @@ class IBBroker:
         """Every execution the gateway reported since the connection synchronized."""
         return [_execution(f) for f in self.ib.fills()]
 
+    def ours(self, ref: str | None) -> bool:
+        """Whether an order reference is this run's: placed by this process, stored, or in its namespace."""
+        if not ref:
+            return False
+        if ref in self._placed or ref in self._queued or self._intents(ref) is not None:
+            return True
+        return self.run_name is not None and in_namespace(self.run_name, ref)
+
     # -- internals ----------------------------------------------------------------------
     def _new_id(self) -> int:
         oid = max(self._next_id, self.ib.client.getReqId())
@@ -334,9 +349,12 @@ class IBBroker:
             return
         self._emitted.add(exec_id)
         execution = _execution(fill)
-        ref = execution.client_order_id
-        if ref is not None and ref not in self._placed and self._intents(ref) is None:
-            execution = replace(execution, client_order_id=None)  # not qt's order: an external fill
+        if not self.ours(execution.client_order_id):
+            if exec_id not in self.foreign:  # another owner's (reconciliation explains the positions they make)
+                self.foreign[exec_id] = execution
+                log.info("IB: execution %s of order %r is not this run's: reported, not booked", exec_id,
+                         execution.client_order_id)  # fmt: skip
+            return
         self._updates.append(execution)
         cid = execution.client_order_id or ""
         done = self._done_shares[cid] = self._done_shares.get(cid, 0.0) + abs(execution.quantity)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from qt.enums import Field
-from qt.live.history import BarRow
+from qt.live.history import Arrival, BarRow
 from qt.live.ib.broker import IBBroker, utc
 from qt.live.ib.config import IBSettings
 
@@ -90,6 +90,25 @@ class IBFeed:
             self.last_date = days[-1]
         return out
 
+    def catch_up(self, rows: list[BarRow], recorded_until: np.datetime64 | None) -> list[BarRow]:
+        """Split warm-up ``rows`` at the last bar the run recorded: the history before it; the rest is queued.
+
+        The bars after ``recorded_until`` passed while no qt process ran: ``bars()`` yields them first,
+        flagged MISSED (the last one RESTART), so the driver marks each at its true price (``qt.live.catchup``).
+        """
+        if recorded_until is None:
+            return rows
+        until = np.datetime64(recorded_until, "us")
+        history = [r for r in rows if r.timestamp <= until]
+        missed = [r for r in rows if r.timestamp > until]
+        for k, row in enumerate(missed):
+            arrival = Arrival.RESTART if k == len(missed) - 1 else Arrival.MISSED
+            self._queue.put_nowait(BarRow(row.timestamp, row.values, arrival))
+        if missed:
+            log.warning("IB: %d bars passed while qt was down (%s .. %s): fetched from IB's history, marked at their "
+                        "prices", len(missed), str(missed[0].timestamp)[:10], str(missed[-1].timestamp)[:10])  # fmt: skip
+        return history
+
     # -- live -------------------------------------------------------------------------------
     def subscribe(self) -> None:
         """Real-time bars for every symbol (again after a reconnect: a disconnect drops subscriptions)."""
@@ -107,7 +126,17 @@ class IBFeed:
         self._subscriptions.append(bars)
 
     def close(self) -> None:
-        """End ``bars()``."""
+        """End ``bars()``; cancel the real-time subscriptions, queued subscription requests and session timers."""
+        self.broker.pacer.withdraw_prefix("bars:")
+        for session in self._open.values():
+            if session.timer is not None:
+                session.timer.cancel()
+        self._open.clear()
+        for bars in self._subscriptions:
+            bars.updateEvent -= self._on_bars
+            if self.ib.isConnected():
+                self.ib.cancelRealTimeBars(bars)
+        self._subscriptions = []
         self._queue.put_nowait(None)
 
     async def bars(self) -> AsyncIterator[BarRow]:
@@ -117,6 +146,8 @@ class IBFeed:
             if bar is None:
                 return
             yield bar
+            if bar.arrival is not Arrival.LIVE:
+                continue  # a bar that passed while qt was down is not one of the live bars counted
             self.live_bars += 1
             if self.settings.stop_after_bars is not None and self.live_bars >= self.settings.stop_after_bars:
                 return

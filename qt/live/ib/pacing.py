@@ -88,6 +88,10 @@ class Pacer:
         """Keys still queued, oldest first."""
         return [j.key for j in self._queue]
 
+    def withdraw_prefix(self, prefix: str) -> list[str]:
+        """Remove every queued key starting with ``prefix``; the keys removed."""
+        return [k for k in self.waiting() if k.startswith(prefix) for _ in self.withdraw(k)]
+
     def withdraw(self, key: str | None = None) -> list[str]:
         """Remove ``key`` (or everything) from the queue; the keys removed."""
         gone = [j.key for j in self._queue if key is None or j.key == key]
