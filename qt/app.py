@@ -60,6 +60,8 @@ class SweepOutcome:
         return cls(sweep_dir, len(runs), len(failed), first)
 
 
+_SCRUBBED: set[str] = set()  # sweep folders whose multirun.yaml this process has masked
+
 SWEEP_OUTCOMES: list[
     SweepOutcome
 ] = []  # filled after each sweep of this process (qt.cli turns "all failed" into exit 2)
@@ -127,8 +129,9 @@ def main(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        if multirun:
+        if multirun and str(hydra_cfg.sweep.dir) not in _SCRUBBED:  # once per sweep and process, not per run
             scrub_sweep_config(Path(hydra_cfg.sweep.dir))
+            _SCRUBBED.add(str(hydra_cfg.sweep.dir))
         save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
         task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
         check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
@@ -163,12 +166,22 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     settings = ReportSettings.from_config(cfg)
     reporters = build_reporters(cfg)
     benchmark = _benchmark(cfg)
+    options: dict[str, Any] = {}
     if OmegaConf.select(cfg, "validation") is not None:
         from qt.runs.walk_forward import run_walk_forward as run_backtest
     elif OmegaConf.select(cfg, "mode") == "live":  # the mode group chooses the driver
         from qt.runs.live import run_live as run_backtest
+    else:
+        options["lean"] = multirun and settings.sweep_outputs == "lean"
     with bar_progress("backtest", enabled=settings.progress and not multirun) as progress:
-        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress)
+        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress, **options)
+    sharpe = summary.metrics.get("sharpe")
+    if options.get("lean"):
+        if benchmark is None and _ranked_by_metrics(cfg, settings.sort_by, summary.metrics):
+            return float(sharpe) if sharpe is not None else None  # lean: the leaderboard needs nothing more
+        from qt.runs.backtest import complete
+
+        complete(summary)  # the ranking metric (or the benchmark) needs the full analytics
     with phase("tearsheet", enabled=settings.progress and not multirun):
         evaluation = evaluate_run(
             summary.run_dir,
@@ -180,8 +193,13 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     report = run_report(summary, evaluation.performance.summary, evaluation.tearsheet)
     # inside a sweep nothing is sent per run: the leaderboard callback reports the sweep once
     dispatch(reporters, report, timeout=settings.timeout, network=not multirun, local=not multirun)
-    sharpe = summary.metrics.get("sharpe")
     return float(sharpe) if sharpe is not None else None
+
+
+def _ranked_by_metrics(cfg: DictConfig, sort_by: str, metrics: dict[str, Any]) -> bool:
+    """Whether the sweep ranks its runs (report.sort_by, an Optuna objective) by keys of metrics.json alone."""
+    objective = OmegaConf.select(cfg, "objective", default="sharpe")
+    return sort_by in metrics and (objective is None or str(objective) in metrics)
 
 
 def _benchmark_check(benchmark: str | None) -> Callable[[Any], object] | None:

@@ -64,8 +64,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``qt`` console script."""
+    """Entry point of the ``qt`` console script; Ctrl-C ends any command with one line and exit 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
+
+
+def interrupted(exc: KeyboardInterrupt, what: str = "") -> int:
+    """Print one line for Ctrl-C (the sweep's own account when it gave one) and return 130; QT_DEBUG=1 re-raises."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while exiting adds no traceback
+    if os.environ.get("QT_DEBUG") == "1":
+        raise exc
+    message = str(exc).strip() or f"interrupted: {what or 'stopped'} (Ctrl-C); results are written only when complete"
+    print(message, file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--debug":
         os.environ["QT_DEBUG"] = "1"
@@ -84,6 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _interrupted_run() -> str:
+    """``the run in DIR stopped before writing its results`` for a single run, else empty."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return f"the run in {HydraConfig.get().runtime.output_dir} stopped before writing its results"
+    except Exception:
+        return ""
+    return ""
+
+
 def _subcommand(name: str, rest: list[str]) -> int:
     """Parse ``rest`` with the subcommand's own arguments and run it; errors become one line (see ``fail``)."""
     module_name, help_text = SUBCOMMANDS[name]
@@ -96,6 +130,8 @@ def _subcommand(name: str, rest: list[str]) -> int:
         return 0
     try:
         return int(module.run(args))
+    except KeyboardInterrupt as exc:
+        return interrupted(exc, f"qt {name} stopped")
     except Exception as exc:
         return fail(exc)
 
@@ -141,6 +177,8 @@ def _run(hydra_args: list[str]) -> int:
     app.SWEEP_OUTCOMES.clear()
     try:
         app.main()
+    except KeyboardInterrupt as exc:
+        return interrupted(exc, _interrupted_run())
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception as exc:

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """RUN_DIR, --out."""
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run's directory (with manifest.json)")
     parser.add_argument("--out", type=Path, default=None, help="where to rerun (default: RUN_DIR-rerun-N beside it)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="a lean sweep run: run it again and add its full files (weights, orders, fills, decisions, "
+        "performance.json, tearsheet) into RUN_DIR, after checking the recorded ones come out byte-identical",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_json(original / "manifest.json")
     if not manifest:
         raise QtError(f"{original}: no manifest.json; pass a finished run's directory such as outputs/DATE/TIME")
+    if args.full:
+        return _full(original)
     overrides = manifest.get("overrides")
     if overrides is None:
         raise QtError(f"{original}/manifest.json has no 'overrides' (written by an older qt); run it again by hand")
@@ -63,6 +71,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if lines[0] == "identical" else 1
 
 
+def _full(run_dir: Path) -> int:
+    """Materialize a lean run's full files in place (0), or say it already has them (0)."""
+    from qt.sweeps.materialize import is_lean, rerun_full
+
+    if (run_dir / "weights.parquet").is_file() and not is_lean(run_dir):
+        print(f"{run_dir}: already has its full files")
+        return 0
+    added = rerun_full(run_dir)
+    print(f"rerun: {run_dir} (equity.parquet and metrics.json came out byte-identical)")
+    print(f"added: {', '.join(added) if added else 'nothing'}")
+    return 0
+
+
 def compare(original: Path, fresh: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """``identical`` (noting inputs that changed without changing results), or what changed and what differs."""
     inputs = input_changes(old, new)
@@ -78,7 +99,7 @@ def input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if not out and old.get("data_fingerprint") != new.get("data_fingerprint"):
         out.append(f"data (panel fingerprint {old.get('data_fingerprint')} -> {new.get('data_fingerprint')})")
     versions_a, versions_b = old.get("versions") or {}, new.get("versions") or {}
-    for pkg in sorted(versions_a.keys() | versions_b.keys()):
+    for pkg in sorted(versions_a.keys() & versions_b.keys()):  # a package one run never imported is no change
         if versions_a.get(pkg) != versions_b.get(pkg):
             out.append(f"package {pkg} {versions_a.get(pkg)} -> {versions_b.get(pkg)}")
     if old.get("git_commit") != new.get("git_commit"):

@@ -170,19 +170,28 @@ def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) 
     """
     folder = run_dir / ".hydra"
     folder.mkdir(parents=True, exist_ok=True)
-    hydra_raw = _mask(OmegaConf.to_container(hydra_cfg, resolve=False), keep_env=True)
+    hydra_raw = _mask(OmegaConf.to_container(hydra_cfg, resolve=False, enum_to_str=True), keep_env=True)
     task = OmegaConf.to_container(hydra_cfg.hydra.overrides.task, resolve=False)  # never resolve a user's ${...}
     overrides = [mask_override(str(o)) for o in (task if isinstance(task, list) else [])]
     if isinstance(hydra_raw, dict):
         hydra_raw["hydra"]["overrides"]["task"] = overrides
         hydra_raw["hydra"]["job"]["override_dirname"] = mask_dirname(str(hydra_raw["hydra"]["job"]["override_dirname"]))
     files = {
-        "config.yaml": _mask(OmegaConf.to_container(task_cfg, resolve=False), keep_env=True),
+        "config.yaml": _mask(OmegaConf.to_container(task_cfg, resolve=False, enum_to_str=True), keep_env=True),
         "hydra.yaml": hydra_raw,
         "overrides.yaml": overrides,
     }
     for name, content in files.items():
-        OmegaConf.save(OmegaConf.create(content), folder / name)
+        _save_yaml(content, folder / name)
+
+
+def _save_yaml(content: Any, path: Path) -> None:
+    """``OmegaConf.save(OmegaConf.create(content))``'s bytes, without building a config first (a sweep saves per run)."""
+    import yaml
+    from omegaconf._utils import get_omega_conf_dumper
+
+    text = yaml.dump(content, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=get_omega_conf_dumper())
+    path.write_text(text, encoding="utf-8")
 
 
 def mask_dirname(dirname: str, item_sep: str = ",") -> str:

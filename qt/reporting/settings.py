@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
@@ -31,6 +31,7 @@ class ReportSettings(BaseModel):
     log_scale: bool = False
     timeout: PositiveFloat = 10.0
     progress: bool = True
+    sweep_outputs: Literal["lean", "full"] = "lean"  # a sweep's runs: equity+metrics+manifest, or every file
     reporters: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -32,6 +32,7 @@ RESULT_FILES = (
     "metrics.json",
     "manifest.json",
 )
+LEAN_FILES = ("equity.parquet", "metrics.json", "manifest.json")  # a sweep's run by default: enough to rank and PBO
 STAGING = ".partial"
 
 
@@ -41,8 +42,13 @@ def write_run(
     metrics: Mapping[str, Any],
     manifest: Mapping[str, Any],
     extra_json: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> None:
-    """Write every result file of a run atomically (as a set) into ``run_dir`` (plus ``extra_json`` files)."""
+    """Write every result file of a run atomically (as a set) into ``run_dir`` (plus ``extra_json`` files).
+
+    ``only`` keeps just the files it names (``LEAN_FILES`` for a sweep's lean run).
+    """
     writers: dict[str, Callable[[Path], None]] = {
         "equity.parquet": lambda p: _write_parquet(equity_table(result), p),
         "weights.parquet": lambda p: _write_parquet(weights_table(result), p),
@@ -55,6 +61,8 @@ def write_run(
     }
     for name, data in (extra_json or {}).items():
         writers[name] = functools.partial(_write_extra, data)
+    if only is not None:
+        writers = {name: w for name, w in writers.items() if name in only}
     write_atomically(run_dir, writers)
 
 
@@ -214,5 +222,9 @@ def events_table(result: RunResult) -> pa.Table:
     )
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """One result table as zstd-compressed Parquet (the format of every result file)."""
     pq.write_table(table, path, compression="zstd")
+
+
+_write_parquet = write_parquet

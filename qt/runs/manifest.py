@@ -75,15 +75,46 @@ def package_versions() -> dict[str, str | None]:
     for pkg, module in PACKAGES.items():
         if module not in sys.modules:
             continue
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
+        if pkg not in _VERSIONS:  # a version is looked up once per process (the loaded code cannot change)
+            try:
+                _VERSIONS[pkg] = version(pkg)
+            except PackageNotFoundError:
+                _VERSIONS[pkg] = None
+        out[pkg] = _VERSIONS[pkg]
     return out
 
 
+_VERSIONS: dict[str, str | None] = {}
+_GIT: dict[str, dict[str, Any]] = {}  # sweep folder -> git state at the sweep's first run in this process
+_SHA: dict[tuple[str, int, int, bool], str] = {}  # (path, size, mtime_ns, full) -> digest
+
+
 def git_changes() -> dict[str, Any]:
-    """``git_dirty``: uncommitted changes to tracked files; ``git_diff``: SHA-256 of that diff (None outside git)."""
+    """``git_dirty``: uncommitted changes to tracked files; ``git_diff``: SHA-256 of that diff (None outside git).
+
+    Inside a sweep it is read once per process (the sweep's runs share one checkout state).
+    """
+    sweep = _sweep_dir()
+    if sweep is not None and sweep in _GIT:
+        return dict(_GIT[sweep])
+    found = _git_changes()
+    if sweep is not None:
+        _GIT[sweep] = found
+    return dict(found)
+
+
+def _sweep_dir() -> str | None:
+    """The sweep folder of the running multirun job, else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    return str(hydra.sweep.dir) if hydra.mode == RunMode.MULTIRUN else None
+
+
+def _git_changes() -> dict[str, Any]:
     try:
         out = subprocess.run(
             ["git", "-C", str(ROOT), "diff", "HEAD", "--binary"], capture_output=True, timeout=10, check=False
@@ -126,6 +157,14 @@ def _collect(node: Any, out: list[Path], key: str = "") -> None:
 
 def file_sha256(path: Path, *, full: bool = True) -> str:
     """SHA-256 of the file's bytes, or (``full=False``) of its size, mtime and first and last MiB."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, full)
+    if key not in _SHA:  # a file read by every run of a sweep is hashed once per process
+        _SHA[key] = _file_sha256(path, full=full)
+    return _SHA[key]
+
+
+def _file_sha256(path: Path, *, full: bool) -> str:
     size = path.stat().st_size
     if full or size <= 2 << 20:
         with path.open("rb") as fh:

@@ -1,0 +1,90 @@
+"""``hydra/launcher=joblib``: a sweep's runs on warm joblib (loky) worker processes of this machine.
+
+Hydra's joblib launcher with what a research sweep needs: the workers are started once
+and keep their imports, Hydra's state, composed configs (qt.sweeps.compose) and loaded
+data (qt.data.sources.memo) from run to run; with more than one worker each uses one
+BLAS thread (qt.sweeps.workers); Ctrl-C abandons the running runs (their workers are
+stopped) and the sweeper writes the leaderboard of the finished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
+from omegaconf import DictConfig, open_dict
+
+log = logging.getLogger(__name__)
+_STATE: dict[str, Any] = {"token": None}  # in a worker: the sweep whose Hydra state is set
+
+
+class JoblibLauncher(HydraJoblibLauncher):
+    """Runs a sweep's jobs with ``joblib.Parallel`` (options as Hydra's joblib launcher: ``hydra.launcher.n_jobs``...)."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """Run the jobs on the workers; their results in job order."""
+        from joblib import Parallel, delayed
+
+        from qt.sweeps.workers import joblib_workers, pin_blas_threads
+
+        setup_globals()
+        assert self.config is not None and self.task_function is not None and self.hydra_context is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        options = dict(self.joblib)
+        options["backend"] = "loky"  # the threading backend cannot run Hydra jobs
+        process_joblib_cfg(options)
+        pin_blas_threads(joblib_workers(options.get("n_jobs", -1), len(job_overrides)).count)
+        log.info(
+            "Joblib.Parallel(%s) is launching %d jobs",
+            ",".join(f"{k}={v}" for k, v in options.items()),
+            len(job_overrides),
+        )
+        for idx, overrides in enumerate(job_overrides):
+            log.info("\t#%d : %s", initial_job_idx + idx, " ".join(filter_overrides(overrides)))
+        token = str(getattr(self.hydra_context.config_loader, "token", id(self)))
+        state = Singleton.get_state()
+        runs = Parallel(**options)(
+            delayed(_execute)(
+                initial_job_idx + idx, overrides, self.hydra_context, self.config, self.task_function, state, token
+            )
+            for idx, overrides in enumerate(job_overrides)
+        )
+        return list(runs)
+
+
+def _execute(
+    idx: int,
+    overrides: Sequence[str],
+    hydra_context: HydraContext,
+    config: DictConfig,
+    task_function: TaskFunction,
+    singleton_state: dict[Any, Any],
+    token: str,
+) -> JobReturn:
+    """In a worker: one job (Hydra's state is set once per worker and sweep, not per job)."""
+    if _STATE["token"] != token:
+        setup_globals()
+        Singleton.set_state(singleton_state)
+        _STATE["token"] = token
+    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+        sweep_config.hydra.job.num = idx
+    HydraConfig.instance().set_config(sweep_config)
+    return run_job(
+        hydra_context=hydra_context,
+        config=sweep_config,
+        task_function=task_function,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
