@@ -80,6 +80,9 @@ def _problems(node: Any, raw: Any, allowed: tuple[str, ...], names: NameRegistry
     except ConfigError as exc:
         return [Problem(("_target_",), str(exc).removeprefix(f"{exc.key}: "), resolved["_target_"])]
     problems: list[Problem] = []
+    if "rebalance" not in resolved and "rebalance" in (getattr(target, "model_fields", None) or {}):
+        problems.append(Problem(("rebalance",), "missing: say when the strategy trades, e.g. rebalance: "
+                                "{_target_: qt.rebalancing.Calendar, frequency: monthly}"))  # fmt: skip
     kwargs: dict[str, Any] = {}
     for key, v in resolved.items():
         k = str(key)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
 from qt.data.panel import BarPanel
+from qt.data.sanity import check_price_jumps
 from qt.data.sources.base import DataSource
 from qt.engine.pipeline import DecisionPipeline
 from qt.errors import ConfigError
@@ -48,6 +49,7 @@ class Components:
         """
         s = self.settings
         panel = self.data.load().between(str(s.start) if s.start else None, str(s.end) if s.end else None)
+        check_price_jumps(panel, source=_source_name(self.data, panel))
         self.execution.check(panel)
         if check is not None:
             check(panel)
@@ -107,6 +109,12 @@ def build_components(cfg: DictConfig) -> Components:
         built["risk.sizing"],
         optional,
     )
+
+
+def _source_name(data: DataSource, panel: BarPanel) -> str:
+    """How error messages name the data: its file or folder when it has one, else the panel's name."""
+    path = getattr(data, "path", None)
+    return f"data.path {path}" if path else f"data ({panel.name})"
 
 
 def _example(key: str) -> str:

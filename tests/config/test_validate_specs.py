@@ -25,6 +25,7 @@ signals:
     params: {timeperiod: 14}
 combine: mom
 select: {rule: top_quantile, quantile: 0.2}
+rebalance: {_target_: qt.rebalancing.Calendar, frequency: monthly}
 """
 
 BROKEN = [
@@ -95,10 +96,13 @@ BROKEN = [
     ),
     (
         "nested forbidden _target_",
-        ("combine: mom\n", "rebalance: {_target_: subprocess.run}\ncombine: mom\n"),
+        (
+            "rebalance: {_target_: qt.rebalancing.Calendar, frequency: monthly}\n",
+            "rebalance: {_target_: subprocess.run}\n",
+        ),
         "strategy.rebalance._target_",
         "not under an allowed prefix",
-        12,
+        14,
     ),
     ("bad selection", ("quantile: 0.2}", "quantile: 1.5}"), "strategy.select.quantile", "must be <= 1, got 1.5", 13),
     ("unknown combine node", ("combine: mom\n", "combine: mo\n"), "strategy.combine", "unknown signal node 'mo'", 12),
@@ -207,3 +211,10 @@ def test_cache_options_compose(option):
 
     labeling = build(cfg.labeling, "labeling")
     assert labeling.horizon == 10 and labeling.profit_take == 2.0
+
+
+def test_a_spec_without_a_rebalance_rule_is_refused(tmp_path):
+    spec = GOOD.replace("rebalance: {_target_: qt.rebalancing.Calendar, frequency: monthly}\n", "")
+    errors = errors_of(write(tmp_path, spec))
+    assert [e.key for e in errors] == ["strategy.rebalance"]
+    assert "missing: say when the strategy trades" in errors[0].message

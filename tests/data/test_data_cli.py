@@ -126,3 +126,21 @@ def test_a_sweep_loads_and_validates_its_data_once_per_process(qt_cli, tmp_path)
     logs = [(sweep / str(n) / "run.log").read_text() for n in (0, 1)]
     assert "already loaded" not in logs[0] and "data prices: 300 bars x 4 assets" in logs[0]
     assert "data " + str(path) + ": already loaded and validated in this process" in logs[1]
+
+
+def test_a_csv_folder_of_parquet_files_says_what_it_holds(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "bars"
+    folder.mkdir()
+    (folder / "a.parquet").write_bytes(b"PAR1")
+    result = subprocess.run(
+        [sys.executable, "-m", "qt", "run", "data=csv", f"data.path={folder}", f"hydra.run.dir={tmp_path / 'r'}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "holds no .csv or .txt files (it has .parquet)" in result.stderr
+    assert "use data=parquet" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "r" / "equity.parquet").exists()

@@ -131,7 +131,7 @@ def test_qt_check_lookahead_names_a_leaky_plugin(tmp_path, qt_cli):
     )
     (tmp_path / "peeking.yaml").write_text(
         "_target_: pipeline\nsignals:\n  mom: {signal: momentum, lookback: 60, skip: 5}\n"
-        "  peek: {signal: peek}\ncombine: mom\n"
+        "  peek: {signal: peek}\ncombine: mom\nrebalance: {_target_: qt.rebalancing.Calendar, frequency: monthly}\n"
     )
     result = qt_cli("check", "lookahead", "strategy=peeking", "--samples", "3", env={"QT_STRATEGIES": str(tmp_path)})
     assert result.returncode == 1, result.stdout + result.stderr

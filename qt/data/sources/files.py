@@ -95,7 +95,14 @@ class _FileSource(BaseModel):
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in self.suffixes)
         if not files:
             kinds = " or ".join(self.suffixes)
-            raise DataError(f"{path}: the folder is empty: no {kinds} files in it")
+            others = sorted({p.suffix.lower() or p.name for p in path.iterdir() if not p.name.startswith(".")})
+            if not others:
+                raise DataError(f"{path}: the folder is empty: no {kinds} files in it")
+            hint = " (use data=parquet for Parquet files)" if ".parquet" in others else ""
+            raise DataError(
+                f"{path}: the folder holds no {kinds} files (it has {', '.join(others[:5])}); point data.path at a "
+                f"file or a folder of {kinds} files{hint}"
+            )
         frames = [self._frame(p, self._read_file(p), symbol=p.stem) for p in files]
         for frame in frames:
             frame["symbol"] = frame["symbol"].astype(object).astype("str")
