@@ -102,11 +102,13 @@ class BacktestEngine:
         *,
         state: SessionState | None = None,
         progress: Callable[[int, int], None] | None = None,
+        start: int = 0,
     ) -> RunResult:
         """Simulate every bar of ``panel`` given the strategy's precomputed ``scores`` (first axis: bars).
 
         ``state`` starts from a book other than all cash (e.g. the last window's, in walk-forward);
-        ``progress(done, total)`` is called after every bar.
+        ``progress(done, total)`` is called after every bar. ``start``: the first bar traded, as
+        ``live.start`` (earlier bars are history only: NAV stays at the starting capital).
         """
         self.pipeline.check(panel)
         session = self.session(panel, state)
@@ -121,7 +123,8 @@ class BacktestEngine:
         decisions: list[Decision] = []
         fills: list[FillBatch] = []
         events: list[RiskEvent] = []
-        for t in range(n):
+        nav[:start] = cash[:start] = capital
+        for t in range(start, n):
             step = session.step(
                 t, panel, scores[t], scheduled=bool(scheduled[t]), forced=bool(forced[t]), delisted=delistings.get(t)
             )
