@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qt.errors import QtError
+from qt.results.folder import is_sweep, read_manifest
 
 MISSING = "<absent>"
 
@@ -26,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the differences; 0 when configs, data and metrics are the same, else 1."""
     a, b = Path(args.run_a), Path(args.run_b)
     for d in (a, b):
-        if not d.is_dir():
-            raise QtError(f"{d}: no such directory; pass two run directories such as outputs/DATE/TIME")
+        if not d.is_dir() or not is_sweep(d):
+            read_manifest(d)  # a run, or one clear line saying this folder is not one
     if is_sweep(a) != is_sweep(b):
         raise QtError(f"{a} and {b}: compare two runs or two sweeps, not one of each")
     lines, same = diff_sweeps(a, b) if is_sweep(a) else diff_runs(a, b)
@@ -35,14 +36,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if same else 1
 
 
-def is_sweep(path: Path) -> bool:
-    """A sweep directory holds multirun.yaml or a leaderboard."""
-    return (path / "multirun.yaml").is_file() or (path / "leaderboard.parquet").is_file()
-
-
 def diff_runs(a: Path, b: Path) -> tuple[list[str], bool]:
     """Config keys, data, then metrics of two runs; and whether nothing differs."""
-    ma, mb = read_json(a / "manifest.json"), read_json(b / "manifest.json")
+    ma, mb = read_manifest(a), read_manifest(b)
     changes = config_changes(run_config(a, ma), run_config(b, mb))
     lines = [f"A: {a}", f"B: {b}", ""]
     lines += _config_lines(changes)

@@ -19,6 +19,7 @@ from typing import Any
 
 from qt.commands.diff import config_changes, data_changes, read_json
 from qt.errors import QtError
+from qt.results.folder import read_manifest
 
 SKIPPED = frozenset({"manifest.json", "run.log", ".hydra/hydra.yaml"})  # timings, log lines, the run directory
 LOCATION_DEPENDENT = frozenset({"tearsheet.html"})  # shows the run directory: compared with it masked
@@ -40,9 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Rerun, compare, print; 0 when identical, 1 when something changed."""
     original = Path(args.run_dir).resolve()
-    manifest = read_json(original / "manifest.json")
-    if not manifest:
-        raise QtError(f"{original}: no manifest.json; pass a finished run's directory such as outputs/DATE/TIME")
+    manifest = read_manifest(original)
     if args.full:
         return _full(original)
     overrides = manifest.get("overrides")
