@@ -7,6 +7,7 @@ execution ids) so what a client sees over the wire matches what it would see fro
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -139,10 +140,18 @@ class Broker:
     realized_pnl: float = 0.0
     _next_perm_id: int = 1_000_001
     _exec_seq: int = 0
+    #: Called after every change of the account (the gateway saves its ``--state`` file from it).
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def changed(self) -> None:
+        """Tell the listener the account changed (orders, executions, positions, cash or ids)."""
+        if self.on_change is not None:
+            self.on_change()
 
     def set_position(self, symbol: str, quantity: float, avg_cost: float) -> None:
         """Seed (or overwrite) a position, e.g. one held before the rehearsal starts."""
         self.positions[symbol] = BrokerPosition(float(quantity), float(avg_cost))
+        self.changed()
 
     def new_order(
         self,
@@ -178,6 +187,7 @@ class Broker:
         self._next_perm_id += 1
         self.orders[order_id] = order
         self.next_valid_id = max(self.next_valid_id, order_id + 1)
+        self.changed()
         return order
 
     def commission(self, shares: float, price: float) -> float:
@@ -212,6 +222,7 @@ class Broker:
             realized_pnl=realized,
         )
         self.executions.append(execution)
+        self.changed()
         return execution
 
     def finish(self, order: SimOrder, status: str, completed_status: str, time: datetime | None = None) -> None:
@@ -219,6 +230,7 @@ class Broker:
         order.status = status
         order.completed_status = completed_status
         order.completed_time = (time or datetime.now(UTC)).strftime("%Y%m%d %H:%M:%S UTC")
+        self.changed()
 
     def working_orders(self) -> list[SimOrder]:
         """Orders that can still fill, by order id."""

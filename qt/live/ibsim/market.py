@@ -92,6 +92,16 @@ class MarketReplay:
         self._last.clear()
         return True
 
+    def seek(self, when: datetime) -> bool:
+        """Put the cursor on the bar stamped ``when`` (a clock kept across restarts); False if no bar has that time."""
+        stamps = self.panel.timestamps.astype("datetime64[us]").astype(np.int64)
+        hits = np.flatnonzero(stamps == int(when.timestamp() * 1_000_000))
+        if len(hits) == 0:
+            return False
+        self.cursor = int(hits[0])
+        self._last.clear()
+        return True
+
     def history(self, symbol: str, end_text: str, duration: str, bar_size: str) -> list[tuple[datetime, Bar]]:
         """Daily bars of ``symbol`` in (end - duration, end], never past the cursor."""
         if bar_size.strip().lower() not in {"1 day", "1 d"}:

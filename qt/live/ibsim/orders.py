@@ -113,6 +113,7 @@ async def _work(gw: GatewaySimulator, order: SimOrder, action: OrderAction) -> N
     if order.is_done:
         return
     order.status = "Submitted"
+    gw.broker.changed()
     notify(gw, order, open_order=True)
     if action.drop_connections:
         await gw.drop_connections()
@@ -188,6 +189,7 @@ def _modify(gw: GatewaySimulator, order: SimOrder, d: dict[str, str]) -> None:
         order.quantity = quantity
     if order.order_type == "LMT" and limit is not None and limit > 0:
         order.limit_price = limit
+    gw.broker.changed()
     notify(gw, order, open_order=True)
     _work_one(gw, order)
 

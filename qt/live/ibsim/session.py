@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 from qt.live.ibsim.wire import encode
 
@@ -27,6 +28,8 @@ class Session:
         self.live_history: dict[int, str] = {}
         self.market_data: dict[int, str] = {}
         self._write_limit = write_limit
+        #: Called with (session number, client id, fields) for every message sent (the ``--record`` file).
+        self.on_send: Callable[[int, int | None, list[object]], None] | None = None
         self._arrivals: deque[float] = deque()
 
     def over_rate(self, limit: int) -> bool:
@@ -46,6 +49,8 @@ class Session:
         """Queue one message; a client that stops reading is disconnected instead of buffering without end."""
         if self.writer.is_closing():
             return
+        if self.on_send is not None:
+            self.on_send(self.number, self.client_id, fields)
         self.writer.write(encode(fields))
         if self.writer.transport.get_write_buffer_size() > self._write_limit:
             log.warning("ib-gateway: session %d stopped reading; closing it", self.number)

@@ -3,7 +3,9 @@
 It is a paper broker for rehearsals (``qt ib-gateway``) and for tests (in-process on port 0):
 broker state (``Broker``) outlives client sessions, orders are answered as the per-test
 ``Script`` says, bars come from a qt ``BarPanel`` replayed bar by bar, and every message
-received is kept in ``record``. No socket operation waits without a timeout.
+received is kept in ``record``. No socket operation waits without a timeout. With ``state_file``
+the account (and the replay clock) is kept on disk across simulator processes; with
+``record_file`` every message received and sent is appended to a JSON-lines file.
 
 Examples
 --------
@@ -24,6 +26,7 @@ import itertools
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,8 +34,10 @@ from qt.data.panel import BarPanel
 from qt.live.ibsim import messages as msg
 from qt.live.ibsim import orders as sim_orders
 from qt.live.ibsim import requests as sim_requests
+from qt.live.ibsim import state as account_state
 from qt.live.ibsim.broker import Broker, SimExecution, SimOrder, contract_id
 from qt.live.ibsim.market import MarketReplay
+from qt.live.ibsim.recorder import Recorder
 from qt.live.ibsim.script import Record, Script
 from qt.live.ibsim.session import Session
 from qt.live.ibsim.wire import (
@@ -57,6 +62,8 @@ FARM_NOTICES = (
 )
 #: Seconds over which account and portfolio updates after fills are batched.
 ACCOUNT_PUSH_DELAY = 0.02
+#: Seconds over which changes of the account are batched into one write of the state file.
+STATE_SAVE_DELAY = 0.02
 CONNECTIVITY_TEXT = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
@@ -80,6 +87,10 @@ class GatewaySimulator:
     max_message_rate : enforce IB's pacing: a session sending more messages than this within one second
         gets error 100 and is disconnected, as TWS does (None: no limit; TWS's limit is 50).
     handshake_timeout, idle_timeout : seconds a client may stay silent during the handshake / afterwards.
+    state_file : keep the account in this JSON file: loaded when it exists (then ``broker`` only gives the
+        account id), written atomically after every change and at stop. A clock kept in it is where the
+        replay resumes unless ``resume_clock`` is False (then ``start`` holds).
+    record_file : append every message received and sent to this JSON-lines file (see ``recorder``).
     """
 
     def __init__(
@@ -98,6 +109,9 @@ class GatewaySimulator:
         max_message_rate: int | None = None,
         idle_timeout: float = 86_400.0,
         write_buffer_limit: int = 64 * 1024 * 1024,
+        state_file: Path | None = None,
+        resume_clock: bool = True,
+        record_file: Path | None = None,
     ) -> None:
         if server_version not in SUPPORTED_SERVER_VERSIONS:
             raise ValueError(
@@ -106,6 +120,14 @@ class GatewaySimulator:
             )
         self.market = MarketReplay(panel, start)
         self.broker = broker or Broker()
+        self.state_file = state_file
+        self._save_pending = False
+        self.state_loaded = False  # whether ``state_file`` held an account when the simulator was made
+        self.resumed_from: datetime | None = None
+        if state_file is not None:
+            self._load_state(state_file, resume_clock)
+        self.record_file = record_file
+        self.recorder: Recorder | None = None
         self.script = script or Script()
         self.record = Record()
         self.errors: list[str] = []
@@ -128,7 +150,16 @@ class GatewaySimulator:
     # -- life cycle -------------------------------------------------------------
     async def start(self) -> GatewaySimulator:
         """Listen on ``host:port`` (``gw.port`` holds the real port afterwards) and start the replay clock."""
+        if self.state_file is not None:
+            self._save_state()
+        if self.record_file is not None and self.recorder is None:
+            self.recorder = Recorder(self.record_file, own_account=self.broker.account)
         await self._listen()
+        if self.recorder is not None:
+            self.recorder.event(
+                "start", port=self.port, server_version=self.server_version, account=self.broker.account,
+                now=self.market.timestamp().isoformat(), next_valid_id=self.broker.next_valid_id,
+            )  # fmt: skip
         if self.bar_interval is not None:
             self.start_streaming(self.bar_interval)
         return self
@@ -142,6 +173,12 @@ class GatewaySimulator:
         pending = self._tasks | self._session_tasks
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+        if self.state_file is not None:
+            self._save_state()
+        if self.recorder is not None:
+            self.recorder.event("stop", orders=len(self.broker.orders), executions=len(self.broker.executions))
+            self.recorder.close()
+            self.recorder = None
 
     async def __aenter__(self) -> GatewaySimulator:
         return await self.start()
@@ -172,6 +209,7 @@ class GatewaySimulator:
             if not self.market.advance():
                 break
             done += 1
+            self._state_changed()
             self._publish_bar()
             sim_orders.work_resting(self)
         return done
@@ -205,6 +243,9 @@ class GatewaySimulator:
         self._drop_all()
         if next_valid_id is not None:
             self.broker.next_valid_id = next_valid_id
+            self.broker.changed()
+        if self.recorder is not None:
+            self.recorder.event("restart", next_valid_id=self.broker.next_valid_id, downtime=downtime)
         if downtime:
             await asyncio.sleep(downtime)
         await self._listen()
@@ -283,6 +324,41 @@ class GatewaySimulator:
         return f"{t.astimezone(self.zone):%Y%m%d %H:%M:%S} {self.zone.key}"
 
     # -- internals ---------------------------------------------------------------------
+    def _load_state(self, path: Path, resume_clock: bool) -> None:
+        stored = account_state.load(path, symbols=self.market.symbols)
+        if stored is not None:
+            self.state_loaded = True
+            self.broker = account_state.restore(stored, account=self.broker.account)
+            if resume_clock and stored.now is not None:
+                if not self.market.seek(stored.now):
+                    raise account_state.GatewayStateError(
+                        f"--state {path}: its clock {stored.now:%Y-%m-%d} is not a bar of the data served now; "
+                        "start with the data it was written with, or pass --start to set the clock"
+                    )
+                self.resumed_from = stored.now
+        self.broker.on_change = self._state_changed
+
+    def _state_changed(self) -> None:
+        """Save the state file soon (changes within ``STATE_SAVE_DELAY`` s are one write)."""
+        if self.state_file is None or self._save_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._save_state()
+            return
+        self._save_pending = True
+        loop.call_later(STATE_SAVE_DELAY, self._save_state)
+
+    def _save_state(self) -> None:
+        self._save_pending = False
+        if self.state_file is None:
+            return
+        try:
+            account_state.save(self.state_file, self.broker, self.market.timestamp())
+        except OSError as exc:
+            self._fail(f"cannot write the state file {self.state_file}: {exc}")
+
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -353,6 +429,9 @@ class GatewaySimulator:
                 return
             session = Session(number, writer, self.server_version, self._write_limit)
             self._sessions[number] = session
+            if self.recorder is not None:
+                session.on_send = self.recorder.sent
+                self.recorder.event("open", session=number, client_versions=f"{low}..{high}")
             writer.write(encode_handshake_reply(self.server_version, datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")))
             while not writer.is_closing():
                 self._handle(session, decode(await read_frame(reader, self.idle_timeout)))
@@ -361,12 +440,16 @@ class GatewaySimulator:
         finally:
             self._sessions.pop(number, None)
             writer.transport.abort()
+            if session is not None and self.recorder is not None:
+                self.recorder.event("close", session=number, client_id=session.client_id)
             if task is not None:
                 self._session_tasks.discard(task)
 
     def _handle(self, s: Session, fields: list[str]) -> None:
         decoded = msg.decode_request(fields)
         self.record.add(s.number, s.client_id, fields, decoded)
+        if self.recorder is not None:
+            self.recorder.received(s.number, s.client_id, fields, decoded)
         if self.max_message_rate is not None and s.over_rate(self.max_message_rate):
             text = f"Max rate of messages per second has been exceeded:max={self.max_message_rate}"
             s.send(msg.error(-1, 100, text, s.version))
