@@ -276,8 +276,9 @@ class Alert:
 class ReconcileReport:
     """What recovery found at start, and whether the broker's positions were adopted.
 
-    Fills booked while down, unsent intents, re-attached and foreign orders, and position breaks
-    (symbol -> (qt's, broker's)).
+    Fills booked while down, unsent intents, re-attached and foreign orders, position breaks
+    (symbol -> (qt's, broker's)), and on a shared account the positions other owners' executions
+    made (symbol -> shares) with those executions' ids (reported, never booked).
     """
 
     kind: ClassVar[EventKind] = EventKind.RECONCILE
@@ -288,13 +289,16 @@ class ReconcileReport:
     foreign: tuple[str, ...] = ()
     breaks: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     adopted: bool = False
+    others: Mapping[str, float] = field(default_factory=dict)
+    foreign_executions: tuple[str, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form."""
         return {"fills_booked": self.fills_booked, "not_sent": list(self.not_sent),
                 "reattached": list(self.reattached), "foreign": list(self.foreign),
                 "breaks": {s: [float(q), float(b)] for s, (q, b) in self.breaks.items()},
-                "adopted": self.adopted}  # fmt: skip
+                "adopted": self.adopted, "others": {s: float(q) for s, q in self.others.items()},
+                "foreign_executions": list(self.foreign_executions)}  # fmt: skip
 
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> ReconcileReport:
@@ -302,7 +306,8 @@ class ReconcileReport:
         return cls(int(p["fills_booked"]), tuple(map(str, p["not_sent"])), tuple(map(str, p["reattached"])),
                    tuple(map(str, p["foreign"])),
                    {str(s): (float(v[0]), float(v[1])) for s, v in (p.get("breaks") or {}).items()},
-                   bool(p["adopted"]))  # fmt: skip
+                   bool(p["adopted"]), {str(s): float(q) for s, q in (p.get("others") or {}).items()},
+                   tuple(map(str, p.get("foreign_executions") or ())))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import json
 import zoneinfo
+from pathlib import Path
 
+import numpy as np
 import pytest
-from store_child import T0
+from store_child import T0, settings_of
+from v1_fixture import plant_v1, raw
 
 from qt.enums import HaltCause, OrderStatus, OrderType, TradingState
 from qt.live.journal import (
     Alert,
     BarRecorded,
+    CashMoved,
     Connected,
+    DecidedOrders,
     DecisionRecorded,
+    EquityRecorded,
+    FeedStale,
+    HistoryOrigin,
+    OperatorRequest,
     ReconcileReport,
+    RecordedFills,
+    Request,
+    RequestHandled,
     Severity,
     TradingStateChanged,
+    decode,
 )
 from qt.live.store import (
+    DamagedStoreError,
     EventKind,
     FillRecord,
     LiveStore,
     OrderIntent,
     OrderUpdate,
+    SchemaVersionError,
     StoreError,
     UnknownOrderError,
+    open_from_settings,
 )
+from qt.live.store.redis_store import RedisStore
+from qt.live.store.sql import SqlStore
+from qt.risk.stops.base import RiskEvent
+from qt.types import SolveReport
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 
@@ -225,7 +248,7 @@ def test_times_are_stored_in_utc(store: LiveStore) -> None:
 def test_bad_payloads_are_refused(store: LiveStore) -> None:
     with pytest.raises(StoreError, match="not plain JSON"):
         store.record_decision(DecisionRecorded(0, (float("nan"),), (0.0,)), time=T0)
-    with pytest.raises(StoreError, match="expected a qt.live.journal.BarRecorded"):
+    with pytest.raises(StoreError, match=r"expected a qt\.live\.journal\.BarRecorded"):
         store.record_bar({"t": 0}, time=T0)  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="record_intent"):
         store.record(FillRecord("e1", None, "AAPL", 1, 1.0, 0.0, T0), time=T0)  # type: ignore[arg-type]
@@ -271,3 +294,254 @@ def test_a_new_store_says_so(opener) -> None:  # type: ignore[no-untyped-def]
     first.deposit(1.0, reason="initial capital", time=T0)
     again = opener()
     assert not again.is_new and not again.is_empty()
+
+
+# -- the typed journal ------------------------------------------------------------------------
+REFUSED = RecordedFills(3, 3, (0, 1), (10.0, -4.0), ("filled", "rejected"), (101.5, 0.0), (1.25, 0.0),
+                        ("", "201: no shorting"))  # fmt: skip
+STOP = RiskEvent(4, "drawdown_stop", "drawdown 12.0% beyond 10.0%", 0.0, True, 5)
+
+
+def every_entry() -> list[object]:
+    """One record of every journal class, with every optional field set somewhere."""
+    return [
+        CashMoved(100_000.0, "initial capital"),
+        Connected("127.0.0.1:4002", 178, False),
+        HistoryOrigin("2025-01-02T00:00:00.000000"),
+        ReconcileReport(
+            1,
+            ("MSFT-2",),
+            ("AAPL-0",),
+            ("FOREIGN-7",),
+            {"AAPL": (10.0, 12.0)},
+            False,
+            {"MSFT": 113.0},
+            ("0001f4e8.01",),
+        ),
+        DecisionRecorded(
+            3,
+            (0.0, 0.0),
+            (0.5, -0.25),
+            {"var": 0.0125, "cvar": None},
+            SolveReport("optimal", "CLARABEL", ("clip",), 4.5),
+            DecidedOrders((0, 1), (10.0, -4.0), ("", "max position")),
+            REFUSED,
+        ),
+        DecisionRecorded(4, (0.5, -0.25), (0.5, -0.25)),
+        BarRecorded(3, 99_998.75, 98_983.75, 1_015.0, 1_015.0, 1_015.0, (REFUSED,), 100_000.0, 9),
+        BarRecorded(4, 99_000.0, 98_983.75, 16.25, -16.25, 0.0),
+        EquityRecorded(99_998.75, 98_983.75),
+        Alert("drawdown_stop: drawdown 12.0% beyond 10.0%", Severity.CRITICAL, STOP),
+        Alert("duplicate client order id AAPL-1: refused", Severity.CRITICAL, None, "AAPL-1"),
+        Alert("fresh data: bars arrive again; trading resumes", Severity.INFO),
+        OperatorRequest(Request.FLATTEN, "flatten from the command line by ops"),
+        RequestHandled(13, "flatten routed"),
+        FeedStale("stale data: no bar within 5 s"),
+    ]
+
+
+def test_every_journal_class_round_trips(opener) -> None:  # type: ignore[no-untyped-def]
+    store = opener()
+    entries = every_entry()
+    for i, entry in enumerate(entries):
+        store.record(entry, time=T0 + dt.timedelta(minutes=i))  # type: ignore[arg-type]
+    change = store.set_trading_state(TradingState.HALTED, "stale data", cause=HaltCause.STALE_DATA, time=T0)
+    typed = [intent("o1", "AAPL", 10), OrderUpdate("o1", OrderStatus.SUBMITTED, T0, broker_order_id="7"),
+             FillRecord("e1", "o1", "AAPL", 10, 101.5, 1.25, T0)]  # fmt: skip
+    store.record_intent(typed[0])  # type: ignore[arg-type]
+    store.record_order_update(typed[1])  # type: ignore[arg-type]
+    store.record_fill(typed[2])  # type: ignore[arg-type]
+    store.close()
+    again = opener()  # a new connection: every record decoded from what the backend stored
+    expected = [*entries, TradingStateChanged(TradingState.HALTED, "stale data", HaltCause.STALE_DATA), *typed]
+    assert [e.record for e in again.events()] == expected
+    assert [type(e.record) for e in again.events()] == [type(r) for r in expected]
+    assert again.trading_state() == change
+    assert [e.record for e in again.events(kinds=[OperatorRequest, RequestHandled])] == entries[12:14]
+    assert again.last_health().record == FeedStale("stale data: no bar within 5 s")  # type: ignore[union-attr]
+    assert again.last_reconcile().record == entries[3]  # type: ignore[union-attr]
+    assert again.last_bar().record == entries[7] and again.last_decision().record == entries[5]  # type: ignore[union-attr]
+    assert [a.record for a in again.alerts()] == entries[9:12]
+    assert again.integrity_check() == []
+
+
+def test_journal_records_convert_to_what_the_engine_uses() -> None:
+    batch = REFUSED.to_batch()
+    assert batch.orders.assets.dtype == np.intp and batch.prices.tolist() == [101.5, 0.0]
+    assert RecordedFills.from_batch(batch) == REFUSED
+    decision = every_entry()[4]
+    assert isinstance(decision, DecisionRecorded)
+    figures = decision.risk_figures()
+    assert figures["var"] == 0.0125 and np.isnan(figures["cvar"])
+    assert decision.order_batch(7).decided_at == 7 and decision.order_batch(7).quantities.tolist() == [10.0, -4.0]
+    with pytest.raises(StoreError, match="a bar event does not decode"):
+        decode(EventKind.BAR, {"t": 1})
+
+
+# -- schema version 1 -> 2 -----------------------------------------------------------------------
+def _t(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+V1_BATCH = RecordedFills(3, 3, (0, 1), (10.0, -4.0), ("filled", "rejected"), (101.5, 0.0), (1.25, 0.0),
+                         ("", "201: no shorting"))  # fmt: skip
+V1_RECORDS = [  # what qt 1 wrote (data/make_v1_stores.py), read by hand into today's journal
+    CashMoved(100_000.0, "initial capital"),
+    Connected("127.0.0.1:4002", 178, False),
+    HistoryOrigin("2025-01-02T00:00:00.000000"),
+    ReconcileReport(0, (), (), ("FOREIGN-7",), {}, False),
+    Alert("foreign order FOREIGN-7 at the broker: reported, left alone"),
+    DecisionRecorded(
+        3,
+        (0.0, 0.0),
+        (0.5, -0.25),
+        {"var": 0.0125, "cvar": None},
+        SolveReport("optimal", "CLARABEL", ("clip",)),
+        DecidedOrders((0, 1), (10.0, -4.0), ("", "max position")),
+        V1_BATCH,
+    ),
+    OrderIntent("AAPL-1", "v1-run", _t(1), "AAPL", 10.0),
+    OrderIntent("MSFT-1", "v1-run", _t(1), "MSFT", -4.0, intent_number=1),
+    OrderUpdate("AAPL-1", OrderStatus.SUBMITTED, _t(1), broker_order_id="7"),
+    OrderUpdate("MSFT-1", OrderStatus.REJECTED, _t(1), reason="201: no shorting"),
+    FillRecord("exec-1", "AAPL-1", "AAPL", 10.0, 101.5, 1.25, _t(2)),
+    BarRecorded(3, 99_998.75, 98_983.75, 1_015.0, 1_015.0, 1_015.0, (V1_BATCH,), 100_000.0, None),
+    EquityRecorded(99_998.75, 98_983.75),
+    Alert(
+        "drawdown_stop: drawdown 12.0% beyond 10.0%",
+        Severity.WARNING,
+        RiskEvent(4, "drawdown_stop", "drawdown 12.0% beyond 10.0%", 0.0, True),
+    ),
+    TradingStateChanged(TradingState.HALTED, "drawdown_stop: drawdown 12.0% beyond 10.0%", HaltCause.DRAWDOWN_STOP),
+    TradingStateChanged(TradingState.ACTIVE, "trading resumes", HaltCause.NONE),
+    TradingStateChanged(TradingState.REDUCING, "flatten from the command line by ops", HaltCause.OPERATOR),
+    OperatorRequest(Request.FLATTEN, "flatten from the command line by ops"),
+    RequestHandled(18, "flatten routed"),
+    FeedStale("stale data: no bar within 5 s"),
+    TradingStateChanged(TradingState.HALTED, "stale data: no bar within 5 s", HaltCause.STALE_DATA),
+    Alert("stale data: no bar within 5 s: no new decision until bars arrive again", Severity.CRITICAL),
+    Alert("duplicate client order id AAPL-1: refused", Severity.CRITICAL, None, "AAPL-1"),
+    TradingStateChanged(TradingState.HALTED, "3 broker rejects in 5 minutes (max_rejects 3)", HaltCause.BROKER_REJECTS),
+    ReconcileReport(1, ("MSFT-2",), (), (), {"AAPL": (10.0, 12.0)}, False),
+]
+
+
+def test_a_v1_store_is_migrated_in_place(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    plant_v1(spec)
+    store = opener(run_name="v1-run")
+    assert not store.is_new and store.meta().schema_version == 2
+    events = store.events()
+    assert [e.record for e in events] == V1_RECORDS
+    assert [e.seq for e in events] == list(range(1, 26))  # the same sequence numbers ...
+    assert events[-1].time == _t(10) and events[0].time == _t(0)  # ... and times
+    status = store.trading_state()
+    assert (status.state, status.cause, status.since) == (TradingState.HALTED, HaltCause.BROKER_REJECTS, _t(9))
+    assert store.positions() == {"AAPL": 10.0} and store.cash() == 100_000.0 - (10 * 101.5 + 1.25)
+    assert store.last_health().record == FeedStale("stale data: no bar within 5 s")  # type: ignore[union-attr]
+    assert [a.record for a in store.alerts()] == [V1_RECORDS[i] for i in (4, 13, 21, 22)]
+    assert store.integrity_check() == []
+    store.close()
+    before = raw(spec)
+    again = opener(run_name="v1-run")  # already version 2: nothing migrated twice
+    assert [e.record for e in again.events()] == V1_RECORDS and raw(spec) == before
+
+
+def test_a_v1_store_qt_1_never_wrote_is_refused_and_left_as_it_was(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    plant_v1(spec)
+    if spec["kind"] == "redis":
+        import redis
+
+        client = redis.Redis.from_url(spec["url"], decode_responses=True)
+        event = json.loads(client.lindex(f"{spec['namespace']}:events", 1))
+        client.lset(f"{spec['namespace']}:events", 1, json.dumps({**event, "payload": {"feed": "ok"}}))
+        client.close()
+    elif spec["kind"] == "postgres":
+        import psycopg
+
+        with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+            conn.execute(f'UPDATE {spec["namespace"]}.events SET payload = \'{{"feed": "ok"}}\' WHERE seq = 2')
+    else:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"{spec['state_dir']}/state.sqlite")) as conn, conn:
+            conn.execute('UPDATE events SET payload = \'{"feed":"ok"}\' WHERE seq = 2')
+    before = raw(spec)
+    with pytest.raises(SchemaVersionError, match=r"schema version 1\) cannot be migrated: event 2 \(health\)"):
+        opener(run_name="v1-run")
+    assert raw(spec) == before
+
+
+def test_a_read_only_look_at_a_v1_store_writes_nothing(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    plant_v1(spec)
+    before = raw(spec)
+    with pytest.raises(StoreError, match="schema version 1; it is migrated to 2 when opened for writing"):
+        open_from_settings(settings_of(spec), state_dir=spec["state_dir"], run_name=None, create=False,
+                           read_only=True)  # fmt: skip
+    assert raw(spec) == before
+
+
+# -- foreign and damaged state ---------------------------------------------------------------------
+def test_someone_elses_state_is_refused_untouched(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    if spec["kind"] == "sqlite":
+        import sqlite3
+
+        Path(spec["state_dir"]).mkdir(parents=True)
+        with contextlib.closing(sqlite3.connect(f"{spec['state_dir']}/state.sqlite")) as conn, conn:
+            conn.execute("CREATE TABLE people (name TEXT)")
+            conn.execute("INSERT INTO people VALUES ('ada')")
+    elif spec["kind"] == "postgres":
+        import psycopg
+
+        with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {spec['namespace']}")
+            conn.execute(f"CREATE TABLE {spec['namespace']}.people (name TEXT)")
+    else:
+        import redis
+
+        client = redis.Redis.from_url(spec["url"], decode_responses=True)
+        client.set(f"{spec['namespace']}:people", "ada")
+        client.close()
+    before = raw(spec)
+    with pytest.raises(DamagedStoreError, match=r"not a qt live state store.*people.*changed nothing"):
+        opener()
+    assert raw(spec) == before
+
+
+def test_a_store_missing_its_log_is_refused_untouched(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    store = opener()
+    store.deposit(1_000.0, reason="initial capital", time=T0)
+    if isinstance(store, SqlStore):
+        store._run("DROP TABLE events", [])
+    else:
+        assert isinstance(store, RedisStore)
+        store._r.delete(store._key("events"))
+    store.close()
+    before = raw(spec)
+    with pytest.raises(DamagedStoreError, match=r"damaged: .*events.*missing"):
+        opener()
+    assert raw(spec) == before
+
+
+# -- threads (an event loop's asyncio.to_thread) ------------------------------------------------------
+def test_worker_threads_share_one_store(store: LiveStore) -> None:
+    """Eight threads, each writing 20 one-transaction bursts (intent + fill) and reading between them."""
+    store.deposit(1_000_000.0, reason="initial capital", time=T0)
+
+    def worker(w: int) -> None:
+        for i in range(20):
+            with store.batch():
+                cid = f"w{w}-{i}"
+                store.record_intent(intent(cid, "AAPL", 1.0, n=100 * w + i))
+                store.record_fill(fill(f"x-{cid}", cid, "AAPL", 1.0, 100.0, 0.0))
+            assert store.order(cid) is not None and store.fills(client_order_id=cid)
+
+    async def main() -> None:
+        await asyncio.gather(*(asyncio.to_thread(worker, w) for w in range(8)))
+
+    asyncio.run(main())
+    assert store.positions() == {"AAPL": 160.0} and store.cash() == 1_000_000.0 - 160 * 100.0
+    kinds = [e.kind for e in store.events()]
+    assert len(kinds) == 1 + 8 * 20 * 2 and store.integrity_check() == []
+    # each burst is contiguous in the log: no thread's write landed inside another's transaction
+    pairs = [e.record for e in store.events()[1:]]
+    assert all(a.client_order_id == b.client_order_id for a, b in zip(pairs[::2], pairs[1::2], strict=True))

@@ -87,7 +87,7 @@ def test_a_schema_version_mismatch_is_found_and_refused_on_open(opener) -> None:
     set_schema_version(store, 99)
     assert "schema version 99, expected 2" in store.integrity_check()
     store.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99, written by a newer qt.*upgrade qt"):
+    with pytest.raises(SchemaVersionError, match=r"schema version 99, written by a newer qt.*upgrade qt"):
         opener()
 
 
