@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from readme_section import write_section
 
 from qt.enums import OrderStatus
+from qt.live.journal import BarRecorded
 from qt.live.store import FillRecord, LiveStore, OrderIntent, OrderUpdate, open_from_settings
 from qt.live.store.settings import PostgresStoreSettings, RedisStoreSettings, SqliteStoreSettings
 from qt.testing.services import POSTGRES, REDIS, reachable
@@ -61,7 +62,7 @@ def measure(name: str, store: LiveStore) -> dict[str, float]:
     """The figures of one backend."""
     started = time.perf_counter()
     for i in range(N_BARS):
-        store.record_bar({"i": i}, time=T0 + dt.timedelta(seconds=i))
+        store.record_bar(BarRecorded(i, 1e6, 1e6, 0.0, 0.0, 0.0), time=T0 + dt.timedelta(seconds=i))
     per_write = (time.perf_counter() - started) / N_BARS
     single = rebalance(store, "single", batched=False)
     batched = rebalance(store, "batched", batched=True)
