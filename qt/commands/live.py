@@ -34,7 +34,6 @@ EPILOG = """examples:
 
 The running process applies halt/resume/flatten within a fraction of a second; with no process
 running, they wait in the store and apply at the next start. See docs/live.md."""
-STALE = "stale data"  # the reason prefix of the driver's automatic stale-data halt (qt.live.driver.STALE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Open the folder's store and do the action; a missing or empty folder is one error (exit 2)."""
     folder = _folder(args.state_dir)
-    with _open(folder, args.timeout) as store:
+    with _open(folder, args.timeout, read_only=args.action == "status") as store:  # status writes nothing
         if args.action == "status":
             report = status(store, folder, alerts=max(args.alerts, 0), check=not args.no_check)
             if args.json:
@@ -72,23 +71,23 @@ def run(args: argparse.Namespace) -> int:
 
 # -- control ------------------------------------------------------------------------------
 def _control(store: LiveStore, folder: Path, action: str, reason: str | None) -> int:
-    from qt.enums import TradingState
-    from qt.live.store import EventKind
+    from qt.enums import HaltCause, TradingState
+    from qt.live.journal import OperatorRequest, Request
 
     by = f"{action} from the command line by {_user()}"
     why = f"{reason} ({by})" if reason else by
     if action == "halt":
-        store.set_trading_state(TradingState.HALTED, why)
+        store.set_trading_state(TradingState.HALTED, why, cause=HaltCause.OPERATOR)
         print(f"HALTED {folder}: {why}")
         print("the running process cancels its open orders and sends no new ones until `qt live resume`;")
         print("if none runs, the next start finds the run halted")
     elif action == "resume":
-        store.set_trading_state(TradingState.ACTIVE, why)
+        store.set_trading_state(TradingState.ACTIVE, why, cause=HaltCause.OPERATOR)
         print(f"ACTIVE {folder}: {why}; the next decision trades again")
     else:
         with store.batch():
-            store.set_trading_state(TradingState.REDUCING, why)
-            store.record_event(EventKind.HEALTH, {"request": "flatten", "reason": why})
+            store.set_trading_state(TradingState.REDUCING, why, cause=HaltCause.OPERATOR)
+            store.record(OperatorRequest(Request.FLATTEN, why))
         print(f"REDUCING {folder}: flatten requested ({why})")
         print("the running process closes every position through the risk guard (within a second);")
         print("if none runs, the request waits in the store and applies at the next start;")
@@ -120,15 +119,22 @@ def status(store: LiveStore, folder: Path, *, alerts: int = 5, check: bool = Tru
         "state_dir": str(folder),
         "run_name": meta.run_name,
         "store": {"kind": meta.kind, "location": meta.location, "schema_version": meta.schema_version},
-        "trading_state": {"state": state.state.value, "reason": state.reason, "since": _iso(state.since)},
+        "trading_state": {
+            "state": state.state.value,
+            "cause": state.cause.value,
+            "reason": state.reason,
+            "since": _iso(state.since),
+        },
         "positions": dict(sorted(store.positions().items())),
         "cash": store.cash(),
         "open_orders": [_order(o) for o in store.orders(open_only=True)],
         "last_decision": None if decision is None else _decision(decision),
         "last_bar": None if bar is None else {"time": _iso(bar.time), "nav": bar.payload.get("nav")},
         "health": {
-            "stale": state.state.value == "halted" and state.reason.startswith(STALE),
-            "last_event": None if health is None else {"time": _iso(health.time), **health.payload},
+            "stale": state.state.value == "halted" and state.cause.value == "stale_data",
+            "last_event": None
+            if health is None
+            else {"time": _iso(health.time), "status": health.kind.value, **health.payload},
         },
         "alerts": {"total": len(recorded), "recent": [_alert(a) for a in recent]},
         "events": store.summary()["events"],
@@ -171,7 +177,7 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column(overflow="fold")
     facts.add_row("trading", f"[{colour}]{state['state'].upper()}[/] since {_shown(state['since'])}")
-    facts.add_row("reason", escape(state["reason"]))
+    facts.add_row("reason", escape(f"{state['reason']} (cause: {state['cause']})"))
     bar = report["last_bar"]
     facts.add_row("last bar", "none yet" if bar is None else f"{_shown(bar['time'])}  NAV {_money(bar['nav'])}")
     decision = report["last_decision"]
@@ -230,10 +236,10 @@ def _folder(state_dir: str) -> Path:
     return folder
 
 
-def _open(folder: Path, timeout: float) -> LiveStore:
+def _open(folder: Path, timeout: float, *, read_only: bool = False) -> LiveStore:
     from qt.live.store import open_state_dir
 
-    return open_state_dir(folder, timeout_s=timeout)
+    return open_state_dir(folder, timeout_s=timeout, read_only=read_only)
 
 
 def _iso(value: dt.datetime) -> str:

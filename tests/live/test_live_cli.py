@@ -91,14 +91,15 @@ def test_halt_resume_flatten_with_no_process_running_expand_paths(finished: Path
         assert status.state is TradingState.HALTED and status.reason.startswith("earnings (halt from")
     shown = json.loads(qt("live", "status", "--state-dir", "~/live/xmom", "--json", cwd=tmp_path, env=env).stdout)
     assert shown["state_dir"] == str(state)
-    assert shown["trading_state"] == {"state": "halted", "reason": status.reason, "since": status.since.isoformat()}
+    assert shown["trading_state"] == {"state": "halted", "cause": "operator", "reason": status.reason,
+                                      "since": status.since.isoformat()}  # fmt: skip
 
     flat = qt("live", "flatten", "--state-dir", "${QT_TEST_LIVE_ROOT}/xmom", cwd=tmp_path, env=env)
     assert flat.returncode == 0, flat.stderr
     assert "the request waits in the store and applies at the next start" in flat.stdout
     with open_state_dir(state) as store:
         assert store.trading_state().state is TradingState.REDUCING
-        requests = [e.payload for e in store.events(kinds=["health"]) if "request" in e.payload]
+        requests = [e.payload for e in store.events(kinds=["request"])]
         assert [r["request"] for r in requests] == ["flatten"]
         assert store.positions()  # nothing runs: the positions wait for the next start
 

@@ -136,7 +136,8 @@ def test_flatten_from_another_process_closes_every_position_through_the_guard(tm
             assert store.trading_state().state is TradingState.REDUCING
             [alert] = [e.payload["message"] for e in store.alerts() if e.payload["message"].startswith("flatten:")]
             health = store.last_health()
-            assert health is not None and health.payload["status"] == "flatten routed"
+            assert health is not None and health.kind == "request_handled"
+            assert health.payload["outcome"] == "flatten routed"
             decisions, seen = len(store.events(kinds=["decision"])), bars(store)
         with open_state_dir(_broker(state)) as book:  # the broker agrees: flat
             assert book.positions() == {}
