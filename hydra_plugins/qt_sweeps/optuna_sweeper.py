@@ -4,7 +4,9 @@ qt's own sweeper (the official hydra-optuna-sweeper pins Optuna 2.10). Every tri
 run launched through the configured launcher (basic, joblib, ray, submitit), in the
 folder ``<sweep dir>/<trial number>``; its objective is read from the run's
 ``metrics.json`` or ``performance.json`` (top-level ``objective=`` and ``direction=``).
-A run that fails is told to the study as a failed trial and the search goes on.
+A run that fails is told to the study as a failed trial and the search goes on. Running trials
+beat a heartbeat in the study's storage, so a trial whose process was killed is failed when the
+study is next opened (``optuna_storage``); the settings are checked before anything runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,37 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from qt.errors import ConfigError
+
 log = logging.getLogger(__name__)
+SAMPLERS = ("tpe", "random", "cmaes", "grid")
+
+
+def _integer(key: str, value: Any, *, low: int, hint: str = "") -> int:
+    """``value`` as an int >= ``low``, else a ConfigError naming ``hydra.sweeper.<key>``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"hydra.sweeper.{key}", f"must be a whole number >= {low}{hint}, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"hydra.sweeper.{key}", f"must be a whole number >= {low}{hint}, got {value!r}") from None
+    if number < low:
+        raise ConfigError(f"hydra.sweeper.{key}", f"must be >= {low}{hint}, got {number}")
+    return number
+
+
+def _refuse_intervals(arguments: list[str]) -> None:
+    """``sampler=grid`` enumerates choices and ranges; an interval has no grid, so it is refused by name."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    for override in OverridesParser.create().parse_overrides(arguments):
+        if override.is_sweep_override() and isinstance(override.value(), IntervalSweep):
+            raise ConfigError(
+                override.get_key_element(),
+                f"hydra.sweeper.sampler=grid needs choices or range(start,stop,step), not '{override.input_line}'; "
+                "use e.g. range(21,253,21), or another sampler (tpe, random, cmaes) for an interval",
+            )
 
 
 class OptunaSweeper(Sweeper):
@@ -35,9 +67,19 @@ class OptunaSweeper(Sweeper):
         study_name: str | None = None,
         storage: str | None = None,
         params: dict[str, str] | None = None,
+        heartbeat_interval: int = 10,
+        grace_period: int | None = None,
     ) -> None:
-        self.n_trials = int(n_trials)
-        self.n_jobs = int(n_jobs) if int(n_jobs) > 0 else (os.cpu_count() or 1)  # -1 (joblib's 'all'): every core
+        self.raw = {
+            "n_trials": n_trials,
+            "n_jobs": n_jobs,
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": grace_period,
+        }  # checked in setup(), where an error reaches the user as it is (Hydra wraps __init__'s)
+        self.n_trials = 0
+        self.n_jobs = 1
+        self.heartbeat_interval = 10
+        self.grace_period: int | None = None
         self.sampler = sampler
         self.seed = seed
         self.study_name = study_name
@@ -52,6 +94,7 @@ class OptunaSweeper(Sweeper):
         """Name the study and, unless ``hydra.sweep.dir`` was given, make its folder ``outputs/optuna/<study>``."""
         from qt.sweeps.study import default_study_name
 
+        self._check_settings()
         self.config = config
         self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -69,6 +112,24 @@ class OptunaSweeper(Sweeper):
                 config.hydra.sweep.dir = sweep_dir
             self.fixed_hydra = [f"hydra.sweep.dir={sweep_dir}"]  # launchers compose each job afresh
 
+    def _check_settings(self) -> None:
+        """Refuse what cannot be meant, naming ``hydra.sweeper.<key>``."""
+        self.n_trials = _integer("n_trials", self.raw["n_trials"], low=1)
+        jobs = _integer(
+            "n_jobs", self.raw["n_jobs"], low=-1, hint=" (-1: one per core; it defaults to hydra.launcher.n_jobs)"
+        )
+        if jobs == 0:
+            raise ConfigError("hydra.sweeper.n_jobs", "must be >= 1 or -1 (one per core), got 0")
+        self.n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
+        self.heartbeat_interval = _integer("heartbeat_interval", self.raw["heartbeat_interval"], low=1)
+        grace = self.raw["grace_period"]
+        if grace is not None:
+            self.grace_period = _integer("grace_period", grace, low=self.heartbeat_interval + 1)
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(
+                "hydra.sweeper.sampler", f"unknown sampler '{self.sampler}'; choose one of: {', '.join(SAMPLERS)}"
+            )
+
     def _param_overrides(self) -> list[str]:
         return [f"{k}={v}" for k, v in self.params.items()]
 
@@ -76,28 +137,33 @@ class OptunaSweeper(Sweeper):
         """Run ``n_trials`` trials (``n_jobs`` at a time), then write optuna.json beside the runs."""
         import optuna
 
+        from qt.config.secrets import masked_sweep_config
         from qt.sweeps.search_space import parse_search_space
         from qt.sweeps.study import make_sampler, open_study, storage_url, write_summary
+
+        from .optuna_storage import Heartbeat, fail_stale_trials, open_storage
 
         assert self.config is not None and self.launcher is not None
         objective = str(OmegaConf.select(self.config, "objective", default="sharpe"))
         direction = str(OmegaConf.select(self.config, "direction", default="maximize"))
+        if self.sampler == "grid":
+            _refuse_intervals([*self._param_overrides(), *arguments])
         space, fixed = parse_search_space([*self._param_overrides(), *arguments])
         if not space:
-            from qt.errors import ConfigError
-
             raise ConfigError(
                 "hydra.sweeper",
                 "nothing to search: give a range, e.g. 'strategy.params.lookback=int(interval(21,252))'",
             )
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        OmegaConf.save(masked_sweep_config(self.config), sweep_dir / "multirun.yaml")  # never a password in clear
         storage = storage_url(self.storage, sweep_dir)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = make_sampler(self.sampler, seed=self.seed, search_space=space)
         assert self.study_name is not None
-        study = open_study(name=self.study_name, storage=storage, sampler=sampler, direction=direction)
+        rdb = open_storage(storage, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
+        study = open_study(name=self.study_name, storage=rdb, sampler=sampler, direction=direction)
+        fail_stale_trials(study, rdb)  # trials of a killed process: failed, so the study goes on without them
         log.info(
             "Optuna study %s (%s, %s %s): %d trials so far, running %d more; runs in %s",
             self.study_name,
@@ -110,9 +176,11 @@ class OptunaSweeper(Sweeper):
         )
         job_idx, left = 0, self.n_trials
         while left > 0:
+            fail_stale_trials(study, rdb)
             batch = [study.ask(space) for _ in range(min(self.n_jobs, left))]
             overrides = [self._overrides(trial, [*fixed, *self.fixed_hydra]) for trial in batch]
-            results = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            with Heartbeat(rdb, [t._trial_id for t in batch], self.heartbeat_interval):
+                results = self.launcher.launch(overrides, initial_job_idx=job_idx)
             exhausted = False
             for trial, result in zip(batch, results, strict=True):
                 exhausted |= self._tell(study, trial, result, sweep_dir, objective)
@@ -121,6 +189,7 @@ class OptunaSweeper(Sweeper):
             if exhausted:
                 log.info("sampler=grid: every point of the grid has been run")
                 break
+        fail_stale_trials(study, rdb)
         write_summary(study, sweep_dir, objective=objective, storage=storage, sampler=self.sampler)
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if done:

@@ -199,16 +199,21 @@ def mask_dirname(dirname: str, item_sep: str = ",") -> str:
     return item_sep.join(mask_override(part) for part in dirname.split(item_sep)) if dirname else dirname
 
 
+def masked_sweep_config(cfg: DictConfig) -> DictConfig:
+    """A sweep's config as ``multirun.yaml`` may hold it: secret keys, DSN passwords and secret overrides masked."""
+    raw = _mask(OmegaConf.to_container(cfg, resolve=False), keep_env=True)
+    overrides = raw.get("hydra", {}).get("overrides", {}) if isinstance(raw, dict) else {}
+    for group in ("task", "hydra"):
+        if isinstance(overrides.get(group), list):
+            overrides[group] = [mask_override(str(o)) for o in overrides[group]]
+    return OmegaConf.create(raw)
+
+
 def scrub_sweep_config(sweep_dir: Path) -> None:
     """Mask secrets in the ``multirun.yaml`` Hydra's sweeper saved before the jobs ran (idempotent, atomic)."""
     path = sweep_dir / "multirun.yaml"
     if not path.exists():
         return
-    raw = _mask(OmegaConf.to_container(OmegaConf.load(path), resolve=False), keep_env=True)
-    overrides = raw.get("hydra", {}).get("overrides", {}) if isinstance(raw, dict) else {}
-    for group in ("task", "hydra"):
-        if isinstance(overrides.get(group), list):
-            overrides[group] = [mask_override(str(o)) for o in overrides[group]]
     tmp = path.with_name(f".multirun.{os.getpid()}.yaml")
-    OmegaConf.save(OmegaConf.create(raw), tmp)
+    OmegaConf.save(masked_sweep_config(OmegaConf.load(path)), tmp)
     os.replace(tmp, path)

@@ -9,9 +9,14 @@ more terms only add noise, so the Sharpe ratio is ~0 below 60 and peaks at exact
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,3 +133,119 @@ def test_two_processes_share_a_postgres_study(tmp_path, study_db) -> None:
     assert sorted(numbers) == list(range(6))  # distinct trial numbers, total = 3 + 3
     mine = [sorted(int(p.parent.name) for p in (tmp_path / f"p{i}").glob("*/metrics.json")) for i in range(2)]
     assert sorted(mine[0] + mine[1]) == list(range(6)) and len(mine[0]) == len(mine[1]) == 3
+
+
+def _running_with_heartbeat(db: Path) -> list[int]:
+    """Numbers of RUNNING trials that have beaten at least once (read while the sweep writes)."""
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            rows = con.execute(
+                "SELECT t.number FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+                "WHERE t.state = 'RUNNING'"
+            ).fetchall()
+    except sqlite3.Error:  # tables not created yet, or locked for a moment
+        return []
+    return [int(r[0]) for r in rows]
+
+
+def test_a_killed_trial_is_failed_when_the_study_resumes(tmp_path) -> None:
+    import optuna
+
+    args = [sys.executable, "-m", "qt", "run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.sampler=random",
+            "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=2", "hydra.sweep.dir=study",
+            "hydra.sweeper.study_name=killed", "data=synthetic", "data.n_assets=150", "data.n_days=1500",
+            "report.progress=false", "report.top_n=0", "strategy.params.lookback=int(interval(40,120))"]  # fmt: skip
+    proc = subprocess.Popen(
+        [*args, "hydra.sweeper.n_trials=50"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    db = tmp_path / "study" / "optuna.db"
+    deadline = time.monotonic() + 120
+    try:
+        while not (running := _running_with_heartbeat(db)) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the sweep ended before a trial could be killed"
+            time.sleep(0.05)
+        assert running, "no trial was seen RUNNING within 120 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep process, mid-trial
+        proc.wait(timeout=30)
+    storage = f"sqlite:///{db}"
+    killed = running[0]
+    assert optuna.load_study(study_name="killed", storage=storage).trials[killed].state.name == "RUNNING"
+    time.sleep(3)  # longer than the grace period: its heartbeat is stale by now
+    out = subprocess.run([*args, "hydra.sweeper.n_trials=1"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=180, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    trials = optuna.load_study(study_name="killed", storage=storage).trials
+    assert not [t.number for t in trials if t.state.name == "RUNNING"]
+    assert trials[killed].state.name == "FAIL" and "no heartbeat" in trials[killed].user_attrs["error"]
+    assert trials[-1].number == len(trials) - 1 and trials[-1].state.name == "COMPLETE"  # the study went on
+    summary = json.loads((tmp_path / "study" / "optuna.json").read_text())
+    assert summary["trials"][killed]["state"] == "FAIL"
+    assert f"trial {killed}: its process stopped" in out.stderr + out.stdout
+
+
+MARKER = "pw-Mk7Qz9"  # a password planted in storage URLs: it must appear in no file and no output
+BAD_INPUTS = {
+    "n_trials=0": (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials: must be >= 1, got 0"),
+    "n_trials=-1": (["hydra.sweeper.n_trials=-1"], "hydra.sweeper.n_trials: must be >= 1, got -1"),
+    "n_jobs=0": (["hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs: must be >= 1 or -1"),
+    "grid+interval": (["hydra.sweeper.sampler=grid"], "sampler=grid needs choices or range(start,stop,step)"),
+    "closed port": ([f"hydra.sweeper.storage=postgresql://u:{MARKER}@127.0.0.1:{{closed}}/db"], "Connection refused"),
+    "silent port": ([f"hydra.sweeper.storage=postgresql://u:{MARKER}@127.0.0.1:{{silent}}/db"], "timeout"),
+    "not a URL": (["hydra.sweeper.storage=just-a-name"], "'just-a-name' is not a database URL"),
+    "unknown scheme": ([f"hydra.sweeper.storage=foo://u:{MARKER}@h/db"], "unknown scheme 'foo'"),
+    "unwritable sqlite": (["hydra.sweeper.storage=sqlite:///{file}/optuna.db"], "is a file, not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_optuna_settings_are_one_message_exit_2_within_30_s(tmp_path, case) -> None:
+    from qt.testing.servers import silent_server
+
+    from .conftest import free_port
+
+    extra, expected = BAD_INPUTS[case]
+    (tmp_path / "a-file").write_text("not a folder")
+    with silent_server() as silent:
+        extra = [e.format(closed=free_port(), silent=silent, file=tmp_path / "a-file") for e in extra]
+        start = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-m", "qt", "run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", *TINY,
+             "hydra.sweep.dir=study", "strategy.params.lookback=int(interval(40,120))", *extra],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        took = time.monotonic() - start
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and expected in lines[0], out.stderr
+    key = "strategy.params.lookback" if case == "grid+interval" else "hydra.sweeper"
+    assert lines[0].startswith(f"ERROR: {key}"), lines[0]
+    assert "Traceback" not in out.stdout + out.stderr and took <= 30, took
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [p for p in written if MARKER in p.read_text(errors="replace")]
+    assert MARKER not in out.stdout + out.stderr
+    assert not list(tmp_path.rglob("*/metrics.json"))  # nothing ran
+
+
+def test_the_storage_password_is_written_nowhere(tmp_path, study_db) -> None:
+    user_url = study_db.replace("://", f"://postgres:{MARKER}@", 1) if "@" not in study_db else study_db
+    if "@" in study_db:  # postgresql://USER@HOST/DB: put the marker in as the password
+        scheme, rest = study_db.split("://", 1)
+        user, host = rest.split("@", 1)
+        user_url = f"{scheme}://{user.split(':', 1)[0]}:{MARKER}@{host}"
+    out = subprocess.run(
+        [sys.executable, "-m", "qt", "run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+         f"hydra.sweeper.storage={user_url}", "hydra.sweeper.sampler=random", *TINY, "report.top_n=1",
+         "hydra.sweep.dir=study", "strategy.params.lookback=int(interval(40,120))"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr  # trust authentication: the password is not checked
+    files = [p for p in (tmp_path / "study").rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    assert (tmp_path / "study" / "multirun.yaml") in files and len(files) > 10
+    assert not [str(p) for p in files if MARKER in p.read_text(errors="replace")]
+    assert MARKER not in out.stdout + out.stderr
+    multirun = (tmp_path / "study" / "multirun.yaml").read_text()
+    assert "<redacted>" in multirun and multirun.count("hydra.sweeper.storage=") == 1
