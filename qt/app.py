@@ -136,6 +136,12 @@ def main(cfg: DictConfig) -> float | None:
         task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
         check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
         return _run(cfg, run_dir, multirun=multirun)
+    except KeyboardInterrupt:
+        if multirun:
+            raise  # the sweeper stops launching and ranks the finished runs
+        raise KeyboardInterrupt(
+            f"interrupted: the run in {run_dir} stopped before writing its results (results appear only when complete)"
+        ) from None
     except Exception as exc:
         if os.environ.get("QT_DEBUG") == "1" and not multirun:
             raise

@@ -106,18 +106,6 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
-def _interrupted_run() -> str:
-    """``the run in DIR stopped before writing its results`` for a single run, else empty."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            return f"the run in {HydraConfig.get().runtime.output_dir} stopped before writing its results"
-    except Exception:
-        return ""
-    return ""
-
-
 def _subcommand(name: str, rest: list[str]) -> int:
     """Parse ``rest`` with the subcommand's own arguments and run it; errors become one line (see ``fail``)."""
     module_name, help_text = SUBCOMMANDS[name]
@@ -178,7 +166,7 @@ def _run(hydra_args: list[str]) -> int:
     try:
         app.main()
     except KeyboardInterrupt as exc:
-        return interrupted(exc, _interrupted_run())
+        return interrupted(exc, "qt run stopped")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception as exc:

@@ -24,7 +24,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger("qt")
 
@@ -67,26 +67,28 @@ class GridSweeper(BasicSweeper):
 
     def _interrupted(self, sweep_dir: Path) -> SweepInterrupted:
         """After Ctrl-C: clean staging folders, write the finished runs' leaderboard, word the one line."""
-        from qt.evaluation.leaderboard import run_dirs
-
         assert self.config is not None and self.hydra_context is not None
-        dirs = run_dirs(sweep_dir) if sweep_dir.is_dir() else []
+        started = [d for d in sweep_dir.iterdir() if d.is_dir() and d.name.isdigit()] if sweep_dir.is_dir() else []
+        dirs = sorted(started, key=lambda d: int(d.name))
         for run_dir in dirs:
             for staging in (".partial", ".rerun"):
                 shutil.rmtree(run_dir / staging, ignore_errors=True)
         finished = [d for d in dirs if (d / "metrics.json").is_file() or (d / "error.json").is_file()]
         abandoned = [d.name for d in dirs if d not in finished]
-        with open_dict(self.config):
-            self.config.report.top_n = 0  # no tearsheets now: `qt rerun RUN --full` draws any run's later
+        with open_dict(self.config):  # no tearsheets now: `qt rerun RUN --full` draws any run's later
+            OmegaConf.update(self.config, "report.top_n", 0, force_add=True)
         try:
             self.hydra_context.callbacks.on_multirun_end(config=self.config)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop writing the leaderboard too
-        left = f"run {', '.join(abandoned)} abandoned (left incomplete)" if abandoned else "no run was running"
-        board = sweep_dir / "leaderboard.html"
-        where = (
-            f"the leaderboard of the {len(finished)} finished runs: {board}" if board.is_file() else "no leaderboard"
+        left = (
+            f"run{'s' if len(abandoned) > 1 else ''} {', '.join(abandoned)} abandoned (left incomplete)"
+            if abandoned
+            else "no run was running"
         )
+        board = sweep_dir / "leaderboard.html"
+        runs = f"{len(finished)} finished run{'' if len(finished) == 1 else 's'}"
+        where = f"the leaderboard of the {runs}: {board}" if board.is_file() else f"no leaderboard ({runs})"
         return SweepInterrupted(f"interrupted: the sweep stopped launching; {left}; {where}")
 
     def _complete_top(self, sweep_dir: Path) -> None:
