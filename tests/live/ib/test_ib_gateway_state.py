@@ -270,6 +270,37 @@ def test_damaged_or_foreign_state_files_are_one_clear_error_exit_2_and_left_unch
         assert proc.stdout == ""  # it never started listening
 
 
+def test_a_gateway_killed_right_after_a_fill_restarts_with_it(tmp_path: Path) -> None:
+    state = tmp_path / "gw.json"
+    gw = Gateway("--port", "0", "--start", str(START), "--state", str(state))
+    try:
+
+        async def buy() -> None:
+            ib = IB()
+            await ib.connectAsync("127.0.0.1", gw.port, clientId=2, timeout=5)
+            [c] = await ib.qualifyContractsAsync(Stock("S1", "SMART", "USD"))
+            t = ib.placeOrder(c, MarketOrder("SELL", 7, orderRef="k1"))
+            assert await _wait(lambda: t.orderStatus.status == "Filled")
+            await asyncio.sleep(0.2)  # the state file is written within 20 ms of a change
+            gw.proc.kill()  # SIGKILL: no chance to save at stop
+            gw.proc.wait(timeout=5)
+            ib.disconnect()
+
+        asyncio.run(buy())
+    finally:
+        gw.kill()
+    gw = Gateway("--port", "0", "--state", str(state))
+    try:
+        assert "account loaded from" in gw.banner[1] and "1 positions, 1 orders, 1 executions" in gw.banner[1]
+        gw.stop()
+    finally:
+        gw.kill()
+    saved = json.loads(state.read_text())
+    price = _market().last_price("S1")
+    # IB's average cost carries the commission: a short of 7 at p costs (-7 p + fee) / -7 a share
+    assert saved["positions"] == {"S1": [-7.0, pytest.approx(price - ib_commission(7, price) / 7)]}
+
+
 def test_two_gateways_never_share_one_state_file(tmp_path: Path) -> None:
     state = tmp_path / "gw.json"
     first = Gateway("--port", "0", "--state", str(state))
