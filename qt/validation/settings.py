@@ -6,13 +6,14 @@ import itertools
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from qt.errors import ConfigError
 from qt.validation.windows import Duration, Scheme
 
 # keys a grid may vary: what the strategy and its portfolio are built from (the engine's other parts stay fixed)
 GRID_ROOTS = ("strategy", "portfolio", "risk_model", "constraints")
+MAX_PARTITIONS = 20  # CSCV enumerates C(S, S/2) splits: 184,756 at 20, 155 million at 30
 
 
 class Direction(StrEnum):
@@ -45,23 +46,25 @@ class WalkForwardSettings(BaseModel):
     test: str
     scheme: Scheme = Scheme.ROLLING
     embargo: str = "0d"
-    purge: NonNegativeInt = 0
+    purge: int = Field(0, ge=0, le=1_000_000)
     grid: dict[str, list[Any]] | None = None
     search: Search = Search.GRID
     space: dict[str, str] | None = None  # search=optuna: key -> Hydra sweep syntax, e.g. int(interval(21,252))
-    n_trials: int = Field(20, ge=1)
+    n_trials: int = Field(20, ge=1, le=100_000)
     objective: str = "sharpe"
     direction: Direction = Direction.MAXIMIZE
-    pbo_partitions: int = Field(16, ge=2)
+    pbo_partitions: int = Field(16, ge=2, le=MAX_PARTITIONS)
 
-    @field_validator("train", "test", "embargo")
+    @field_validator("train", "test", "embargo", mode="before")
     @classmethod
-    def _duration(cls, value: str) -> str:
+    def _duration(cls, value: object, info: ValidationInfo) -> str:
         try:
-            Duration.parse(value, key="")
+            duration = Duration.parse(value, key="")
         except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+            raise ValueError(str(exc).removeprefix(": ")) from None
+        if info.field_name in ("train", "test") and duration.n < 1:
+            raise ValueError(f"must be at least one bar or period (e.g. 1y, 6m, 63d), got {value!r}")
+        return str(value)
 
     @field_validator("pbo_partitions")
     @classmethod

@@ -17,6 +17,7 @@ import numpy as np
 from qt.errors import ConfigError
 
 DURATION = re.compile(r"^\s*(\d+)\s*([ymwd])\s*$")
+MAX_DURATION = {"y": 200, "m": 2_400, "w": 10_400, "d": 10_000_000}  # beyond any calendar pandas can shift to
 
 
 class Scheme(StrEnum):
@@ -45,7 +46,10 @@ class Duration:
         m = DURATION.match(str(text))
         if m is None:
             raise ConfigError(key, f"must be a duration like 5y, 6m, 2w or 252d (d = bars), got {text!r}")
-        return cls(int(m.group(1)), m.group(2))
+        n, unit = int(m.group(1)), m.group(2)
+        if n > MAX_DURATION[unit]:
+            raise ConfigError(key, f"must be at most {MAX_DURATION[unit]}{unit}, got {text!r}")
+        return cls(n, unit)
 
     def __str__(self) -> str:
         return f"{self.n}{self.unit}"

@@ -49,6 +49,22 @@ def test_the_grid_is_the_product_of_its_values():
         ),
         ({"train": "5y", "test": "1y", "trian": "2y"}, r"validation\.trian: Extra inputs are not permitted"),
         ({"test": "1y"}, r"validation\.train: Field required"),
+        ({"train": "0d", "test": "1y"}, r"validation\.train: must be at least one bar or period"),
+        ({"train": "5y", "test": "0d"}, r"validation\.test: must be at least one bar or period"),
+        ({"train": "5y", "test": "0m"}, r"validation\.test: must be at least one bar or period"),
+        ({"train": "10000y", "test": "1y"}, r"validation\.train: must be at most 200y"),
+        ({"train": "5y", "test": "1y", "embargo": "99999w"}, r"validation\.embargo: must be at most 10400w"),
+        (
+            {"train": "5y", "test": "1y", "pbo_partitions": 0},
+            r"validation\.pbo_partitions: .*greater than or equal to 2",
+        ),
+        (
+            {"train": "5y", "test": "1y", "pbo_partitions": 40},
+            r"validation\.pbo_partitions: .*less than or equal to 20",
+        ),
+        ({"train": "5y", "test": "1y", "n_trials": 0}, r"validation\.n_trials: .*greater than or equal to 1"),
+        ({"train": "5y", "test": "1y", "purge": 10**9}, r"validation\.purge: .*less than or equal to 1000000"),
+        ({"train": 5, "test": "1y"}, r"validation\.train: must be a duration like 5y"),
     ],
 )
 def test_bad_settings_name_their_key(values, message):

@@ -149,3 +149,30 @@ def test_an_optuna_study_per_window_chooses_the_best_configuration_it_tried(tmp_
     run_walk_forward(cfg, again)  # seeded studies: the same choices, the same files
     assert (again / "walk_forward.json").read_bytes() == (tmp_path / "walk_forward.json").read_bytes()
     assert (again / "equity.parquet").read_bytes() == (tmp_path / "equity.parquet").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("validation.test=0d", "validation.test: must be at least one bar or period"),
+        ("validation.train=0d", "validation.train: must be at least one bar or period"),
+        ("validation.train=999y", "validation.train: must be at most 200y"),
+        ("validation.pbo_partitions=64", "validation.pbo_partitions: Input should be less than or equal to 20"),
+        ("validation.n_trials=-1", "validation.n_trials: Input should be greater than or equal to 1"),
+    ],
+)
+def test_settings_that_cannot_be_meant_are_refused_before_anything_runs(tmp_path, override, message):
+    import subprocess
+    import sys
+    import time
+
+    start = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "qt", "run", *BASE, *WALK_FORWARD, override, "hydra.run.dir=run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr and time.monotonic() - start < 20
+    assert not list(tmp_path.rglob("equity.parquet")) and not list(tmp_path.rglob("walk_forward.json"))
