@@ -16,12 +16,17 @@ import numpy as np
 import pytest
 from paper_kit import RUN_NAME, SYMBOLS, Desk, alerts, desk, placements
 
-from qt.enums import OrderStatus
-from qt.live.broker import BrokerOrder
+from qt.enums import Field, FillTiming, OrderStatus
+from qt.execution.costs import BpsCosts
+from qt.execution.simulator import ExecutionSimulator
+from qt.execution.slippage import FixedBps
+from qt.live.broker import BrokerOrder, Execution
+from qt.live.history import BarRow
 from qt.live.paper import PaperBroker
 from qt.live.recovery import reconcile
 from qt.live.router import RoutedVenue
 from qt.live.store import EventKind, OrderIntent, client_order_id
+from qt.testing.panels import daily_panel
 from qt.types import OrderBatch
 
 
@@ -184,6 +189,75 @@ def test_every_event_is_in_the_log_so_replaying_it_rebuilds_the_snapshot(close_d
         d.send([0, 1, 4], [3, -2, 50])
     assert d.store.replay() == d.store.snapshot()
     assert [e.kind for e in d.store.events(kinds=[EventKind.FILL])] == [EventKind.FILL] * 6
+
+
+@pytest.mark.parametrize("timing", ["close", "next_open"])
+def test_the_paper_broker_fills_with_the_backtests_fill_model(tmp_path: Path, timing: str) -> None:
+    """Same orders, same bar: the paper broker's prices and fees are the simulator's, and both are the hand values.
+
+    Slippage 20 bps, fees 10 bps with a $1 minimum. Buy 10 AAA at 100: 100 x 1.002 = 100.2, fee
+    10 x 100.2 x 0.001 = 1.002. Sell 3 BBB at 50: 50 x 0.998 = 49.9, fee 0.1497 -> the $1 minimum.
+    EEE has no price at the fill bar: cancelled, with the reason the backtest gives.
+    """
+    model = ExecutionSimulator(timing=FillTiming(timing), slippage=FixedBps(bps=20), costs=BpsCosts(bps=10, min_fee=1))
+    fill_row = [100.0, 50.0, 20.0, 10.0, np.nan]  # the fill bar's close (timing close) or open (next_open)
+    other = [90.0, 45.0, 18.0, 9.0, 4.0]
+    if timing == "close":
+        panel = daily_panel([fill_row], open_=[other])
+    else:
+        panel = daily_panel([other, other], open_=[other, fill_row])
+    orders = OrderBatch(0, np.array([0, 1, 4], np.intp), np.array([10.0, -3.0, 7.0]))
+    t = 0 if timing == "close" else 1
+    simulated = model.fill(orders, t, panel)
+    assert simulated.prices.tolist() == pytest.approx([100.2, 49.9, 0.0], rel=1e-15)
+    assert simulated.fees.tolist() == pytest.approx([1.002, 1.0, 0.0], rel=1e-15)
+
+    broker = PaperBroker.open(execution=model, symbols=SYMBOLS, state_dir=tmp_path, capital=1e6, run_name=RUN_NAME)
+    try:
+        for k in range(panel.n_bars):
+            broker.on_bar(BarRow(panel.timestamps[k], {f: panel.fields[f][k] for f in (Field.OPEN, Field.CLOSE)}))
+            if k == 0:
+                assert broker.place_many([BrokerOrder(f"o{a}", SYMBOLS[a], float(q))
+                                          for a, q in zip(orders.assets, orders.quantities, strict=True)]) == {}  # fmt: skip
+        news = broker.updates()
+        paper = {x.client_order_id: (x.price, x.fees) for x in news if isinstance(x, Execution)}
+        assert paper == {"o0": (simulated.prices[0], simulated.fees[0]), "o1": (simulated.prices[1], simulated.fees[1])}
+        cancelled = broker.order("o4")
+        assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+        assert cancelled.reason == simulated.reasons[2] == f"no {model.price_field.value} price at the fill bar"
+    finally:
+        broker.close()
+
+
+def test_a_burst_is_one_transaction_of_the_paper_book(close_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst that fails after the book took two of its orders leaves none in the book (as a kill would).
+
+    Recovery then finds every intent of the burst unknown to the broker: NOT_SENT, each sent once after.
+    """
+    d = close_desk
+    when = d.bar([100, 50, 20, 10, 5])
+    taken = []
+
+    def crash(name: str) -> None:
+        if name == "broker.mid_burst":
+            taken.append(name)
+            if len(taken) == 2:
+                raise KeyboardInterrupt("killed mid-burst")
+
+    monkeypatch.setattr("qt.live.paper.fault_point", crash)
+    with pytest.raises(KeyboardInterrupt):
+        d.router.submit(_orders([0, 1, 2], [10, 20, 30], d.t), d.t)
+    cids = [expected_id(when, s, 0) for s in ("AAA", "BBB", "CCC")]
+    assert [d.store.order(c).status for c in cids] == [OrderStatus.NEW] * 3  # type: ignore[union-attr]
+    assert placements(d.broker.book) == {} and d.broker.positions() == {}
+    monkeypatch.undo()
+    found = reconcile(d.store, d.broker, adopt=False, now=when)
+    assert sorted(found.not_sent) == sorted(cids)
+    router = restarted(d)
+    router.submit(_orders([0, 1, 2], [10, 20, 30], d.t), d.t)
+    router.poll(d.t)
+    assert placements(d.broker.book) == dict.fromkeys(cids, 1)
+    assert d.store.positions() == {"AAA": 10.0, "BBB": 20.0, "CCC": 30.0} == d.broker.positions()
 
 
 def _orders(assets: list[int], quantities: list[float], t: int) -> OrderBatch:
