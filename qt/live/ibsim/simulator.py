@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +63,8 @@ FARM_NOTICES = (
 )
 #: Seconds over which account and portfolio updates after fills are batched.
 ACCOUNT_PUSH_DELAY = 0.02
-#: Seconds over which changes of the account are batched into one write of the state file.
+#: Seconds over which changes of the account are batched into one write of the state file (at least
+#: twice the last write's duration, so a large account never spends more than a third of the time saving).
 STATE_SAVE_DELAY = 0.02
 CONNECTIVITY_TEXT = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
@@ -122,6 +124,7 @@ class GatewaySimulator:
         self.broker = broker or Broker()
         self.state_file = state_file
         self._save_pending = False
+        self._save_seconds = 0.0  # how long the last write took: saves are at most a third of the time
         self.state_loaded = False  # whether ``state_file`` held an account when the simulator was made
         self.resumed_from: datetime | None = None
         if state_file is not None:
@@ -348,16 +351,18 @@ class GatewaySimulator:
             self._save_state()
             return
         self._save_pending = True
-        loop.call_later(STATE_SAVE_DELAY, self._save_state)
+        loop.call_later(max(STATE_SAVE_DELAY, 2 * self._save_seconds), self._save_state)
 
     def _save_state(self) -> None:
         self._save_pending = False
         if self.state_file is None:
             return
+        began = time.perf_counter()
         try:
             account_state.save(self.state_file, self.broker, self.market.timestamp())
         except OSError as exc:
             self._fail(f"cannot write the state file {self.state_file}: {exc}")
+        self._save_seconds = time.perf_counter() - began
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)

@@ -89,24 +89,26 @@ class GatewayState(_Frozen):
     executions: list[ExecutionState]
 
 
-def snapshot(broker: Broker, now: datetime | None) -> GatewayState:
-    """The broker's account as a state value (``now``: the replay clock)."""
-    orders = [
-        OrderState(**{f: getattr(o, f) for f in OrderState.model_fields}) for _, o in sorted(broker.orders.items())
-    ]
-    executions = [
-        ExecutionState(
-            order_id=e.order.order_id, **{f: getattr(e, f) for f in ExecutionState.model_fields if f != "order_id"}
-        )
-        for e in broker.executions
-    ]
-    return GatewayState(
-        format=FORMAT, version=VERSION, now=now, cash=broker.cash, currency=broker.currency,
-        next_valid_id=broker.next_valid_id, next_perm_id=broker._next_perm_id, exec_seq=broker._exec_seq,
-        realized_pnl=broker.realized_pnl,
-        positions={s: (p.quantity, p.avg_cost) for s, p in sorted(broker.positions.items())},
-        orders=orders, executions=executions,
-    )  # fmt: skip
+_ORDER_FIELDS = tuple(OrderState.model_fields)
+_EXECUTION_FIELDS = tuple(f for f in ExecutionState.model_fields if f not in ("order_id", "time"))
+
+
+def snapshot(broker: Broker, now: datetime | None) -> dict[str, object]:
+    """The broker's account as the state file's JSON value (``now``: the replay clock).
+
+    Plain dicts, not ``GatewayState``: writing is on the gateway's hot path, validation only on load.
+    """
+    return {
+        "format": FORMAT, "version": VERSION, "now": now.isoformat() if now is not None else None,
+        "cash": broker.cash, "currency": broker.currency, "next_valid_id": broker.next_valid_id,
+        "next_perm_id": broker._next_perm_id, "exec_seq": broker._exec_seq, "realized_pnl": broker.realized_pnl,
+        "positions": {s: [p.quantity, p.avg_cost] for s, p in sorted(broker.positions.items())},
+        "orders": [{f: getattr(o, f) for f in _ORDER_FIELDS} for _, o in sorted(broker.orders.items())],
+        "executions": [
+            {"order_id": e.order.order_id, "time": e.time.isoformat(), **{f: getattr(e, f) for f in _EXECUTION_FIELDS}}
+            for e in broker.executions
+        ],
+    }  # fmt: skip
 
 
 def restore(state: GatewayState, *, account: str) -> Broker:
@@ -125,7 +127,7 @@ def restore(state: GatewayState, *, account: str) -> Broker:
 
 def save(path: Path, broker: Broker, now: datetime | None) -> None:
     """Write the account to ``path`` atomically (temp file, fsync, rename)."""
-    text = snapshot(broker, now).model_dump_json(indent=1)
+    text = json.dumps(snapshot(broker, now), separators=(",", ":"))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

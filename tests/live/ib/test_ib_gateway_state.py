@@ -252,8 +252,8 @@ def test_damaged_or_foreign_state_files_are_one_clear_error_exit_2_and_left_unch
         "truncated": (good[: len(good) // 2], "is not a JSON state file"),
         "foreign": ('{"name": "someone else\'s settings"}', "is not a qt ib-gateway state file"),
         "empty": ("", "is not a JSON state file"),
-        "newer": (good.replace('"version": 1', '"version": 7'), "has state version 7; this qt reads version 1"),
-        "damaged": (good.replace('"cash": ', '"cash": "lots", "x": '), "is damaged: "),
+        "newer": (json.dumps({**json.loads(good), "version": 7}), "has state version 7; this qt reads version 1"),
+        "damaged": (json.dumps({**json.loads(good), "cash": "lots"}), "is damaged: cash: "),
         "other-data": (wrong_symbol, "the account holds ZZZZ, which the --data served now does not have"),
     }
     for name, (text, expected) in cases.items():
