@@ -150,6 +150,12 @@ def test_positions_executions_resting_orders_and_next_id_survive_a_gateway_resta
     told = [int(m["fields"]["order_id"]) for m in lines if m.get("name") == "NEXT_VALID_ID"]
     assert told == [1, max(buy_id, rest_id) + 1]  # one connection per gateway process; the id survived
     assert json.loads(state.read_text())["orders"][1]["status"] == "Cancelled"
+    gw = Gateway("--port", "0", "--state", str(state), "--next-valid-id", "1")  # a restart with a lower id, as IB may
+    try:
+        assert "2 orders, 1 executions" in gw.banner[1] and gw.banner[1].rstrip().endswith("next order id 1")
+        gw.stop()
+    finally:
+        gw.kill()
 
 
 def _count_placements_command(record: Path) -> list[str]:
