@@ -21,6 +21,7 @@ MARK_STYLE = {  # kind -> (colour, dash): halts solid red, de-risks dashed orang
     "halt": ("#c0392b", ""),
     "derisk": ("#e07b00", "5 3"),
     "fallback": ("#7d4cdb", "1 3"),
+    "window": ("#8c99a6", "2 2"),  # walk-forward: a test window's first bar
 }
 PALETTE = ("#1f5fbf", "#e07b00", "#2a9d4b", "#c0392b", "#7d4cdb", "#6b7b8c")
 Formatter = Callable[[float], str]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qt.evaluation import charts, describe
+from qt.evaluation import charts, describe, walk_forward_report
 from qt.evaluation.charts import PALETTE, Line
 from qt.evaluation.events import event_marks, event_rows
 from qt.evaluation.halts import halt_lines
@@ -187,10 +187,16 @@ def _live_cost_context(cost: Any, backtest_dir: Path | None) -> dict[str, Any]:
 
 
 def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
+    from markupsafe import Markup
+
     s, cfg = a.perf.summary, a.run.config
     title = describe.title(cfg, a.run.choices) if cfg or a.run.choices else a.run.name
     if a.run.mode == "live" and (cfg or a.run.choices):
         title += f" —{a.run.live_label} {a.run.run_dir.name}"
+    config_yaml = describe.short_config(cfg, a.run.choices)
+    wf = walk_forward_report.section(a.run.run_dir, cfg, a.run.choices)  # parameters chosen per window
+    if wf is not None:
+        title, config_yaml = wf.title, wf.config_yaml
     return {
         "name": a.run.name,
         "title": title,
@@ -205,7 +211,8 @@ def _run_context(a: Analyzed, i: int) -> dict[str, Any]:
         "headline": [
             (label, format_value(s.get(key), kind)) for key, label, kind in STAT_GROUPS["Returns"][:8] if key in s
         ],
-        "config_yaml": describe.short_config(cfg, a.run.choices),
+        "config_yaml": config_yaml,
+        "walk_forward": None if wf is None else Markup(wf.html),
         "halt": halt_lines(s),
         "events": event_rows(a.run),
         "n_zero_bars": int(np.sum(a.run.returns == 0.0)),

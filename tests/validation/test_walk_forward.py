@@ -1,6 +1,7 @@
 """Walk-forward on synthetic data: the stitched curve is the chosen configurations' runs chained, book carried."""
 
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -176,3 +177,56 @@ def test_settings_that_cannot_be_meant_are_refused_before_anything_runs(tmp_path
     assert len(lines) == 1 and message in lines[0], out.stderr
     assert "Traceback" not in out.stderr and time.monotonic() - start < 20
     assert not list(tmp_path.rglob("equity.parquet")) and not list(tmp_path.rglob("walk_forward.json"))
+
+
+class _WindowTable(HTMLParser):
+    """The page's walk-forward windows: {window: {key: shown value}} from the table's parameter cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, dict[str, str]] = {}
+        self._window: int | None = None
+        self._key: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-window" in a:
+            self._window = int(a["data-window"])
+            self.rows[self._window] = {}
+        elif tag == "td" and a.get("class") == "param":
+            self._key = a["data-key"]
+
+    def handle_data(self, data):
+        if self._key is not None and self._window is not None:
+            self.rows[self._window][self._key] = data.strip()
+            self._key = None
+
+
+def test_the_tearsheet_shows_each_windows_chosen_parameters_as_the_run_files_say(walk_forward):
+    from collections import Counter
+
+    from qt.evaluation.tearsheet import write_tearsheet
+
+    run_dir, report = walk_forward
+    html = write_tearsheet(run_dir).read_text()
+    page = _WindowTable()
+    page.feed(html)
+    table = pd.read_parquet(run_dir / "walk_forward.parquet")
+    chosen = table[table["chosen"]].sort_values("window")
+    assert len(page.rows) == len(report["windows"]) == len(chosen) >= 4
+    for (window, label), row in zip(
+        chosen[["window", "label"]].itertuples(index=False), report["windows"], strict=True
+    ):
+        assert page.rows[window] == {"strategy.params.lookback": label.removeprefix("lookback=")}
+        assert page.rows[window]["strategy.params.lookback"] == str(row["params"]["strategy.params.lookback"])
+    counts = Counter(int(v["strategy.params.lookback"]) for v in page.rows.values())
+    assert len(counts) >= 2  # the windows did not all choose the same lookback on this data
+    n = len(report["windows"])
+    shown = ", ".join(f"{v} in {counts[v]}" for v in sorted(counts)) + f" of {n} windows"
+    title = html.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert f"lookback per window ({shown})" in title and "lookback 126" not in title and "lookback 63" not in title
+    config = html.split('id="config-short">', 1)[1].split("</pre>", 1)[0]
+    assert f"chosen per window - {shown}" in config and "lookback 126" not in config
+    assert f'id="wf-dsr">{report["deflated_sharpe"]["dsr"]:.3f}<' in html
+    assert f'id="wf-pbo">{report["pbo"]["pbo"]:.3f}<' in html
+    assert html.count('class="mark mark-window"') == n  # the curve marks every window's first test bar
