@@ -27,16 +27,15 @@ from qt.engine.pipeline import Decision
 from qt.errors import ConfigError
 from qt.evaluation.headline import headline
 from qt.live.adapter import BrokerAdapter
-from qt.live.driver import batch_from_payload, risk_from_payload
 from qt.live.identity import FolderIdentity
+from qt.live.journal import BarRecorded, DecisionRecorded
 from qt.live.node import LiveNode, NodeRun, build_driver, recovered_fills, restore_state
 from qt.live.settings import LiveSettings
-from qt.live.store import EventKind, LiveStore
+from qt.live.store import LiveStore
 from qt.results.result import RunResult
 from qt.results.writer import write_run
 from qt.risk.stops import RiskEvent
 from qt.runs.backtest import RunSummary
-from qt.types import SolveReport
 
 log = logging.getLogger("qt")
 BROKERS = ("paper", "ib")  # the brokers qt ships (conf/broker/*.yaml); a plugin broker is one more YAML
@@ -174,29 +173,28 @@ def write_live_outputs(
 
 def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -> RunResult:
     """The recorded bars, decisions, fills and risk events as a RunResult over the bars traded live."""
-    bars = store.events(kinds=[EventKind.BAR])
+    bars: list[BarRecorded] = [e.record for e in store.events(kinds=[BarRecorded])]
     if not bars:
         raise ConfigError("live.state_dir", "nothing recorded yet: no bar was processed")
-    ts = [int(e.payload["t"]) for e in bars]
+    ts = [b.t for b in bars]
     lo, hi = ts[0], ts[-1] + 1
     view = BarPanel(panel.timestamps[lo:hi], panel.symbols, {f: a[lo:hi] for f, a in panel.fields.items()},
                     tz=panel.tz, name=panel.name)  # fmt: skip
     n = hi - lo
     series = {k: np.zeros(n) for k in ("nav", "cash", "gross", "net", "traded")}
     fills = []
-    for e in bars:
-        i = int(e.payload["t"]) - lo
+    for b in bars:
+        i = b.t - lo
         for k in series:
-            series[k][i] = float(e.payload[k])
-        fills += [_shift(batch_from_payload(b), lo) for b in e.payload.get("fills", [])]
+            series[k][i] = float(getattr(b, k))
+        fills += [_shift(f.to_batch(), lo) for f in b.fills]
     decisions = [
-        Decision(int(e.payload["t"]) - lo, np.asarray(e.payload["before"]), np.asarray(e.payload["target"]),
-                 _report(e.payload.get("report")), risk_from_payload(e.payload))
-        for e in store.events(kinds=[EventKind.DECISION])
+        Decision(d.t - lo, np.asarray(d.before), np.asarray(d.target), d.report, d.risk_figures())
+        for d in (e.record for e in store.events(kinds=[DecisionRecorded]))
     ]  # fmt: skip
-    events = [
-        RiskEvent(int(p["t"]) - lo, p["kind"], p["detail"], float(p["scale"]), bool(p["halt"]))
-        for p in (a.payload.get("risk_event") for a in store.alerts())
+    events = [  # as the backtest reports them (without the stop's resume_after)
+        RiskEvent(p.t - lo, p.kind, p.detail, float(p.scale), bool(p.halt))
+        for p in (a.record.risk_event for a in store.alerts())
         if p
     ]
     nav = series["nav"]
@@ -205,13 +203,6 @@ def live_result(store: LiveStore, panel: BarPanel, first: int, capital: float) -
     start_nav = capital if lo == first else nav[0]
     return RunResult(view, start_nav, nav, series["cash"], series["gross"] * scale, series["net"] * scale,
                           series["traded"] * scale, decisions, fills, events)  # fmt: skip
-
-
-def _report(p: dict[str, Any] | None) -> SolveReport | None:
-    """A decision's solve report as recorded (status, solver, fallback steps)."""
-    if p is None:
-        return None
-    return SolveReport(str(p["status"]), str(p["solver"]), tuple(p.get("steps") or ()), float(p.get("solve_ms") or 0))
 
 
 def _shift(batch: Any, lo: int) -> Any:
