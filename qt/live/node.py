@@ -35,7 +35,7 @@ from qt.live.driver import DecisionLog, LiveDriver
 from qt.live.guard import BarClock, RiskGuard
 from qt.live.history import History
 from qt.live.identity import FolderIdentity
-from qt.live.recovery import reconcile, resend_queued
+from qt.live.recovery import hold_back, reconcile, resend_queued, unexplained_positions
 from qt.live.router import RoutedVenue, RouterSettings
 from qt.live.settings import LiveSettings
 from qt.live.store import EventKind, FillRecord, LiveStore, StoreSettings, open_from_settings
@@ -103,11 +103,11 @@ class LiveNode:
         """Run until the feed ends or SIGTERM/SIGINT; then ``finish`` (the result files) with the store still open."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with hold_folder(self.folder):
+            self.identity.check(self.folder)  # whose folder this is: before the store is even opened
             created = _Created.before(self.folder, self.settings)
             store = self._open_store()
             self._store = store
             try:
-                self.identity.check(self.folder)
                 outcome = asyncio.run(self._session(store))
                 return finish(store, outcome)
             finally:
@@ -145,9 +145,12 @@ class LiveNode:
             )  # fmt: skip
             for cid, (decided, asset, note) in _origins(recon.reattached, store, seen).items():
                 driver.router.reattach(cid, decided, asset, note)
-            resend_queued(store, driver.router, recon, bars_missed=warm.missed > 0)  # queued inside qt at the stop
+            if getattr(link.broker, "fills_arrive_later", False):  # IB: a decision's fills come at the next bar ...
+                driver.recovered, held = hold_back(driver.recovered, driver.session.state.ledger, history.n)
+                driver.router.deliver_at(held)  # ... so those of the decision resumed at the restart bar come there too
             self._driver = driver
             link.start()
+            resend_queued(store, driver.router, recon, bars_missed=warm.missed > 0)  # queued inside qt at the stop
             started = time.perf_counter()
             bars = await driver.run()
             engine_s = time.perf_counter() - started
@@ -165,7 +168,7 @@ class LiveNode:
     def _admit(self, store: LiveStore, broker: Broker) -> None:
         """Refuse an empty store while the broker holds positions (unless adopting); else record the folder's owner."""
         if not store.events(limit=1) and not self.settings.adopt_positions:
-            held = {s: q for s, q in broker.positions().items() if q}
+            held = unexplained_positions(broker, store, self.settings.name)  # others' on a shared account: not ours
             if held:
                 shown = ", ".join(f"{s} {q:g}" for s, q in sorted(held.items())[:8])
                 more = f" and {len(held) - 8} more" if len(held) > 8 else ""
