@@ -89,12 +89,42 @@ def _missing_option(exc: Any) -> ConfigError:
 def _unparsable(exc: Any) -> ConfigError:
     text = str(exc).strip().splitlines()
     quoted = _FIRST_QUOTED.search(text[0]) if text else None
+    if quoted and quoted.group(1) == "<EOF>":
+        split = _split_list()
+        if split is not None:
+            return split
+    lexer = re.match(r"LexerNoViableAltException: (.*)", text[0]) if text else None
+    if lexer and "=" not in lexer.group(1):
+        bare = lexer.group(1).strip()
+        return ConfigError(
+            "",
+            f"'{bare}' is not an override (KEY=VALUE or GROUP=OPTION); if it is the value of the argument before "
+            "it, remove the space after '=' (or quote the value)",
+        )
     what = f"'{quoted.group(1)}'" if quoted else "an argument"
     detail = text[1] if len(text) > 1 else ""
     return ConfigError(
         "",
         f"cannot read the override {what}: {detail}; write KEY=VALUE, GROUP=OPTION or +KEY=VALUE".replace(": ;", ";"),
     )
+
+
+def _split_list() -> ConfigError | None:
+    """``lookback=63, 126`` (a space after a comma): the shell made two arguments; say how to write the list."""
+    import sys
+
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if "=" in arg and arg.endswith((",", "=")):
+            key = arg.split("=", 1)[0]
+            rest = args[i + 1] if i + 1 < len(args) else ""
+            joined = arg + rest if rest and "=" not in rest else arg.rstrip(",") if arg.endswith(",") else arg
+            return ConfigError(
+                key,
+                f"the override '{arg}' ends with '{arg[-1]}' (a space in a sweep list splits it into two arguments); "
+                f"write {joined} with no spaces, or quote the whole override",
+            )
+    return None
 
 
 def _hydra_message(exc: BaseException) -> ConfigError:

@@ -71,6 +71,12 @@ def check_targets(node: Any, key: str, allowed: tuple[str, ...]) -> None:
         node = OmegaConf.to_container(node, resolve=False)
     if isinstance(node, Mapping):
         target = node.get("_target_")
+        if isinstance(target, str) and "${" in target:
+            raise ConfigError(
+                f"{key}._target_",
+                f"'{target}' is an interpolation; a _target_ names the code to run, so write its dotted path out "
+                "(e.g. qt.strategies.xmom_crosssec.CrossSectionalMomentum), never computed from other values",
+            )
         if isinstance(target, str) and "." in target and not target.startswith(allowed):
             raise ConfigError(
                 f"{key}._target_",

@@ -34,14 +34,50 @@ def check_overrides(cfg: DictConfig, overrides: Iterable[str], *, groups: Iterab
 
     groups = set(groups)
     parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    chosen = {o.key_or_group: o.value() for o in parsed if o.package is None}
+    check_mode(cfg, str(chosen.get("broker") or "paper"))
     for o in parsed:
         key = o.key_or_group
+        if key in groups and o.package is None and not key.startswith("hydra"):
+            _check_option(key, o.value())
         if o.package is not None or key.startswith("hydra") or key in groups:
             continue
         if o.type in (OverrideType.ADD, OverrideType.FORCE_ADD):
             _check_read(cfg, key, groups)
         if o.type is not OverrideType.DEL:
             _check_resolves(cfg, key)
+
+
+def check_mode(cfg: DictConfig, choice: str) -> None:
+    """A broker chooses where live orders go: without ``mode=live`` it would be ignored and a backtest run."""
+    mode = OmegaConf.select(cfg, "mode", default="backtest")
+    if mode != "live" and OmegaConf.select(cfg, "broker", default=None) is not None:
+        raise ConfigError(
+            "broker",
+            f"broker={choice} sends orders live, but mode={mode}: run `qt run mode=live broker={choice}` "
+            "(or drop broker= for a backtest)",
+        )
+
+
+def _check_option(group: str, value: Any) -> None:
+    """A group choice with no YAML file: Hydra ignores it silently for optional groups (broker, validation)."""
+    if group == "strategy" or not isinstance(value, str) or value == "null":
+        return
+    options = _group_options(group)
+    if options and value not in options:
+        raise ConfigError(group, f"no option '{value}'; choose one of: {', '.join(closest_first(value, options))}")
+
+
+def _group_options(group: str) -> list[str]:
+    """The options of a config group on Hydra's search path (qt's conf/ and whatever the user added)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        options = set(GlobalHydra.instance().config_loader().get_group_options(group))
+        return sorted(options | _searchpath_options(group))
+    from qt.config.paths import conf_dir
+
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
 def _check_read(cfg: DictConfig, key: str, groups: set[str]) -> None:
@@ -183,3 +219,20 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+def _searchpath_options(group: str) -> set[str]:
+    """Options in folders the run added with ``hydra.searchpath=[file://DIR]`` (a plugin's own YAML files)."""
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        sources = HydraConfig.get().runtime.config_sources
+    except ValueError:  # not inside a Hydra run
+        return set()
+    found: set[str] = set()
+    for source in sources:
+        if source.schema == "file":
+            found |= {p.stem for p in (Path(source.path) / group).glob("*.yaml")}
+    return found
