@@ -266,3 +266,27 @@ def test_leaderboard_html_renders_offline_and_links_tearsheets(browser, tmp_path
     assert browser.current_url.endswith("/0/tearsheet.html")
     assert chart_sizes(browser)["equity"]["marks"] > 0
     screenshot(browser, "leaderboard-linked")
+
+
+def test_a_live_tearsheet_says_what_live_cost(browser, tmp_path_factory):
+    """A paper replay with 20 bps of slippage beside the backtest without it: the section, its table and 3 charts."""
+    base = tmp_path_factory.mktemp("live")
+    small = ("strategy=xmom", "portfolio=equal", "data=synthetic", "data.n_assets=8", "data.n_days=160",
+             "strategy.params.lookback=40", "strategy.params.skip=5", "strategy.params.frequency=weekly")  # fmt: skip
+    done = qt("run", *small, f"hydra.run.dir={base / 'backtest'}")
+    assert done.returncode == 0, done.stderr
+    state = base / "paper"
+    done = qt("run", "mode=live", "broker=paper", *small, "slippage=fixed_bps", "slippage.bps=20",
+              f"live.state_dir={state}", f"hydra.run.dir={base / 'hydra'}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = qt("tearsheet", str(state), "--vs-backtest", str(base / "backtest"))
+    assert done.returncode == 0, done.stderr
+    page = open_page(browser, state / "tearsheet.html")
+    assert page["console"] == [] and page["requests"] == [] and page["resources"] == []
+    sizes = chart_sizes(browser)
+    for chart in ("live-cost", "live-vs-backtest", "live-gap"):
+        assert sizes[chart]["marks"] > 0 and not sizes[chart]["empty"], chart
+    assert "live (paper)" in browser.find_element("tag name", "h1").text
+    table = browser.find_element("id", "live-cost-table").text
+    assert "slippage" in table and "total (live" in table
+    screenshot(browser, "live-cost")
