@@ -6,10 +6,14 @@ Drivers (duckdb, psycopg) are imported only when a store is opened.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from qt.errors import DataError
 
 if TYPE_CHECKING:
     from qt.data.storage.base import BarStore
@@ -88,35 +92,69 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _ingest(store: BarStore, args: argparse.Namespace) -> int:
+    columns = _parse_columns(args.columns)
+    flags = _FlagWording()
+    logging.getLogger("qt").addFilter(flags)
+    try:
+        for path in args.files:
+            _ingest_one(store, args, path, columns)
+    except DataError as exc:
+        raise DataError(as_flags(str(exc))) from None
+    finally:
+        logging.getLogger("qt").removeFilter(flags)
+    return 0
+
+
+def as_flags(text: str) -> str:
+    """A data-source message in the words of ``qt data ingest``: ``data.price=X`` is ``--price X`` there.
+
+    Examples
+    --------
+    >>> as_flags("use data.price=close or map one with data.columns={Adj:adj_close}")
+    'use --price close or map one with --columns Adj=adj_close'
+    """
+    text = re.sub(r"data\.price=(\w+)", r"--price \1", text)
+    return re.sub(r"data\.columns=\{([^:}]+):([^}]+)\}", r"--columns \1=\2", text)
+
+
+class _FlagWording(logging.Filter):
+    """Warnings logged by the data sources while ingesting, in the ingest command's words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = as_flags(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def _ingest_one(store: BarStore, args: argparse.Namespace, path: Path, columns: dict[str, str] | None) -> None:
     from qt.data.sources.layout import PriceField
     from qt.data.storage.base import PriceBasis
     from qt.data.storage.ingest import ingest_file
 
-    columns = _parse_columns(args.columns)
-    for path in args.files:
-        print(f"ingesting {path} into {store.kind.value} ({store.location})", flush=True)
-        report = ingest_file(
-            path,
-            store,
-            skip_bad_rows=args.skip_bad_rows,
-            rejects_path=args.rejects,
-            columns=columns,
-            tz=args.tz,
-            source=args.source,
-            currency=args.currency,
-            prices=PriceBasis(args.prices),
-            price=PriceField(args.price) if args.price else None,
-            chunk_rows=args.chunk_rows,
-            progress=_progress,
-        )
-        print(
-            f"loaded {path}: {report.loaded:,} rows of {report.symbols:,} symbol(s) "
-            f"({report.changed:,} new or changed, {report.loaded - report.changed:,} unchanged) "
-            f"in {report.seconds:.2f} s"
-        )
-        if report.rejects_path is not None:
-            print(f"skipped {report.rejected:,} bad row(s); written with their reasons to {report.rejects_path}")
-    return 0
+    print(f"ingesting {path} into {store.kind.value} ({store.location})", flush=True)
+    report = ingest_file(
+        path,
+        store,
+        skip_bad_rows=args.skip_bad_rows,
+        rejects_path=args.rejects,
+        columns=columns,
+        tz=args.tz,
+        source=args.source,
+        currency=args.currency,
+        prices=PriceBasis(args.prices),
+        price=PriceField(args.price) if args.price else None,
+        chunk_rows=args.chunk_rows,
+        progress=_progress,
+    )
+    print(
+        f"loaded {path}: {report.loaded:,} rows of {report.symbols:,} symbol(s) "
+        f"({report.changed:,} new or changed, {report.loaded - report.changed:,} unchanged) "
+        f"in {report.seconds:.2f} s"
+    )
+    if report.rejects_path is not None:
+        print(f"skipped {report.rejected:,} bad row(s); written with their reasons to {report.rejects_path}")
 
 
 def _progress(done: int, total: int) -> None:

@@ -144,3 +144,14 @@ def test_a_csv_folder_of_parquet_files_says_what_it_holds(tmp_path):
     assert "use data=parquet" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "r" / "equity.parquet").exists()
+
+
+def test_ingest_messages_name_its_own_flags_not_run_settings(qt_cli, tmp_path) -> None:
+    path = tmp_path / "AAPL.csv"
+    path.write_text("Date,Close\n2021-01-04,10\n2021-01-05,11\n")
+    env = {"QT_STORE": "duckdb", "QT_DATA_DIR": str(tmp_path / "store")}
+    out = qt_cli("data", "ingest", str(path), "--price", "adj_close", env=env)
+    assert out.returncode == 2, out.stderr
+    assert "--price adj_close, but the file has no adjusted close column" in out.stderr
+    assert "use --price close or map one with --columns COLUMN=adj_close" in out.stderr
+    assert "data.price" not in out.stderr and "data.columns" not in out.stderr
