@@ -43,13 +43,17 @@ class Gateway:
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )  # fmt: skip
         self.banner: list[str] = []
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30.0)
-        assert ready, "qt ib-gateway printed nothing in 30 s"
-        for _ in range(1 + ("--state" in args) + ("--record" in args)):  # listening, account kept, recording
-            line = self.proc.stdout.readline()
-            assert line, f"qt ib-gateway ended: {self.proc.stderr.read()}"
-            self.banner.append(line)
-        self.port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", self.banner[0]).group(1))
+        try:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 30.0)
+            assert ready, "qt ib-gateway printed nothing in 30 s"
+            for _ in range(1 + ("--state" in args) + ("--record" in args)):  # listening, account kept, recording
+                line = self.proc.stdout.readline()
+                assert line, f"qt ib-gateway ended: {self.proc.stderr.read()}"
+                self.banner.append(line)
+            self.port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", self.banner[0]).group(1))
+        except BaseException:
+            self.kill()  # never leave a gateway behind
+            raise
 
     def stop(self) -> str:
         """SIGTERM, wait, return the rest of stdout (exit code 0 asserted)."""
