@@ -10,7 +10,8 @@ splits, order by order, into lines that add up to it. Orders are matched on (dec
 symbol), several fills of one order summed (q, q * p, fees):
 
 - **slippage**: both filled, on the same bar: ``q_live * (p_backtest - p_live)``;
-- **timing**: both filled, on different bars (a late fill, a decision made late): the same formula;
+- **timing**: both filled, on different bars (a late fill), or a backtest order live decided late (a
+  decision due while qt was down, made at the restart): the same formula;
 - **fees**: ``fees_backtest - fees_live`` over every fill;
 - **rejected / denied / lost / not filled**: the backtest's fill had no live fill, and the live order
   ended so: ``-(q * (P_T - p))`` of the backtest's fill;
@@ -151,20 +152,22 @@ def attribute(live: RunData, backtest: RunData) -> LiveCost:
         counts[key] += n
 
     b_fills, l_fills = bt["fills"], lv["fills"]
+    late = _late(b_fills, l_fills, lv["status"], live_decided, _decision_times(backtest), halted)
     for key, (qb, cb, _fb, barb) in b_fills.items():
         mark = marks.get(key[1], math.nan)
-        if key in l_fills:
-            ql, cl, _fl, barl = l_fills[key]
+        if key in l_fills or key in late:
+            ql, cl, _fl, barl = l_fills[late.get(key, key)]
             if qb != 0.0:
                 price = (cb - cl) + (ql - qb) * cb / qb  # = q_live * (p_backtest - p_live); exactly 0 when equal
-                add("slippage" if barl == barb else "timing", price)
+                add("slippage" if barl == barb and key not in late else "timing", price)
                 add("quantities", (ql - qb) * (mark - cb / qb), 0 if ql == qb else 1)
             else:
                 add("quantities", (ql * mark - cl) - (qb * mark - cb))
             continue
         add(_why_missing(key, lv["status"], live_decided, halted), -(qb * mark - cb))
+    paired = set(late.values())
     for key, (ql, cl, _fl, _bar) in l_fills.items():
-        if key not in b_fills:
+        if key not in b_fills and key not in paired:
             add("live_only", ql * marks.get(key[1], math.nan) - cl)
     fees_b = sum(f for _, _, f, _ in b_fills.values())
     fees_l = sum(f for _, _, f, _ in l_fills.values())
@@ -259,6 +262,39 @@ def _why_missing(
     if key[0] in live_decided:
         return "quantities"
     return "halts" if halted(key[0]) else "missed_decisions"
+
+
+def _late(
+    b_fills: dict[Any, Any],
+    l_fills: dict[Any, Any],
+    status: dict[Any, Any],
+    live_decided: set[Any],
+    bt_decided: np.ndarray,
+    halted: Any,
+) -> dict[tuple[np.datetime64, str], tuple[np.datetime64, str]]:
+    """Backtest orders live placed late (a decision made at a restart after its bar passed while qt was down).
+
+    A backtest fill with no live order and no live decision at its bar is paired with live's first fill
+    of the same symbol decided after it and before the backtest's next decision (at a bar where the
+    backtest did not decide); the pair counts as timing (price) and quantities (size).
+    """
+    bt_times = np.unique(bt_decided)
+    taken: set[tuple[np.datetime64, str]] = set()
+    out = {}
+    for key in sorted(k for k in b_fills if k not in l_fills):
+        t, sym = key
+        if key in status or t in live_decided or halted(t):
+            continue
+        after = bt_times[bt_times > t]
+        until = after[0] if after.size else None
+        options = sorted(
+            k for k in l_fills
+            if k[1] == sym and k not in b_fills and k not in taken and k[0] > t and (until is None or k[0] < until)
+        )  # fmt: skip
+        if options:
+            out[key] = options[0]
+            taken.add(options[0])
+    return out
 
 
 def _halted(live: RunData, end: np.datetime64) -> Any:

@@ -150,3 +150,17 @@ def test_vs_backtest_of_a_missing_folder_exits_2_naming_it(runs, tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 2 and "--vs-backtest" in proc.stderr and "nope" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_decision_live_made_late_is_timing_not_a_missed_decision(tmp_path):
+    """The backtest buys A 10 @ 10 at d1; live, down over d1, decides at d2 and buys A 10 @ 11. Mark 12.
+
+    backtest: 10 * (12 - 10) = 20; live: 10 * (12 - 11) = 10; timing 10 * (10 - 11) = -10, nothing else.
+    """
+    backtest = write_run(tmp_path / "b", [1000.0, 1010.0, 1020.0], [(1, 0, "A", 10, "filled", "")],
+                         [(1, 0, "A", 10, 10.0, 0.0)], decisions=(0,))  # fmt: skip
+    live = write_run(tmp_path / "l", [1000.0, 1000.0, 1010.0], [(1, 1, "A", 10, "filled", "")],
+                     [(1, 1, "A", 10, 11.0, 0.0)], decisions=(1,), mode="live")  # fmt: skip
+    cost = attribute(load_run(live), load_run(backtest))
+    assert cost.total == pytest.approx(-10.0)
+    assert {x.key: x.value for x in cost.lines if x.value} == {"timing": pytest.approx(-10.0)}
