@@ -489,7 +489,7 @@ def decode(kind: EventKind | str, payload: Mapping[str, Any]) -> Record:
     """The typed record a log entry holds; StoreError naming the kind when the payload does not fit it."""
     kind = EventKind(kind)
     try:
-        return _BY_KIND[kind].from_payload(payload)  # type: ignore[no-any-return]
+        return _BY_KIND[kind].from_payload(payload)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise StoreError(f"a {kind.value} event does not decode ({type(exc).__name__}: {exc}): {dict(payload)!r}"
                          ) from None  # fmt: skip

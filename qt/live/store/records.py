@@ -313,12 +313,11 @@ class Event:
 
 @dataclass(frozen=True)
 class TradingStatus:
-    """The persisted trading state, why it was set and since when."""
+    """The persisted trading state, why it was set (for people), its typed cause, and since when."""
 
     state: TradingState
     reason: str
     since: dt.datetime
-    cause: HaltCause = HaltCause.NONE
     cause: HaltCause = HaltCause.NONE  # the typed cause of the change (qt.live.trading owns the rules)
 
 

@@ -125,9 +125,13 @@ class SqliteStore(SqlStore):
             with tmp.open("rb+") as f:
                 os.fsync(f.fileno())
             try:
-                os.link(tmp, self._path)
+                os.link(tmp, self._path)  # never replaces a store another process created meanwhile
             except FileExistsError:
                 return False
+            except OSError:  # a file system without hard links: rename, unless a store appeared meanwhile
+                if self._path.exists():
+                    return False
+                os.replace(tmp, self._path)
             _fsync_dir(self._path.parent)
             return True
         except (sqlite3.Error, OSError) as exc:
