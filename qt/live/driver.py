@@ -108,6 +108,8 @@ class LiveDriver:
     catch_up: CatchUp = field(default_factory=CatchUp)  # no decision at bars missed while down; one late (catchup)
     progress: Callable[[int, int | None], None] | None = None  # (bars done, bars expected or None), after each bar
     timings: LoopTimings = field(default_factory=LoopTimings)  # wall time per bar and per decision bar
+    _deferred: tuple[StepResult, TradingState, Any] | None = None  # a bar whose record is written off the loop
+    _failure: BaseException | None = None  # the feed's task failed: the run stops and raises it
 
     def __post_init__(self) -> None:
         # a request is done once a later health event says it was handled: one made while no process ran applies now
@@ -126,24 +128,44 @@ class LiveDriver:
             self.router.sync(self.history.n - 1)
         queue: asyncio.Queue[BarRow | None] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._produce(queue))
+        producer.add_done_callback(self._feed_done)  # a failing feed surfaces at once, never silently
+        offload = _networked(self.store)
         try:
             while not self._stop.is_set():
                 bar = await self._next(queue)
                 if bar is None:
                     break
-                self.step(bar)
+                self.step(bar, defer=offload)
+                if self._deferred is not None:  # PostgreSQL/Redis: the bar's record is written off the event loop
+                    step, before, now = self._deferred
+                    self._deferred = None
+                    await asyncio.to_thread(self._write_bar, step, now)
+                    self._recorded(step, before)
                 await asyncio.sleep(0)
         finally:
             producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure is raised below, once
                 await producer
+            if self._failure is None and not producer.cancelled() and producer.exception() is not None:
+                self._failure = producer.exception()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+        if self._failure is not None:
+            raise self._failure
         if self._stop.is_set() and self.settings.cancel_on_exit:
             self.router.cancel_open(self.history.n - 1, "cancelled on shutdown")
             self.router.poll(self.history.n - 1)
         return self.bars_done
+
+    def _feed_done(self, task: asyncio.Task[None]) -> None:
+        """The feed's task ended: when it failed, stop the run now and say why (``run`` raises it)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self._failure = task.exception()
+        log.error("live feed failed: %r; stopping", self._failure)
+        self.notify(f"qt live stopped: the feed failed: {self._failure!r}")
+        self._stop.set()
 
     async def _produce(self, queue: asyncio.Queue[BarRow | None]) -> None:
         async for bar in self.feed.bars():
@@ -167,7 +189,8 @@ class LiveDriver:
                     return getter.result()
                 if self._stop.is_set():
                     return None
-                self._between_bars()
+                if not _networked(self.store) or await asyncio.to_thread(self._requests_waiting):
+                    self._between_bars()  # (PostgreSQL/Redis: only once the read off the loop found something)
                 if limit is not None and time.monotonic() - waiting_since > limit:
                     self._stale()
         finally:
@@ -176,8 +199,8 @@ class LiveDriver:
                 getter.cancel()
 
     # -- one bar --------------------------------------------------------------------
-    def step(self, bar: BarRow) -> StepResult:
-        """Process one bar and record it."""
+    def step(self, bar: BarRow, *, defer: bool = False) -> StepResult:
+        """Process one bar and record it (``defer``: leave an ordinary bar's record to ``run``, off the loop)."""
         began = time.perf_counter()
         t = self.history.append(bar)
         panel = self.history.panel()
@@ -203,7 +226,7 @@ class LiveDriver:
         deciding = decided is None and scheduled and state.trading is TradingState.ACTIVE
         scores = self._scores(panel, t) if deciding else np.full(panel.n_assets, np.nan)
         step = self.session.step(t, panel, scores, scheduled=scheduled, forced=forced, decided=decided)
-        self._after(step, before, now)
+        self._after(step, before, now, defer=defer)
         self.timings.add(time.perf_counter() - began, decided=step.decision is not None)
         self.bars_done += 1
         if self.progress is not None:
@@ -231,9 +254,19 @@ class LiveDriver:
         """The strategy's scores at t, computed on the history so far (causal by construction)."""
         return np.asarray(self.strategy.scores(panel)[t])
 
-    def _after(self, step: StepResult, before: TradingState, now: Any) -> None:
+    def _after(self, step: StepResult, before: TradingState, now: Any, *, defer: bool = False) -> None:
+        if defer and not step.events:  # nothing to act on: the record is plain writes, done off the loop by run
+            self._count_rejects(now)
+            self._deferred = (step, before, now)
+            return
+        self._write_bar(step, now)
+        self._recorded(step, before)
+
+    def _write_bar(self, step: StepResult, now: Any) -> None:
         with self.store.batch():  # one transaction per bar
             self._record(step, now)
+
+    def _recorded(self, step: StepResult, before: TradingState) -> None:
         for cid in self.router.check_acks(time.monotonic()):
             self.notify(f"order {cid} lost: no acknowledgement from the broker")
         fault_point("driver.after_bar")
@@ -277,6 +310,12 @@ class LiveDriver:
             self._halt(HaltCause.BROKER_REJECTS, reason, now)
 
     # -- requests from other processes and the feed ------------------------------------------
+    def _requests_waiting(self) -> bool:
+        """Whether another process changed the trading state or asked for something (a read; safe off the loop)."""
+        if self.store.trading_state().state is not self.control.state:
+            return True
+        return bool(self.store.events(since_seq=self._seen_requests, kinds=[OperatorRequest], limit=1))
+
     def _between_bars(self) -> None:
         """Requests read while no bar comes: a halt reaches the broker as cancels now, not at the next bar."""
         t = self.history.n - 1
@@ -331,3 +370,8 @@ def batch_from_payload(p: dict[str, Any]) -> FillBatch:
 def risk_from_payload(p: dict[str, Any]) -> dict[str, float]:
     """A recorded decision's risk figures (None, stored for NaN, back to NaN)."""
     return {k: float("nan") if v is None else float(v) for k, v in (p.get("risk") or {}).items()}
+
+
+def _networked(store: LiveStore) -> bool:
+    """A store on a server (PostgreSQL, Redis): its reads and writes would block the event loop (ib_async's too)."""
+    return getattr(store, "kind", "sqlite") in ("postgres", "redis")

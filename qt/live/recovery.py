@@ -14,7 +14,7 @@ naming each symbol, unless the user opted to adopt the broker's positions (booke
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from qt.live.broker import Broker, Execution
 from qt.live.journal import ReconcileReport
 from qt.live.namespace import ownership
 from qt.live.store import FillRecord, LiveStore, OrderUpdate
-from qt.types import OrderBatch
+from qt.types import FillBatch, OrderBatch
 
 NEVER_RECEIVED = "stored before a restart and never received by the broker"
 QUEUED_AT_STOP = (
@@ -140,6 +140,24 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
+def held_by_others(broker: Broker, store: LiveStore, run_name: str | None) -> dict[str, float]:
+    """Shares per symbol that other owners' executions (an ``orderRef`` outside this run's namespace) put on the account."""
+    ours = ownership(run_name, lambda ref: store.order(ref) is not None)
+    others: dict[str, float] = {}
+    for ex in broker.executions():
+        if ex.client_order_id and not ours(ex.client_order_id):
+            others[ex.symbol] = others.get(ex.symbol, 0.0) + ex.quantity
+    return {s: q for s, q in others.items() if q}
+
+
+def unexplained_positions(broker: Broker, store: LiveStore, run_name: str | None) -> dict[str, float]:
+    """The broker's positions less what other owners' executions explain (a new run on a shared account holds none)."""
+    others = held_by_others(broker, store, run_name)
+    held = broker.positions()
+    out = {s: held.get(s, 0.0) - others.get(s, 0.0) for s in set(held) | set(others)}
+    return {s: q for s, q in out.items() if not _close(q, 0.0)}
+
+
 def resend_queued(store: LiveStore, router: Any, recon: Reconciliation, *, bars_missed: bool) -> list[str]:
     """Send, once, the orders of the last decision that were still queued inside qt when the process stopped.
 
@@ -164,3 +182,24 @@ def resend_queued(store: LiveStore, router: Any, recon: Reconciliation, *, bars_
     router.new_bar(last.time, router.last_prices)
     router.submit(orders, t, np.asarray(p["orders"]["notes"], dtype=object))
     return queued
+
+
+def hold_back(recovered: list[FillBatch], ledger: Any, t: int) -> tuple[list[FillBatch], list[FillBatch]]:
+    """Split the fills recovery booked: (recorded at bar t as they are, held back to bar t + 1).
+
+    Fills of the decision made at bar t - the first bar the restarted run steps, where it resumes
+    that decision - are what an uninterrupted run learns of at the bar after the decision. They are
+    taken out of the restored ``ledger`` now and come back, stamped ``t + 1``, through the router
+    (``RoutedVenue.deliver_at``), so NAV and cash at every bar equal the uninterrupted run's.
+    """
+    now, later = [], []
+    for batch in recovered:
+        if batch.orders.decided_at != t:
+            now.append(batch)
+            continue
+        filled = batch.filled
+        quantities = batch.orders.quantities[filled]
+        np.add.at(ledger.positions, batch.orders.assets[filled], -quantities)
+        ledger.cash += float(quantities @ batch.prices[filled] + batch.fees[filled].sum())
+        later.append(replace(batch, filled_at=t + 1))
+    return now, later

@@ -72,6 +72,7 @@ class RoutedVenue:
     _sent: dict[str, _Sent] = field(default_factory=dict)
     _intents: dict[str, int] = field(default_factory=dict)
     _pending: list[FillBatch] = field(default_factory=list)
+    _later: list[FillBatch] = field(default_factory=list)  # booked at recovery; the session gets them at filled_at
     rejected_at: list[float] = field(default_factory=list)
     _unacked: dict[str, _Sent] = field(
         default_factory=dict
@@ -129,6 +130,9 @@ class RoutedVenue:
     def poll(self, t: int) -> list[FillBatch]:
         """Book the broker's news since the last poll: fills (once per execution id), cancels and rejects."""
         out, self._pending = self._pending, []
+        if self._later:
+            out += [b for b in self._later if b.filled_at <= t]
+            self._later = [b for b in self._later if b.filled_at > t]
         fills: dict[int, list[tuple[int, float, float, float, str, str]]] = {}
         ended: dict[tuple[int, str], list[tuple[int, float, str]]] = {}
         news_list = self.broker.updates()
@@ -145,6 +149,14 @@ class RoutedVenue:
         for (decided, status), rows in ended.items():
             out.append(_batch(decided, t, rows, OrderStatus(status)))
         return out
+
+    def deliver_at(self, batches: list[FillBatch]) -> None:
+        """Fills already in the store that the session books at the poll of their ``filled_at`` bar.
+
+        A restart's fills of the decision it resumes: an uninterrupted run learns of them at the bar
+        after that decision (qt.live.recovery.hold_back), so the restarted run books them there too.
+        """
+        self._later.extend(batches)
 
     def sync(self, t: int) -> None:
         """Book the broker's news now (a resynchronization after a reconnect); the session gets it at the next poll."""

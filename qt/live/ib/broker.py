@@ -64,6 +64,8 @@ def utc(stamp: dt.datetime) -> dt.datetime:
 class IBBroker:
     """qt's ``Broker`` over a connected ``ib_async.IB`` (the connection manager flips ``available``)."""
 
+    fills_arrive_later = True  # executions come over the network: the session books them at the next bar
+
     def __init__(
         self,
         *,

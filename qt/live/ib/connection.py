@@ -43,12 +43,13 @@ class IBConnection:
         broker: IBBroker,
         alert: Callable[[str, str], None] = lambda message, severity: None,
         rng: random.Random | None = None,
+        on_resync: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
         self.ib = ib
         self.settings = settings
         self.broker = broker
         self.alert = alert
-        self.on_resync: Callable[[bool], Awaitable[None]] | None = None  # (resubscribe market data) -> None
+        self.on_resync = on_resync  # (resubscribe market data) -> None, after a reconnect and resynchronization
         self.rng = rng or random.Random()
         self.reconnects = 0
         self.paused = False
@@ -57,6 +58,7 @@ class IBConnection:
         self._connecting = False
         self._task: asyncio.Task[None] | None = None
         self._down_since: float | None = None
+        self.failed: BaseException | None = None  # a reconnect/resync task's failure (alerted when it happened)
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
 
@@ -90,6 +92,10 @@ class IBConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self.broker.available = False
+        left = self.broker.pacer.withdraw()  # its timer too: nothing is sent after close
+        if left:
+            log.warning("IB: %d paced messages dropped at close (orders among them are reconciled at restart)",
+                        len(left))  # fmt: skip
         if self.ib.isConnected():
             self.ib.disconnect()
 
@@ -174,6 +180,16 @@ class IBConnection:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._task = asyncio.ensure_future(coro)
+        self._task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[None]) -> None:
+        """A reconnect or resync task ended: a failure is alerted at once (trading stays paused), never silent."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failed = task.exception()
+        self.broker.available = False
+        self.alert(f"IB reconnect/resync failed: {self.failed!r}; no orders are sent until qt is restarted", "critical")
+        log.error("IB: reconnect/resync task failed", exc_info=self.failed)
 
     async def _reconnect(self) -> None:
         """Reconnect forever with capped exponential backoff and jitter; resync; then trade again."""

@@ -1,0 +1,329 @@
+"""The crash/restart contract, one suite for every broker adapter: paper, and IB through the gateway simulator.
+
+A real ``qt run mode=live`` process is SIGKILLed at a chosen point (``QT_FAULT``, qt.live.store.faults)
+and restarted on the same state folder. Whatever the point, the restarted run must end equal to the
+uninterrupted run of the same config: the same placements per client order id (each exactly once:
+the paper broker's book, or the simulator's record of every PLACE_ORDER), the same fills (order,
+quantity, price, fees), positions, NAV and cash at every bar (never a NAV 0 row), no order left open
+that the broker does not have, and the store's integrity check passes.
+
+Kill points (found from the uninterrupted run, never hard-coded): after a decision's intents are
+stored, in the middle of a burst, with orders still queued in qt's pacer (IB; the paper broker places
+synchronously, so nothing is ever queued inside qt), between bars, down across a decision bar (IB: the
+simulator moves to the decision bar while qt is down; a replay has no time passing while down), and
+three kills in one run. The IB gateway runs in this test's process (its own thread) so the test moves
+its clock bar by bar; every qt process is real.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from paper_kit import ok, open_book, open_store, placements
+
+from qt.data.sources.synthetic import SyntheticData
+from qt.enums import OrderStatus
+from qt.live.store import EventKind
+
+sys.path.insert(0, str(Path(__file__).parent / "ib"))
+from ibharness import GatewayThread
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+SIGKILL_EXIT = -9
+N_ASSETS, N_DAYS, SEED = 6, 120, 3
+NOW = 80  # the simulator's "now" at start: bars before it are history; the paper replay trades from it
+LIVE = 14  # live bars per run
+CONFIG = (
+    "strategy=xmom", "portfolio=equal", "data=synthetic", f"data.n_assets={N_ASSETS}", f"data.n_days={N_DAYS}",
+    f"seed={SEED}", "strategy.params.lookback=10", "strategy.params.skip=0", "strategy.params.quantile=0.5",
+    "strategy.params.frequency=weekly", "report.tearsheet=false", "live.run_name=contract",
+)  # fmt: skip
+#: IB: a slow pacer (one message at once, then 4 a second) so a decision's burst is still queued when its bar ends
+IB_ONLY = ("broker.bar_settle_s=0.3", "broker.whole_shares=false", "broker.warmup=3 M", "broker.burst_messages=1",
+           "broker.max_messages_per_second=5", "broker.connect_timeout_s=20")  # fmt: skip
+OPEN = (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+
+
+@pytest.fixture(scope="module")
+def panel() -> Any:
+    return SyntheticData(n_assets=N_ASSETS, n_days=N_DAYS, seed=SEED).load()
+
+
+@dataclass
+class Outcome:
+    """What a finished run left behind, in the terms the contract compares."""
+
+    placed: dict[str, int]
+    fills: Counter[tuple[str, float, float, float]]
+    positions: dict[str, float]
+    equity: pd.DataFrame
+    decisions: list[tuple[int, int]]  # (bar index, orders sent)
+    open_orders: list[str]
+    integrity: list[str]
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Kill:
+    """A crash point in terms of the uninterrupted run: ``what`` at its decision ``decision`` (0-based, sending)."""
+
+    what: str  # after_intent | mid_burst | pacer | between_bars | down_across
+    decision: int = 1
+
+
+def outcome(state: Path, placed: dict[str, int]) -> Outcome:
+    store = open_store(state)
+    try:
+        fills = Counter((f.client_order_id or "", round(f.quantity, 9), round(f.price, 9), round(f.fees, 9))
+                        for f in store.fills())  # fmt: skip
+        decisions = [(int(e.payload["t"]), len(e.payload["orders"]["assets"]))
+                     for e in store.events(kinds=[EventKind.DECISION])]  # fmt: skip
+        return Outcome(
+            placed, fills, {s: q for s, q in store.positions().items() if abs(q) > 1e-12},
+            pd.read_parquet(state / "equity.parquet"), decisions,
+            [o.client_order_id for o in store.orders(status=OPEN)], store.integrity_check(),
+            [str(a.payload["message"]) for a in store.alerts()],
+        )  # fmt: skip
+    finally:
+        store.close()
+
+
+def assert_same(got: Outcome, base: Outcome) -> None:
+    """The contract: the restarted run ends as the uninterrupted run did."""
+    assert {c: n for c, n in got.placed.items() if n != 1} == {}, "a client order id was placed twice"
+    assert set(got.placed) == set(base.placed), "other orders were placed than in the uninterrupted run"
+    assert got.fills == base.fills
+    assert got.positions == pytest.approx(base.positions, rel=1e-12)
+    assert got.decisions == base.decisions
+    assert got.open_orders == [], "an order is left open"
+    assert got.integrity == []
+    nav = got.equity["nav"].to_numpy()
+    assert (nav > 0).all(), "a bar was recorded with NAV 0"
+    pd.testing.assert_series_equal(got.equity["timestamp"], base.equity["timestamp"])
+    assert np.allclose(nav, base.equity["nav"].to_numpy(), rtol=1e-9, atol=0)
+    assert np.allclose(got.equity["cash"].to_numpy(), base.equity["cash"].to_numpy(), rtol=1e-9, atol=1e-6)
+
+
+def last_recorded(state: Path) -> int | None:
+    if not (state / "state.sqlite").exists():
+        return None
+    store = open_store(state)
+    try:
+        last = store.last_bar()
+        return None if last is None else int(last.payload["t"])
+    finally:
+        store.close()
+
+
+def fault_for(kill: Kill, base: Outcome, first: int) -> tuple[str, int]:
+    """(QT_FAULT, decision bar) for ``kill`` in a process whose first stepped bar is ``first``."""
+    sending = [(t, n) for t, n in base.decisions if n > 0]
+    t, n = sending[kill.decision]
+    if kill.what == "after_intent":
+        return f"router.after_intent@{sum(1 for d, _ in base.decisions if first <= d <= t)}", t
+    if kill.what == "mid_burst":
+        assert n >= 3, "the burst must have orders on both sides of the kill"
+        return f"broker.mid_burst@{sum(k for d, k in base.decisions if first <= d < t) + 2}", t
+    if kill.what == "pacer":
+        return f"driver.after_bar@{t - first + 1}", t
+    if kill.what == "between_bars":
+        return f"driver.after_bar@{t + 1 - first + 1}", t
+    if kill.what == "down_across":
+        return f"driver.after_bar@{t - 1 - first + 1}", t
+    raise ValueError(kill.what)
+
+
+# -- the paper adapter -------------------------------------------------------------------------------------------
+class PaperRig:
+    """``broker=paper`` replaying the synthetic bars from NOW for LIVE bars."""
+
+    name = "paper"
+
+    def __init__(self, panel: Any, root: Path) -> None:
+        self.args = (*CONFIG, f"live.start={str(panel.timestamps[NOW])[:10]}",
+                     f"end={str(panel.timestamps[NOW + LIVE - 1])[:10]}")  # fmt: skip
+        self.root = root
+        self._base: Outcome | None = None
+
+    def first_live(self) -> int:
+        return NOW
+
+    def process(self, state: Path, fault: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "QT_FAULT"}
+        if fault:
+            env["QT_FAULT"] = fault
+        args = ["run", "mode=live", "broker=paper", *self.args, f"live.state_dir={state}",
+                f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}"]  # fmt: skip
+        return subprocess.run([sys.executable, "-m", "qt", *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)  # fmt: skip
+
+    def baseline(self) -> Outcome:
+        if self._base is None:
+            state = self.root / "paper-baseline" / "state"
+            ok(self.process(state, None))
+            self._base = self.finish(state)
+        return self._base
+
+    def run(self, state: Path, kills: list[Kill]) -> Outcome:
+        base = self.baseline()
+        for kill in kills:
+            if kill.what == "pacer":
+                pytest.skip("the paper broker places synchronously: no order ever waits inside qt")
+            done = last_recorded(state)
+            fault, _ = fault_for(kill, base, self.first_live() if done is None else done + 1)
+            crashed = self.process(state, fault)
+            assert crashed.returncode == SIGKILL_EXIT, f"{fault} did not fire: {crashed.stderr[-3000:]}"
+        ok(self.process(state, None))
+        return self.finish(state)
+
+    def finish(self, state: Path) -> Outcome:
+        book = open_book(state)
+        try:
+            assert book.integrity_check() == []
+            placed = dict(placements(book))
+        finally:
+            book.close()
+        return outcome(state, placed)
+
+
+# -- the IB adapter through the gateway simulator --------------------------------------------------------------
+class IBRig:
+    """``broker=ib`` against a simulator whose clock the test moves one bar at a time (LIVE bars from NOW)."""
+
+    name = "ib"
+
+    def __init__(self, panel: Any, root: Path) -> None:
+        self.panel, self.root = panel, root
+        self._base: Outcome | None = None
+        self._first: int | None = None
+
+    def first_live(self) -> int:
+        assert self._first is not None
+        return self._first
+
+    def baseline(self) -> Outcome:
+        if self._base is None:
+            state = self.root / "ib-baseline" / "state"
+            self._base = self.run(state, [])
+            store = open_store(state)
+            try:
+                self._first = min(int(e.payload["t"]) for e in store.events(kinds=[EventKind.BAR]))
+            finally:
+                store.close()
+        return self._base
+
+    def run(self, state: Path, kills: list[Kill], *, down: int = 0, account: str | None = None) -> Outcome:
+        """Run to LIVE bars; each kill: crash there (``down_across``: the clock moves to the decision bar while down)."""
+        base = self.baseline() if kills else None
+        gt = GatewayThread(panel=self.panel, start=NOW - 1)
+        try:
+            steps = 0
+            for kill in kills:
+                assert base is not None
+                done = last_recorded(state)
+                fault, decided = fault_for(kill, base, self.first_live() if done is None else done + 1)
+                steps, code, text = self.drive(gt, state, steps, fault)
+                assert code == SIGKILL_EXIT, f"{fault} did not fire: exit {code}\n{text[-3000:]}"
+                if kill.what == "down_across":
+                    while self.first_live() + steps <= decided:  # the gateway moves on while qt is down
+                        gt.call(gt.gw.step(1))
+                        steps += 1
+            for _ in range(down):
+                gt.call(gt.gw.step(1))
+                steps += 1
+            steps, code, text = self.drive(gt, state, steps, None)
+            assert code == 0, text[-4000:]
+            assert "[ib_async.decoder]" not in text
+            placed = gt.run(gt.gw.record.placements_per_ref)
+            working = gt.run(lambda: [o.order_ref for o in gt.gw.broker.working_orders()])
+            assert working == [], "orders are still working at the gateway"
+            broker_positions = gt.run(lambda: {s: p.quantity for s, p in gt.gw.broker.positions.items() if p.quantity})
+        finally:
+            gt.stop()
+        got = outcome(state, placed)
+        assert got.positions == pytest.approx(broker_positions, rel=1e-12)
+        return got
+
+    def drive(self, gt: GatewayThread, state: Path, steps: int, fault: str | None) -> tuple[int, int, str]:
+        """One qt process until it exits: step the clock each time it is caught up; (steps, exit code, output)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("QT_FAULT", "QT_IB_ACCOUNT")}
+        env["QT_DEBUG"] = "1"  # a failure shows its traceback
+        if fault:
+            env["QT_FAULT"] = fault
+        args = ["run", "mode=live", "broker=ib", *CONFIG, *IB_ONLY, f"broker.port={gt.gw.port}", "broker.client_id=7",
+                f"broker.stop_after_bars={LIVE - steps}", f"live.state_dir={state}",
+                f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}"]  # fmt: skip
+        proc = subprocess.Popen([sys.executable, "-m", "qt", *args], cwd=REPO, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            while proc.poll() is None:
+                if self.caught_up(gt, state) and steps < LIVE:
+                    gt.call(gt.gw.step(1))
+                    steps += 1
+                time.sleep(0.05)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return steps, proc.returncode, out
+
+    def caught_up(self, gt: GatewayThread, state: Path) -> bool:
+        """qt recorded the gateway's current bar (or waits for its first live one) and every order it sent is done."""
+        if not (state / "state.sqlite").exists():
+            return False
+        store = open_store(state)
+        try:
+            last = store.last_bar()
+            sent = sum(1 for o in store.orders() if o.status not in (OrderStatus.DENIED, OrderStatus.NOT_SENT))
+        finally:
+            store.close()
+        now = gt.run(gt.gw.market.timestamp)
+        subscribed = gt.run(lambda: any(len(s.real_time_bars) >= N_ASSETS for s in gt.gw.sessions if s.client_id == 7))
+        if not subscribed or (last is None and gt.run(lambda: gt.gw.market.cursor) != NOW - 1):
+            return False
+        if last is not None and last.time != now:
+            return False
+        return bool(gt.run(lambda: len(gt.gw.broker.orders) >= sent and not gt.gw.broker.working_orders()))
+
+
+@pytest.fixture(scope="module")
+def rigs(panel: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("contract")
+    return {"paper": PaperRig(panel, root), "ib": IBRig(panel, root)}
+
+
+ADAPTERS = ["paper", "ib"]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize(
+    "kill", ["after_intent", "mid_burst", "pacer", "between_bars", "down_across"],
+)  # fmt: skip
+def test_a_killed_run_ends_as_the_uninterrupted_run(rigs: dict[str, Any], adapter: str, kill: str,
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    rig = rigs[adapter]
+    base = rig.baseline()
+    got = rig.run(tmp_path / "state", [Kill(kill, decision=1)])
+    assert_same(got, base)
+    if kill in ("after_intent", "mid_burst", "pacer"):
+        assert any("never reached the broker" in m for m in got.alerts), "the unsent orders were not reported"
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_three_kills_in_one_run(rigs: dict[str, Any], adapter: str, tmp_path: Path) -> None:
+    rig = rigs[adapter]
+    base = rig.baseline()
+    kills = [Kill("mid_burst", 0), Kill("after_intent", 1), Kill("between_bars", 1)]
+    assert_same(rig.run(tmp_path / "state", kills), base)
