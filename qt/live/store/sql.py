@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from qt.enums import OrderStatus, OrderType
 from qt.live.store.base import SCHEMA_VERSION, LiveStore, Transaction, check_meta, new_meta
-from qt.live.store.errors import SchemaVersionError
+from qt.live.store.errors import SchemaVersionError, StoreError
 from qt.live.store.records import (
     EquityPoint,
     Event,
@@ -229,7 +229,7 @@ class SqlStore(LiveStore):
         tables = self._tables()
         if not tables:
             if self.read_only:
-                raise SchemaVersionError(f"no live state store at {self.location}")
+                raise StoreError(f"no live state store at {self.location}; start a live run there first")
             self._create_schema(new_meta(self.location, self.kind, run_name, config_hash, create=create))
             self.is_new = True
             return
