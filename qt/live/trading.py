@@ -44,7 +44,7 @@ RESUME_RULES: dict[HaltCause, ResumeRule] = {
     HaltCause.OPERATOR: ResumeRule.OPERATOR,
 }
 STOP_CAUSES = frozenset({HaltCause.DRAWDOWN_STOP, HaltCause.DAILY_LOSS})  # their own stop orders stay working
-STOP_KINDS = {"drawdown": HaltCause.DRAWDOWN_STOP, "daily_loss": HaltCause.DAILY_LOSS}  # RiskEvent.kind -> cause
+STOP_KINDS = {"drawdown_stop": HaltCause.DRAWDOWN_STOP, "daily_loss": HaltCause.DAILY_LOSS}  # RiskEvent.kind -> cause
 
 
 def stop_cause(kind: str) -> HaltCause:
