@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from store_child import T0, writer_bar
+from v1_fixture import plant_v1
 
 from qt.live.store import DamagedStoreError, FillRecord, OrderIntent, open_state_dir, open_store
 
@@ -142,3 +144,22 @@ def test_live_status_on_a_damaged_store_exits_2_naming_the_file(tmp_path: Path, 
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(path) in result.stderr and "is damaged" in result.stderr
     assert "Traceback" not in result.stderr and sha(path) == before
+
+
+def test_a_v1_state_folder_through_qt_live(tmp_path: Path, qt_cli) -> None:  # type: ignore[no-untyped-def]
+    """status only looks (and says how to migrate); halt opens for writing and migrates; status then reads v2."""
+    folder = tmp_path / "state"
+    plant_v1({"kind": "sqlite", "state_dir": str(folder)})
+    path = folder / "state.sqlite"
+    before = sha(path)
+    looked = qt_cli("live", "status", "--state-dir", str(folder))
+    assert looked.returncode == 2 and "schema version 1; it is migrated to 2 when opened for writing" in looked.stderr
+    assert sha(path) == before
+    halted = qt_cli("live", "halt", "--state-dir", str(folder), "--reason", "after the upgrade")
+    assert halted.returncode == 0, halted.stderr
+    shown = qt_cli("live", "status", "--state-dir", str(folder), "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["store"]["schema_version"] == 2 and report["integrity"]["ok"] is True
+    assert (report["trading_state"]["state"], report["trading_state"]["cause"]) == ("halted", "operator")
+    assert report["positions"] == {"AAPL": 10.0} and report["events"] == 26  # qt 1's 25 events and the halt
