@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from qt.data.panel import BarPanel
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             lock.close()
 
 
-def _lock(state: Path) -> object:
+def _lock(state: Path) -> IO[str]:
     """Hold ``STATE.lock`` for the process's life: two gateways never share one account file."""
     import fcntl
 

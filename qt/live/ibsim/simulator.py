@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,9 +62,6 @@ FARM_NOTICES = (
 )
 #: Seconds over which account and portfolio updates after fills are batched.
 ACCOUNT_PUSH_DELAY = 0.02
-#: Seconds over which changes of the account are batched into one write of the state file (at least
-#: twice the last write's duration, so a large account never spends more than a third of the time saving).
-STATE_SAVE_DELAY = 0.02
 CONNECTIVITY_TEXT = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
@@ -123,10 +119,9 @@ class GatewaySimulator:
         self.market = MarketReplay(panel, start)
         self.broker = broker or Broker()
         self.state_file = state_file
-        self._save_pending = False
-        self._save_seconds = 0.0  # how long the last write took: saves are at most a third of the time
         self.state_loaded = False  # whether ``state_file`` held an account when the simulator was made
         self.resumed_from: datetime | None = None
+        self._keeper: account_state.StateKeeper | None = None
         if state_file is not None:
             self._load_state(state_file, resume_clock)
         self.record_file = record_file
@@ -153,8 +148,8 @@ class GatewaySimulator:
     # -- life cycle -------------------------------------------------------------
     async def start(self) -> GatewaySimulator:
         """Listen on ``host:port`` (``gw.port`` holds the real port afterwards) and start the replay clock."""
-        if self.state_file is not None:
-            self._save_state()
+        if self._keeper is not None:
+            self._keeper.save()
         if self.record_file is not None and self.recorder is None:
             self.recorder = Recorder(self.record_file, own_account=self.broker.account)
         await self._listen()
@@ -176,8 +171,8 @@ class GatewaySimulator:
         pending = self._tasks | self._session_tasks
         if pending:
             await asyncio.wait(pending, timeout=timeout)
-        if self.state_file is not None:
-            self._save_state()
+        if self._keeper is not None:
+            self._keeper.save()
         if self.recorder is not None:
             self.recorder.event("stop", orders=len(self.broker.orders), executions=len(self.broker.executions))
             self.recorder.close()
@@ -212,7 +207,7 @@ class GatewaySimulator:
             if not self.market.advance():
                 break
             done += 1
-            self._state_changed()
+            self.broker.changed()  # the clock moved: the state file keeps it
             self._publish_bar()
             sim_orders.work_resting(self)
         return done
@@ -339,30 +334,10 @@ class GatewaySimulator:
                         "start with the data it was written with, or pass --start to set the clock"
                     )
                 self.resumed_from = stored.now
-        self.broker.on_change = self._state_changed
-
-    def _state_changed(self) -> None:
-        """Save the state file soon (changes within ``STATE_SAVE_DELAY`` s are one write)."""
-        if self.state_file is None or self._save_pending:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._save_state()
-            return
-        self._save_pending = True
-        loop.call_later(max(STATE_SAVE_DELAY, 2 * self._save_seconds), self._save_state)
-
-    def _save_state(self) -> None:
-        self._save_pending = False
-        if self.state_file is None:
-            return
-        began = time.perf_counter()
-        try:
-            account_state.save(self.state_file, self.broker, self.market.timestamp())
-        except OSError as exc:
-            self._fail(f"cannot write the state file {self.state_file}: {exc}")
-        self._save_seconds = time.perf_counter() - began
+        self._keeper = account_state.StateKeeper(
+            path, source=lambda: (self.broker, self.market.timestamp()), on_error=self._fail
+        )
+        self.broker.on_change = self._keeper.changed
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)

@@ -9,10 +9,13 @@ stored: it is whatever ``--account`` says when the simulator starts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -25,6 +28,9 @@ from qt.live.ibsim.broker import Broker, BrokerPosition, SimExecution, SimOrder
 #: What a state file says it is (a JSON file without it is someone else's, and refused).
 FORMAT = "qt-ib-gateway-state"
 VERSION = 1
+#: Seconds over which changes of the account are batched into one write (at least twice the last write's
+#: duration, so a large account never spends more than a third of the gateway's time saving).
+SAVE_DELAY = 0.02
 
 
 class GatewayStateError(QtError):
@@ -191,3 +197,42 @@ def _refusal(path: Path, what: str) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:120]
+
+
+class StateKeeper:
+    """Writes the account to ``path`` soon after each change; changes within the delay are one write.
+
+    ``source`` gives the broker and the replay clock to write; a failed write goes to ``on_error``
+    (the previous file stays whole) and the next change tries again.
+    """
+
+    def __init__(
+        self, path: Path, *, source: Callable[[], tuple[Broker, datetime]], on_error: Callable[[str], None]
+    ) -> None:
+        self.path = path
+        self._source, self._on_error = source, on_error
+        self._pending = False
+        self._seconds = 0.0  # how long the last write took
+
+    def changed(self) -> None:
+        """The account changed: write it soon (at once when no event loop runs)."""
+        if self._pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._pending = True
+        loop.call_later(max(SAVE_DELAY, 2 * self._seconds), self.save)
+
+    def save(self) -> None:
+        """Write the account now."""
+        self._pending = False
+        began = time.perf_counter()
+        broker, now = self._source()
+        try:
+            save(self.path, broker, now)
+        except OSError as exc:
+            self._on_error(f"cannot write the state file {self.path}: {exc}")
+        self._seconds = time.perf_counter() - began
