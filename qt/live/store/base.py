@@ -466,6 +466,15 @@ class LiveStore(ABC):
         wanted = None if kinds is None else frozenset(_kind(k) for k in kinds)
         return self._read_events(since_seq, wanted, limit)
 
+    @serialized
+    def last_seq(self) -> int:
+        """The sequence number of the newest event (0 when the log is empty): a cheap read for pollers.
+
+        A poller reading ``events(since_seq=s, kinds=[OperatorRequest])`` can take ``last_seq()`` first and
+        continue from it next time, so each poll reads only the new part of the log (on every backend).
+        """
+        return (self._tx or self._view()).last_seq()
+
     def is_empty(self) -> bool:
         """Whether the log holds no event at all (a store just created, or one whose run never started)."""
         return not self.events(limit=1)

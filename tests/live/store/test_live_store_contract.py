@@ -182,6 +182,7 @@ def test_reads(store: LiveStore) -> None:
     assert [e.record.exec_id for e in fills] == ["e1", "e2", "e3", "x1"]
     assert [e.record.exec_id for e in store.events(kinds=[FillRecord])] == ["e1", "e2", "e3", "x1"]
     assert [e.seq for e in store.events(since_seq=5, limit=2)] == [6, 7]
+    assert store.last_seq() == store.events()[-1].seq == 15
     assert store.max_broker_order_id() == 12  # "7" and "12": numerically, not as text
     meta = store.meta()
     assert (meta.run_name, meta.schema_version, meta.kind) == ("test-run", 2, store.kind)
