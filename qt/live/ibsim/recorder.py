@@ -1,7 +1,7 @@
 """The gateway's message log on disk (``qt ib-gateway --record FILE``): one JSON line per message, as it happens.
 
-Each line has ``t`` (Unix seconds), ``dir`` (``in`` from a client, ``out`` to a client, ``event`` for the
-gateway starting, stopping and sessions opening and closing), ``session``, ``client_id``, ``id`` and
+Each line has ``time`` (Unix seconds), ``direction`` (``in`` from a client, ``out`` to a client, ``event`` for
+the gateway starting, stopping and sessions opening and closing), ``session``, ``client_id``, ``msg_id`` and
 ``name`` of the message and its decoded ``fields``; placements also carry ``order_ref`` and ``order_id``
 at the top level, so one line of ``jq`` or Python counts placements per orderRef. Lines are flushed as
 written (a killed gateway leaves every line it wrote) and appended, so one file spans gateway restarts.
@@ -115,14 +115,14 @@ class Recorder:
     def event(self, kind: str, **info: object) -> None:
         """A gateway event: ``start``, ``stop``, ``open`` and ``close`` of a session, ``restart``."""
         safe = {k: self._safe(v) if isinstance(v, str) else v for k, v in info.items()}
-        self._write({"t": round(time.time(), 6), "dir": "event", "event": kind, **safe})
+        self._write({"time": round(time.time(), 6), "direction": "event", "event": kind, **safe})
 
     def received(self, session: int, client_id: int | None, fields: list[str], decoded: dict[str, str]) -> None:
         """One message from a client (``decoded``: its named fields, see ``messages.decode_request``)."""
         msg_id = int(fields[0]) if fields and fields[0].lstrip("-").isdigit() else -1
         line: dict[str, object] = {
-            "t": round(time.time(), 6), "dir": "in", "session": session, "client_id": client_id,
-            "id": msg_id, "name": message_name("in", msg_id),
+            "time": round(time.time(), 6), "direction": "in", "session": session, "client_id": client_id,
+            "msg_id": msg_id, "name": message_name("in", msg_id),
         }  # fmt: skip
         if decoded:
             named = {k: self._safe(v, account=k == "account") for k, v in decoded.items()}
@@ -138,8 +138,8 @@ class Recorder:
         texts = [field_text(f) for f in fields]
         msg_id = int(texts[0]) if texts and texts[0].lstrip("-").isdigit() else -1
         line: dict[str, object] = {
-            "t": round(time.time(), 6), "dir": "out", "session": session, "client_id": client_id,
-            "id": msg_id, "name": message_name("out", msg_id),
+            "time": round(time.time(), 6), "direction": "out", "session": session, "client_id": client_id,
+            "msg_id": msg_id, "name": message_name("out", msg_id),
         }  # fmt: skip
         layout = _OUT_LAYOUT.get(msg_id)
         if layout is not None:

@@ -214,11 +214,11 @@ def test_a_rehearsal_across_a_gateway_restart_places_each_order_ref_once_and_the
     lines = _records(record)
     placements = [m for m in lines if m.get("name") == "PLACE_ORDER"]
     assert sorted(m["order_ref"] for m in placements) == sorted(refs) and len(refs) == 4
-    assert [m["event"] for m in lines if m["dir"] == "event" and m["event"] in ("start", "stop")] == [
+    assert [m["event"] for m in lines if m["direction"] == "event" and m["event"] in ("start", "stop")] == [
         "start", "stop", "start", "stop",
     ]  # fmt: skip
     assert sum(m.get("event") == "open" for m in lines) >= 2  # qt connected to both gateway processes
-    assert {m["dir"] for m in lines} == {"in", "out", "event"}
+    assert {m["direction"] for m in lines} == {"in", "out", "event"}
     assert any(m.get("name") == "EXECUTION_DATA" and m["fields"]["order_ref"] == refs[0] for m in lines)
     assert account not in record.read_text() and account not in state.read_text()
 
