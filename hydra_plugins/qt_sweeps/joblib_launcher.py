@@ -15,10 +15,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_joblib_launcher import config as _hydra_joblib_config  # registers Hydra's first
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
@@ -31,8 +33,16 @@ log = logging.getLogger(__name__)
 # Hydra's joblib options (``hydra.launcher.n_jobs``: worker processes, -1 every core, -2 all but one; the backend is
 # always loky), with qt's launcher as the target
 OPTIONS = {**asdict(_hydra_joblib_config.JobLibLauncherConf()), "_target_": f"{__name__}.JoblibLauncher"}
-# the same name as Hydra's plugin: `hydra/launcher=joblib` chooses qt's launcher
-ConfigStore.instance().store(group="hydra/launcher", name="joblib", node=OPTIONS, provider="qt")
+
+
+class QtJoblibDefaults(SearchPathPlugin):
+    """Registers qt's ``joblib`` once every plugin module is loaded (after Hydra's own, whatever the import order)."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        """The same name as Hydra's plugin: ``hydra/launcher=joblib`` chooses qt's launcher; the path is left as is."""
+        ConfigStore.instance().store(group="hydra/launcher", name="joblib", node=OPTIONS, provider="qt")
+
+
 _STATE: dict[str, Any] = {"token": None}  # in a worker: the sweep whose Hydra state is set
 
 

@@ -52,6 +52,13 @@ class RayLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Keep the sweep's context; without Ray installed, stop with the command that installs it."""
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            from hydra_plugins.qt_sweeps.missing_extra import missing_extra
+
+            raise missing_extra("ray", "ray") from None
         self.config = config
         self.task_function = task_function
         self.hydra_context = hydra_context

@@ -3,7 +3,8 @@
 hydra-submitit-launcher (the ``submitit`` extra) registers ``submitit_slurm`` as a structured
 config; this module re-registers it under the same name with qt's defaults, so the options
 stay the plugin's (``hydra.launcher.partition=...``, ``account``, ``additional_parameters``...)
-and no YAML shadows the schema. Without the extra installed it does nothing. (No
+and no YAML shadows the schema. Without the extra installed, ``submitit_local`` and
+``submitit_slurm`` are registered as launchers that say in one line what to install. (No
 ``from __future__ import annotations``: Hydra imports plugin modules outside ``sys.modules``
 and dataclasses must then read real annotations.)
 """
@@ -42,5 +43,13 @@ class QtSlurmDefaults(SearchPathPlugin):
     """
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        store = ConfigStore.instance()
         if SlurmQueueConf is not None:
-            ConfigStore.instance().store(group="hydra/launcher", name="submitit_slurm", node=QtSlurmConf, provider="qt")
+            store.store(group="hydra/launcher", name="submitit_slurm", node=QtSlurmConf, provider="qt")
+            return
+        for option in ("submitit_local", "submitit_slurm"):
+            node = {"_target_": MISSING, "option": option, "extra": "submitit"}
+            store.store(group="hydra/launcher", name=option, node=node, provider="qt")
+
+
+MISSING = "hydra_plugins.qt_sweeps.missing_extra.MissingExtraLauncher"
