@@ -53,11 +53,19 @@ def swept_keys(report: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def choices_line(report: Mapping[str, Any], key: str) -> str:
-    """``63 in 10, 126 in 2, 252 in 16 of 28 windows``: how often each value of ``key`` was chosen."""
+def choices_line(report: Mapping[str, Any], key: str, *, most: int = 6) -> str:
+    """``63 in 10, 126 in 2, 252 in 16 of 28 windows``: how often each value of ``key`` was chosen.
+
+    More than ``most`` distinct values (an Optuna search) read as their range: ``44 to 250, 26 values in 28 windows``.
+    """
     counts = Counter(_show(row["params"].get(key)) for row in report["windows"])
     ordered = sorted(counts.items(), key=lambda kv: _order(kv[0]))
-    return ", ".join(f"{v} in {n}" for v, n in ordered) + f" of {len(report['windows'])} windows"
+    n = len(report["windows"])
+    if len(ordered) > most and _order(ordered[-1][0])[0] == 0:  # all numbers
+        return f"{ordered[0][0]} to {ordered[-1][0]}, {len(ordered)} values in {n} windows"
+    if len(ordered) > most:
+        return f"{len(ordered)} values in {n} windows (see the table below)"
+    return ", ".join(f"{v} in {c}" for v, c in ordered) + f" of {n} windows"
 
 
 def section(run_dir: Path, cfg: Mapping[str, Any], choices: Mapping[str, str]) -> WalkForwardSection | None:
