@@ -67,7 +67,9 @@ def test_an_ib_halt_reaches_the_webhook_with_its_cause(tmp_path: Path, monkeypat
             halts = [e.payload for e in store.events(kinds=[EventKind.TRADING_STATE])]
         assert halts and halts[0]["state"] == "halted" and halts[0]["cause"] == "broker_rejects", halts
         texts = [json.dumps(r) for r in received]
-        assert any("qt live halted: " in t and "broker rejects in 10 minutes (max_rejects 1)" in t for t in texts), texts
+        assert any("qt live halted: " in t and "broker rejects in 10 minutes (max_rejects 1)" in t for t in texts), (
+            texts
+        )
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
