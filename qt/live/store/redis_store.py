@@ -48,6 +48,7 @@ from qt.live.store.snapshot import (
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 SNAPSHOT_KEYS = ("orders", "positions", "cash", "fills", "latest", "alerts", "equity")
+KIND_INDEX = "kinds:"  # PREFIX:kinds:<kind> lists the seq numbers of that kind's events, in log order
 
 
 def server_address(url: str) -> str:
@@ -77,6 +78,11 @@ def _order(text: str | bytes) -> OrderRecord:
         broker_order_id=row["broker_order_id"], filled=float(row["filled"]), avg_price=row["avg_price"],
         updated_at=parse_time(row["updated_at"]),
     )  # fmt: skip
+
+
+def _rpush(key: str, values: list[int]) -> Callable[[Any], Any]:
+    """A queued RPUSH of ``values`` onto ``key``."""
+    return lambda pipe: pipe.rpush(key, *values)
 
 
 def _event_json(event: Event) -> str:
@@ -132,10 +138,12 @@ class RedisTransaction(Transaction):
         return self._seq
 
     def insert_event(self, event: Event) -> None:
-        """Queue the log append and the counter update."""
-        text, key = _event_json(event), self._s._key
-        self._seq = event.seq
-        self.commands += [lambda p: p.rpush(key("events"), text), lambda p: p.set(key("seq"), event.seq)]
+        """Queue the log append, its entry in the kind's index and the counter update."""
+        text, key, seq = _event_json(event), self._s._key, event.seq
+        self._seq = seq
+        index = key(KIND_INDEX + event.kind.value)
+        self.commands += [lambda p: p.rpush(key("events"), text), lambda p: p.rpush(index, seq),
+                          lambda p: p.set(key("seq"), seq)]  # fmt: skip
 
     def apply(self, op: Op) -> None:
         """Queue one snapshot change (and keep it for later reads in this transaction)."""
@@ -284,9 +292,15 @@ class RedisStore(LiveStore):
     def _rewrite_events(self, tx: Transaction, events: list[Event]) -> None:
         assert isinstance(tx, RedisTransaction)
         key, texts = self._key("events"), [_event_json(e) for e in events]
-        tx.commands.append(lambda p: p.delete(key))
+        indexes = [self._key(KIND_INDEX + k.value) for k in EventKind]
+        tx.commands.append(lambda p: p.delete(key, *indexes))
         if texts:
             tx.commands.append(lambda p: p.rpush(key, *texts))
+        for kind in EventKind:
+            seqs = [e.seq for e in events if e.kind is kind]
+            if seqs:
+                index = self._key(KIND_INDEX + kind.value)
+                tx.commands.append(_rpush(index, seqs))
 
     def _set_schema_version(self, tx: Transaction, version: int) -> None:
         assert isinstance(tx, RedisTransaction)
@@ -346,10 +360,38 @@ class RedisStore(LiveStore):
         return RedisTransaction(self)
 
     def _read_events(self, since_seq: int, kinds: frozenset[EventKind] | None, limit: int | None) -> list[Event]:
-        events = [_event(t) for t in self._r.lrange(self._key("events"), max(since_seq, 0), -1)]
-        if kinds is not None:
-            events = [e for e in events if e.kind in kinds]
-        return events if limit is None else events[: int(limit)]
+        since = max(since_seq, 0)
+        if limit is not None and int(limit) <= 0:
+            return []
+        if kinds is None:
+            stop = -1 if limit is None else since + int(limit) - 1
+            return [_event(t) for t in self._r.lrange(self._key("events"), since, stop)]
+        # Some kinds only: their seq numbers from each kind's index (a poll for rare requests reads no other event)
+        seqs = sorted(q for k in kinds for q in self._kind_seqs(k, since))
+        if limit is not None:
+            seqs = seqs[: int(limit)]
+        if not seqs:
+            return []
+        if len(seqs) > 64:  # many: one range read, filtered
+            wanted = set(seqs)
+            texts = self._r.lrange(self._key("events"), seqs[0] - 1, seqs[-1] - 1)
+            return [e for e in map(_event, texts) if e.seq in wanted]
+        with self._r.pipeline(transaction=False) as pipe:
+            for q in seqs:
+                pipe.lindex(self._key("events"), q - 1)
+            return [_event(t) for t in pipe.execute()]
+
+    def _kind_seqs(self, kind: EventKind, since: int) -> list[int]:
+        """The seq numbers after ``since`` of one kind's events (the index is in log order: read from its end)."""
+        key, end = self._key(KIND_INDEX + kind.value), -1
+        found: list[int] = []
+        while True:
+            chunk = [int(q) for q in self._r.lrange(key, end - 255, end)]
+            newer = [q for q in chunk if q > since]
+            found = newer + found
+            if len(newer) < len(chunk) or len(chunk) < 256:
+                return found
+            end -= 256
 
     def _read_orders(self, statuses: frozenset[OrderStatus] | None) -> list[OrderRecord]:
         orders = [_order(t) for t in self._r.hvals(self._key("orders"))]
@@ -403,4 +445,13 @@ class RedisStore(LiveStore):
         length, seq = self._r.llen(self._key("events")), int(self._r.get(self._key("seq")) or 0)
         if length != seq:
             problems.append(f"event log holds {length} events but the sequence counter says {seq}")
+        kinds: dict[str, list[int]] = {}
+        for text in self._r.lrange(self._key("events"), 0, -1):
+            row = json.loads(text)
+            kinds.setdefault(str(row["kind"]), []).append(int(row["seq"]))
+        for kind in sorted({*kinds, *(k.value for k in EventKind)}):
+            indexed = [int(q) for q in self._r.lrange(self._key(KIND_INDEX + kind), 0, -1)]
+            if indexed != kinds.get(kind, []):
+                problems.append(f"index of {kind} events lists {len(indexed)} seq numbers, the log holds "
+                                f"{len(kinds.get(kind, []))}")  # fmt: skip
         return problems

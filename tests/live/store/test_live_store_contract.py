@@ -546,3 +546,33 @@ def test_worker_threads_share_one_store(store: LiveStore) -> None:
     # each burst is contiguous in the log: no thread's write landed inside another's transaction
     pairs = [e.record for e in store.events()[1:]]
     assert all(a.client_order_id == b.client_order_id for a, b in zip(pairs[::2], pairs[1::2], strict=True))
+
+
+def test_reads_of_some_kinds_after_a_point(store: LiveStore) -> None:
+    """What the control loop polls: the few requests after a seq number, among hundreds of bars."""
+    with store.batch():
+        for i in range(600):
+            store.record_bar(BarRecorded(i, 1.0, 1.0, 0.0, 0.0, 0.0), time=T0)
+            if i in (10, 300, 590):
+                store.record(OperatorRequest(Request.FLATTEN, f"request {i}"), time=T0)
+    everything = store.events()
+    assert len(everything) == 603 and store.last_seq() == 603
+
+    def expected(kinds: set[EventKind], since: int, limit: int | None = None) -> list[int]:
+        seqs = [e.seq for e in everything if e.kind in kinds and e.seq > since]
+        return seqs if limit is None else seqs[:limit]
+
+    for since in (0, 11, 12, 302, 593, 603):
+        got = store.events(since_seq=since, kinds=[OperatorRequest])
+        assert [e.seq for e in got] == expected({EventKind.REQUEST}, since)
+        assert [e.record.reason for e in got] == [
+            everything[q - 1].record.reason for q in expected({EventKind.REQUEST}, since)
+        ]
+        assert [e.seq for e in store.events(since_seq=since, kinds=[OperatorRequest], limit=1)] == expected(
+            {EventKind.REQUEST}, since, 1
+        )
+    both = {EventKind.BAR, EventKind.REQUEST}
+    assert [e.seq for e in store.events(since_seq=100, kinds=both, limit=70)] == expected(both, 100, 70)
+    assert [e.seq for e in store.events(since_seq=250, kinds=[BarRecorded])] == expected({EventKind.BAR}, 250)
+    assert [e.seq for e in store.events(since_seq=600, limit=2)] == [601, 602]
+    assert store.events(limit=0) == [] and store.integrity_check() == []
