@@ -1,6 +1,7 @@
 """A second process for the live-store tests: writes bursts, halts, or writes bars on a shared store.
 
-Usage: python store_child.py '{"spec": {...}, "task": "burst"|"halt"|"bars", ...}'. ``QT_FAULT`` in the
+Usage: python store_child.py '{"spec": {...}, "task": "burst"|"halt"|"bars"|"open", ...}' ("open" only opens
+the store of ``run_name``, migrating an old one). ``QT_FAULT`` in the
 environment makes the store SIGKILL this process at a chosen write.
 """
 
@@ -63,7 +64,8 @@ def main() -> None:
                 TradingState.HALTED, args.get("reason", "halt from another process"), cause=HaltCause.OPERATOR
             )
         return
-    with open_from_settings(settings_of(spec), state_dir=spec["state_dir"], run_name="test-run") as store:
+    run_name = args.get("run_name", "test-run")
+    with open_from_settings(settings_of(spec), state_dir=spec["state_dir"], run_name=run_name) as store:
         if args["task"] == "burst":
             burst(store, int(args["rounds"]))
         elif args["task"] == "bars":

@@ -9,6 +9,7 @@ import signal
 import pytest
 from conftest import run_child, start_child
 from store_child import T0, writer_bar
+from v1_fixture import plant_v1, raw
 
 from qt.enums import TradingState
 from qt.live.store import EventKind, LiveStore, open_state_dir
@@ -92,3 +93,13 @@ def test_sigkill_inside_a_write_leaves_a_sound_store(spec, opener, fault: str, a
         assert final.cash() == pytest.approx(_expected_book(1 + 3 * 20)[1])
     finally:
         final.close()
+
+
+def test_a_migration_killed_before_its_commit_leaves_the_old_store(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    plant_v1(spec)
+    before = raw(spec)
+    killed = run_child(spec, {"task": "open", "run_name": "v1-run"}, env={"QT_FAULT": "store.migration"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert raw(spec) == before  # the rewrite of the log, the snapshot and the version: none of it committed
+    store = opener(run_name="v1-run")  # the next open migrates it whole
+    assert store.meta().schema_version == 2 and len(store.events()) == 25 and store.integrity_check() == []
