@@ -154,3 +154,34 @@ def test_a_paced_replay_shows_bars_with_a_total_rate_and_time_left_on_a_terminal
     assert "live (paper)" in text and "/160" in text and "bars/s" in text and "left" in text
     timings = json.loads((tmp_path / "s" / "manifest.json").read_text())["timings"]
     assert 159 * 0.02 <= timings["engine_s"] < 159 * 0.02 + 10.0 and time.monotonic() - started >= 3.18
+
+
+def test_an_ib_run_reports_as_live_and_its_cost_adds_up(tmp_path: Path) -> None:
+    """`qt run mode=live broker=ib` against `qt ib-gateway` (the sample, a bar a second): the same live report."""
+    gateway = subprocess.Popen([sys.executable, "-m", "qt", "ib-gateway", "--port", "0", "--data", "sample",
+                                "--bar-interval", "1"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)  # fmt: skip
+    try:
+        assert gateway.stdout is not None
+        first = gateway.stdout.readline()
+        port = first.split("127.0.0.1:")[1].split()[0]
+        state = tmp_path / "ib"
+        proc = subprocess.run(
+            [sys.executable, "-m", "qt", "run", "mode=live", "broker=ib", f"broker.port={port}",
+             "broker.stop_after_bars=5", "strategy.params.frequency=weekly", f"live.state_dir={state}",
+             f"hydra.run.dir={tmp_path / 'h'}"], cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
+    ok(proc)
+    assert "qt live (ib) - sp500_20" in proc.stdout and "live loop" in proc.stdout and "over 5 bars" in proc.stdout
+    manifest = json.loads((state / "manifest.json").read_text())
+    assert manifest["mode"] == "live" and manifest["broker"] == "ib" and manifest["choices"]["strategy"] == "xmom"
+    assert manifest["timings"]["engine_s"] > 0 and manifest["timings"]["bars"] == 5
+    assert (state / "stress.json").is_file()
+    ok(tearsheet(str(state)))  # the gateway replays the sample: the backtest beside it runs on the same bars
+    lines = cost(state)
+    assert sum(lines[k] for k in LINES) == pytest.approx(lines["total"], abs=1e-6) and abs(lines["residual"]) < 1e-6
+    html = (state / "tearsheet.html").read_text()
+    assert "— live (ib) ib</h1>" in html and 'id="live-cost"' in html
