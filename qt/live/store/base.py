@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from qt.enums import HaltCause, OrderStatus, TradingState
 from qt.live import journal  # a module reference: qt.live.journal imports this package too
-from qt.live.store.errors import SchemaVersionError, StoreError
+from qt.live.store.errors import DamagedStoreError, SchemaVersionError, StoreError
 from qt.live.store.faults import fault_point
 from qt.live.store.records import (
     EquityPoint,
@@ -72,7 +72,7 @@ def check_meta(location: str, stored: Mapping[str, str], run_name: str | None) -
     """The schema version of an existing store; refuse one this qt can neither read nor migrate, or another run's."""
     missing = [k for k in ("run_name", "created_at", "schema_version") if not stored.get(k)]
     if missing:
-        raise StoreError(
+        raise DamagedStoreError(
             f"live state store at {location} is damaged: its meta lacks {', '.join(missing)}; qt wrote nothing to "
             "it. Restore it from a backup, or move it away to start a new store (a new store starts flat: check "
             "the broker's positions first)"
@@ -98,7 +98,7 @@ def check_version(location: str, version: int) -> None:
         raise SchemaVersionError(
             f"live state store at {location} has schema version {version}, written by a newer qt; this qt reads "
             f"version {SCHEMA_VERSION} (and migrates {', '.join(map(str, sorted(MIGRATES)))}): upgrade qt "
-            "(pip install -U qt) to use this store; qt wrote nothing to it"
+            "to the version that wrote it to use this store; qt wrote nothing to it"
         )
     raise SchemaVersionError(
         f"live state store at {location} has schema version {version}, which no qt wrote; this qt reads version "
