@@ -27,7 +27,8 @@ class _Throttled:
 
     def __init__(self, bar: Any, task: Any) -> None:
         self._bar, self._task = bar, task
-        self.total, self._step, self._next = 0, 1, 0
+        self.total: int | None = 0
+        self._step, self._next = 1, 0
 
     def __call__(self, done: int, total: int | None) -> None:
         if done < self._next:

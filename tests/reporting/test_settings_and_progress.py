@@ -170,3 +170,29 @@ def test_a_sweep_shows_a_bar_over_its_runs_on_a_terminal(tmp_path):
     )
     assert code == 0, text
     assert "sweep" in text and "2/2" in text and "leaderboard - 2 runs" in text
+
+
+def test_a_live_bar_shows_its_rate_and_a_real_time_feed_counts_without_a_total():
+    from io import StringIO
+
+    from omegaconf import OmegaConf
+    from rich.console import Console
+
+    from qt.reporting.progress import run_description
+
+    assert run_description(OmegaConf.create({"mode": "live", "broker": {"kind": "ib"}})) == "live (ib)"
+    assert run_description(OmegaConf.create({"mode": "backtest"})) == "backtest"
+    out = StringIO()
+    with bar_progress("live (paper)", console=Console(force_terminal=True, file=out, width=160)) as progress:
+        for done in range(1, 41):
+            progress(done, 40)
+            time.sleep(0.01)
+    text = out.getvalue()
+    assert "live (paper)" in text and "/40" in text and "bars/s" in text and "left" in text
+    out = StringIO()
+    with bar_progress("live (ib)", console=Console(force_terminal=True, file=out, width=160)) as progress:
+        for done in range(1, 31):
+            progress(done, None)  # IB: bars as they come, no total
+            time.sleep(0.01)
+    text = out.getvalue()
+    assert "30/?" in text and "bars/s" in text
