@@ -15,7 +15,7 @@ symbol), several fills of one order summed (q, q * p, fees):
 - **fees**: ``fees_backtest - fees_live`` over every fill;
 - **rejected / denied / lost / not filled**: the backtest's fill had no live fill, and the live order
   ended so: ``-(q * (P_T - p))`` of the backtest's fill;
-- **halts**: the same, where live was halted (an order refused or cancelled ``halted: ...``, or a
+- **halts**: the same, where live was halted (an order refused or cancelled ``halted: ...`` or on stale data, or a
   backtest decision while a live stop's halt lasted or after live's last decision in a run that
   ended halted);
 - **missed decisions**: a backtest decision with no live decision at that bar (and no halt);
@@ -250,7 +250,7 @@ def _why_missing(
     outcomes = status.get(key)
     if outcomes:
         st, reason = outcomes[-1]
-        if reason.startswith(HALTED) or reason.startswith("trading is halted"):
+        if reason.startswith((HALTED, "trading is halted", "stale data")):  # the guard's refusals while halted
             return "halts"
         if st == "rejected":
             return "rejected"

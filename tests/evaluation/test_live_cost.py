@@ -164,3 +164,23 @@ def test_a_decision_live_made_late_is_timing_not_a_missed_decision(tmp_path):
     cost = attribute(load_run(live), load_run(backtest))
     assert cost.total == pytest.approx(-10.0)
     assert {x.key: x.value for x in cost.lines if x.value} == {"timing": pytest.approx(-10.0)}
+
+
+def test_refusals_are_told_apart_by_the_live_orders_outcome(tmp_path):
+    """Backtest buys A 1 @ 10, B 2 @ 20, C 3 @ 50 at d1; live's orders: denied while halted, denied by the collar,
+    lost. Marks A 12, B 18, C 55: halts -(1 * 2) = -2, denied -(2 * -2) = +4, lost -(3 * 5) = -15."""
+    backtest = write_run(
+        tmp_path / "b", [1000.0, 1000.0, 1013.0],
+        [(1, 0, "A", 1, "filled", ""), (2, 0, "B", 2, "filled", ""), (3, 0, "C", 3, "filled", "")],
+        [(1, 0, "A", 1, 10.0, 0.0), (2, 0, "B", 2, 20.0, 0.0), (3, 0, "C", 3, 50.0, 0.0)], decisions=(0,),
+    )  # fmt: skip
+    live = write_run(
+        tmp_path / "l", [1000.0, 1000.0, 1000.0],
+        [(1, 0, "A", 1, "denied", "trading is halted (qt live resume to trade again)"),
+         (2, 0, "B", 2, "denied", "price 20.00 is 12.0% from the last price 22.73 (price_collar 10%)"),
+         (3, 0, "C", 3, "lost", "no acknowledgement from the broker")],
+        [], decisions=(0,), mode="live",
+    )  # fmt: skip
+    cost = attribute(load_run(live), load_run(backtest))
+    assert {x.key: x.value for x in cost.lines if x.value} == {"halts": -2.0, "denied": 4.0, "lost": -15.0}
+    assert cost.total == -13.0
