@@ -131,7 +131,8 @@ def reconcile(
         store.set_trading_state(TradingState.HALTED, reason, time=now, cause=HaltCause.RECONCILIATION)
         store.record_alert(reason + " (restart with live.adopt_positions=true to adopt them)", severity="critical",
                            time=now)  # fmt: skip
-    report = ReconcileReport(len(booked), tuple(not_sent), tuple(reattached), tuple(foreign), breaks, result.adopted)
+    report = ReconcileReport(len(booked), tuple(not_sent), tuple(reattached), tuple(foreign), breaks, result.adopted,
+                             result.others, tuple(result.foreign_executions))  # fmt: skip
     store.record(report, time=now)
     return result
 

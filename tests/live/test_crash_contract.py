@@ -33,7 +33,8 @@ import pytest
 from paper_kit import ok, open_book, open_store, placements
 
 from qt.data.sources.synthetic import SyntheticData
-from qt.enums import OrderStatus
+from qt.enums import OrderStatus, TradingState
+from qt.live.namespace import in_namespace
 from qt.live.store import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent / "ib"))
@@ -256,22 +257,30 @@ class IBRig:
         assert got.positions == pytest.approx(broker_positions, rel=1e-12)
         return got
 
-    def drive(self, gt: GatewayThread, state: Path, steps: int, fault: str | None) -> tuple[int, int, str]:
-        """One qt process until it exits: step the clock each time it is caught up; (steps, exit code, output)."""
+    def drive(
+        self, gt: GatewayThread, state: Path, steps: int, fault: str | None, *, client_id: int = 7,
+        run_name: str = "contract", until: int = LIVE,
+    ) -> tuple[int, int, str]:  # fmt: skip
+        """One qt process until it exits, stepping the clock (up to ``until`` steps) each time qt caught up with it.
+
+        Returns (steps taken so far, exit code, output).
+        """
         env = {k: v for k, v in os.environ.items() if k not in ("QT_FAULT", "QT_IB_ACCOUNT")}
         env["QT_DEBUG"] = "1"  # a failure shows its traceback
         if fault:
             env["QT_FAULT"] = fault
-        args = ["run", "mode=live", "broker=ib", *CONFIG, *IB_ONLY, f"broker.port={gt.gw.port}", "broker.client_id=7",
-                f"broker.stop_after_bars={LIVE - steps}", f"live.state_dir={state}",
+        args = ["run", "mode=live", "broker=ib", *CONFIG, *IB_ONLY, f"broker.port={gt.gw.port}",
+                f"broker.client_id={client_id}", f"live.run_name={run_name}",
+                f"broker.stop_after_bars={until - steps}", f"live.state_dir={state}",
                 f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}"]  # fmt: skip
         proc = subprocess.Popen([sys.executable, "-m", "qt", *args], cwd=REPO, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        stepped = 0
         try:
             while proc.poll() is None:
-                if self.caught_up(gt, state) and steps < LIVE:
+                if steps < until and self.caught_up(gt, state, client_id, first=stepped == 0):
                     gt.call(gt.gw.step(1))
-                    steps += 1
+                    steps, stepped = steps + 1, stepped + 1
                 time.sleep(0.05)
             out, _ = proc.communicate(timeout=60)
         finally:
@@ -279,23 +288,26 @@ class IBRig:
                 proc.kill()
         return steps, proc.returncode, out
 
-    def caught_up(self, gt: GatewayThread, state: Path) -> bool:
-        """qt recorded the gateway's current bar (or waits for its first live one) and every order it sent is done."""
+    def caught_up(self, gt: GatewayThread, state: Path, client_id: int, *, first: bool) -> bool:
+        """qt recorded the gateway's current bar (or, new, waits for its first) and every order it sent is done."""
         if not (state / "state.sqlite").exists():
             return False
         store = open_store(state)
         try:
             last = store.last_bar()
-            sent = sum(1 for o in store.orders() if o.status not in (OrderStatus.DENIED, OrderStatus.NOT_SENT))
+            sent = {
+                o.client_order_id for o in store.orders() if o.status not in (OrderStatus.DENIED, OrderStatus.NOT_SENT)
+            }
         finally:
             store.close()
         now = gt.run(gt.gw.market.timestamp)
-        subscribed = gt.run(lambda: any(len(s.real_time_bars) >= N_ASSETS for s in gt.gw.sessions if s.client_id == 7))
-        if not subscribed or (last is None and gt.run(lambda: gt.gw.market.cursor) != NOW - 1):
+        subscribed = gt.run(
+            lambda: any(len(s.real_time_bars) >= N_ASSETS for s in gt.gw.sessions if s.client_id == client_id)
+        )
+        if not subscribed or not ((last is None and first) or (last is not None and last.time == now)):
             return False
-        if last is not None and last.time != now:
-            return False
-        return bool(gt.run(lambda: len(gt.gw.broker.orders) >= sent and not gt.gw.broker.working_orders()))
+        at_gateway = gt.run(lambda: {o.order_ref for o in gt.gw.broker.orders.values()})
+        return sent <= at_gateway and not gt.run(gt.gw.broker.working_orders)
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +339,60 @@ def test_three_kills_in_one_run(rigs: dict[str, Any], adapter: str, tmp_path: Pa
     base = rig.baseline()
     kills = [Kill("mid_burst", 0), Kill("after_intent", 1), Kill("between_bars", 1)]
     assert_same(rig.run(tmp_path / "state", kills), base)
+
+
+def test_a_decision_due_while_down_is_made_late_once_at_the_restart_bar(rigs: dict[str, Any], tmp_path: Path) -> None:
+    """IB down across a decision bar and one more: every bar marked at its price, the decision made once, late."""
+    rig = rigs["ib"]
+    base = rig.baseline()
+    sending = [(t, n) for t, n in base.decisions if n > 0]
+    due, _ = sending[1]
+    got = rig.run(tmp_path / "state", [Kill("down_across", 1)], down=1)
+    assert [t for t, _ in got.decisions] == [t if t != due else due + 1 for t, _ in base.decisions]
+    day = str(base.equity["timestamp"][due - rig.first_live()])[:10]
+    restart = str(base.equity["timestamp"][due + 1 - rig.first_live()])[:10]
+    assert any(f"decision due at {day} was missed while qt was down" in m and f"restart bar {restart}" in m
+               for m in got.alerts), got.alerts  # fmt: skip
+    assert {c: n for c, n in got.placed.items() if n != 1} == {}
+    pd.testing.assert_series_equal(got.equity["timestamp"], base.equity["timestamp"])  # every bar recorded ...
+    nav = got.equity["nav"].to_numpy()
+    assert (nav > 0).all()  # ... at its price, never NAV 0
+    upto = due - rig.first_live() + 1  # up to the missed decision's bar, nothing differs
+    assert np.allclose(nav[:upto], base.equity["nav"].to_numpy()[:upto], rtol=1e-9, atol=0)
+    assert got.open_orders == [] and got.integrity == []
+
+
+def test_two_ib_runs_on_one_account_never_book_each_others_executions(panel: Any, tmp_path: Path) -> None:
+    """Run A trades, then run B (another state folder, client id and run name) on the same account, then A again."""
+    rig = IBRig(panel, tmp_path)
+    gt = GatewayThread(panel=panel, start=NOW - 1)
+    a, b = tmp_path / "a" / "state", tmp_path / "b" / "state"
+    try:
+        steps, code, text = rig.drive(gt, a, 0, None, client_id=7, run_name="alpha", until=8)
+        assert code == 0, text[-3000:]
+        steps, code, text = rig.drive(gt, b, steps, None, client_id=8, run_name="beta", until=14)
+        assert code == 0, text[-3000:]
+        steps, code, text = rig.drive(gt, a, steps, None, client_id=7, run_name="alpha", until=16)
+        assert code == 0, text[-3000:]
+        executions = gt.run(lambda: [(e.exec_id, e.order.order_ref) for e in gt.gw.broker.executions])
+        account = gt.run(lambda: {s: p.quantity for s, p in gt.gw.broker.positions.items() if p.quantity})
+    finally:
+        gt.stop()
+    mine = {}
+    for state, name in ((a, "alpha"), (b, "beta")):
+        store = open_store(state)
+        try:
+            booked = {f.exec_id for f in store.fills()}
+            own = {x for x, ref in executions if in_namespace(name, ref)}
+            assert booked == own, f"{name} booked executions that are not its own (or missed its own)"
+            assert store.trading_state().state is TradingState.ACTIVE, store.trading_state()
+            mine[name] = {s: q for s, q in store.positions().items() if abs(q) > 1e-12}
+            assert store.integrity_check() == []
+            others = store.last_reconcile().payload["others"]  # type: ignore[union-attr]
+            assert others, (f"{name}'s reconciliation does not explain the other run's positions: "
+                            f"{store.last_reconcile().payload} {executions}")  # type: ignore[union-attr]  # fmt: skip
+        finally:
+            store.close()
+    assert mine["alpha"] and mine["beta"]
+    total = {s: mine["alpha"].get(s, 0.0) + mine["beta"].get(s, 0.0) for s in set(mine["alpha"]) | set(mine["beta"])}
+    assert {s: q for s, q in total.items() if abs(q) > 1e-9} == pytest.approx(account, rel=1e-12)

@@ -375,3 +375,37 @@ def test_a_long_disconnect_raises_one_alert_and_reconnects_with_capped_jittered_
             await v.close()
 
     run(body())
+
+
+def test_another_run_on_the_account_is_foreign_reported_never_booked(sample: Any, tmp_path: Path) -> None:
+    """Run A trades; run B (its own store, client id 8) connects: A's executions explain A's positions, B books none."""
+
+    async def body() -> None:
+        async with GatewaySimulator(panel=sample, start=-5) as gw:
+            a = await open_venue(gw, tmp_path / "a")
+            a.submit({"AAPL": 10.0, "MSFT": -4.0})
+            assert await a.settle(lambda: len(a.store.fills()) == 2)
+            b = await open_venue(gw, tmp_path / "b", client_id=8)
+            report = b.store.last_reconcile().payload  # type: ignore[union-attr]
+            assert report["others"] == {"AAPL": 10.0, "MSFT": -4.0}  # explained: A's executions made them
+            assert sorted(report["foreign_executions"]) == sorted(f.exec_id for f in a.store.fills())
+            assert report["breaks"] == {} and b.store.trading_state().state is TradingState.ACTIVE
+            assert any("other owners" in m.payload["message"] and "AAPL: 10 shares" in m.payload["message"]
+                       for m in b.store.alerts())  # fmt: skip
+            b.submit({"GE": 7.0} if "GE" in b.symbols else {b.symbols[-1]: 7.0})
+            assert await b.settle(lambda: len(b.store.fills()) == 1)
+            a.submit({"AAPL": 5.0})
+            assert await a.settle(lambda: len(a.store.fills()) == 3)
+            await gw.drop_connections()  # both resynchronize: every execution on the account comes again
+            assert await gw.wait_until(lambda: a.connection.reconnects == 1 and b.connection.reconnects == 1, 5)
+            await a.settle(lambda: False, timeout=0.2)
+            await b.settle(lambda: False, timeout=0.2)
+            assert len(b.store.fills()) == 1 and len(a.store.fills()) == 3  # neither booked the other's
+            assert set(b.broker.foreign) == {f.exec_id for f in a.store.fills()}
+            assert set(a.broker.foreign) == {f.exec_id for f in b.store.fills()}
+            for v in (a, b):
+                assert v.store.trading_state().state is TradingState.ACTIVE
+            await a.close()
+            await b.close()
+
+    run(body())
