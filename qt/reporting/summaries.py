@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qt.evaluation.halts import halt_lines
-from qt.reporting.console import HEADLINE, RunSummary, format_metric, run_title, timing_line
+from qt.reporting.console import HEADLINE, RunSummary, format_metric, run_mode, run_title, timing_line
 from qt.reporting.reporters import Report
 
 RELATIVE = ("alpha", "beta", "information_ratio", "tracking_error", "up_capture", "down_capture")
@@ -40,7 +40,10 @@ def run_report(summary: RunSummary, performance: Mapping[str, Any] | None, tears
         title = title.replace("qt backtest", "qt walk-forward (out of sample)", 1)
         stats += [(k, format_metric(k, m.get(k))) for k in m if k.startswith("in_sample_")]
         stats += [(k, format_metric(k, m.get(k))) for k in ("deflated_sharpe", "pbo", "n_windows", "n_configs")]
-    subtitle = "\n".join([*halt_lines(m), subtitle])
+    lines = [*halt_lines(m), subtitle]
+    if run_mode(summary.run_dir)[0] == "live":
+        lines.append(f"what live cost against the backtest of the same bars: qt tearsheet {summary.run_dir}")
+    subtitle = "\n".join(lines)
     attachments = (tearsheet,) if tearsheet is not None and tearsheet.is_file() else ()
     location = str(summary.run_dir) + (f"  (tearsheet: {tearsheet})" if attachments else "")
     return Report(title=title, stats=stats, location=location, subtitle=subtitle, attachments=attachments)
