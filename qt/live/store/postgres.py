@@ -116,6 +116,18 @@ class PostgresStore(SqlStore):
 
             raise StoreUnavailableError(f"PostgreSQL at {self._address}: {mask_dsn(str(exc).strip())}") from None
 
+    @contextmanager
+    def _begin_read(self) -> Iterator[Transaction]:
+        """A consistent read-only snapshot (REPEATABLE READ) that does not wait for, nor block, writers."""
+        try:
+            with self._conn.transaction():
+                self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield SqlTransaction(self)
+        except self._psycopg.OperationalError as exc:
+            from qt.config.secrets import mask_dsn
+
+            raise StoreUnavailableError(f"PostgreSQL at {self._address}: {mask_dsn(str(exc).strip())}") from None
+
     def _run(self, query: str, params: list[Any]) -> Any:
         return self._conn.execute(query.replace("?", "%s"), params)
 
