@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from qt.live.store.errors import DamagedStoreError
+from qt.live.store.errors import DamagedStoreError, StoreUnavailableError
 
 HEADER = b"SQLite format 3\x00"
 UNTOUCHED = "qt changed nothing in it"
@@ -76,14 +76,19 @@ def _header_problem(path: Path, size: int, head: bytes, wal_busy: bool) -> str |
 
 def inspect(path: Path, expected_tables: Iterable[str]) -> dict[str, str]:
     """The meta entries of the qt store at ``path``, read without writing; DamagedStoreError when it is not one."""
-    size = path.stat().st_size
+    if not path.is_file():
+        raise foreign(path, "it is not a file")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot read the live state store {path}: {exc}") from None
     if size == 0:
         raise DamagedStoreError(
             f"live state store {path} is empty (0 bytes): a qt store never is, so it was truncated or replaced; "
             f"{UNTOUCHED}. Restore it from a backup, or {START_NEW}"
         )
-    with path.open("rb") as f:
-        head = f.read(100)
     if len(head) < 100 or not head.startswith(HEADER):
         raise foreign(path, f"it is not a SQLite database (it starts with {head[:16]!r})")
     wal = path.with_name(path.name + "-wal")
@@ -106,6 +111,11 @@ def inspect(path: Path, expected_tables: Iterable[str]) -> dict[str, str]:
             meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
             meta["user_version"] = str(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:  # "database disk image is malformed", "file is not a database"
+            if "unable to open" in str(exc):  # a write-ahead-log store whose folder forbids its -shm file
+                raise StoreUnavailableError(
+                    f"cannot open the live state store {path}: SQLite could not create its -shm/-wal files beside it "
+                    f"({exc}); make {path.parent} writable for this user, or copy the folder somewhere writable"
+                ) from None
             raise damaged(path, f"SQLite reports '{exc}'") from None
     finally:
         conn.close()

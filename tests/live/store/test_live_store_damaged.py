@@ -116,6 +116,12 @@ def test_someone_elses_sqlite_file_is_never_switched_to_wal(tmp_path: Path) -> N
     assert sha(path) == before and sorted(p.name for p in folder.iterdir()) == ["state.sqlite"]
 
 
+def test_a_folder_where_the_store_file_should_be_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "state" / "state.sqlite").mkdir(parents=True)
+    with pytest.raises(DamagedStoreError, match=r"state\.sqlite is not a qt live state store: it is not a file"):
+        open_store("sqlite", state_dir=tmp_path / "state", run_name="r")
+
+
 def test_a_new_store_is_created_whole_or_not_at_all(tmp_path: Path) -> None:
     folder = tmp_path / "state"
     with open_store("sqlite", state_dir=folder, run_name="r") as store:
