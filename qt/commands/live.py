@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--state-dir", required=True, metavar="DIR", help="the run's live.state_dir (~ and $VARS expanded)"
         )
-        p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the store (default 10)")
+        p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for the store (default 10)")
         if name == "status":
             p.add_argument("--json", action="store_true", help="print the status as one JSON object")
             p.add_argument("--alerts", type=int, default=5, help="recent alerts shown (default 5)")
@@ -226,6 +226,19 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _seconds(text: str) -> float:
+    """``--timeout``: a positive number of seconds (argparse names the flag when this refuses)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"write a positive number of seconds (e.g. 10), got {text!r}")
+    return value
+
+
 def _folder(state_dir: str) -> Path:
     from qt.config.paths import expand_path
     from qt.errors import QtError

@@ -101,7 +101,7 @@ class LiveNode:
     # -- the sequence -------------------------------------------------------------------------
     def run(self, finish: Callable[[LiveStore, NodeRun], R]) -> R:
         """Run until the feed ends or SIGTERM/SIGINT; then ``finish`` (the result files) with the store still open."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         with hold_folder(self.folder):
             self.identity.check(self.folder)  # whose folder this is: before the store is even opened
             created = _Created.before(self.folder, self.settings)
@@ -327,11 +327,34 @@ def recovered_fills(fills: list[FillRecord], store: LiveStore, panel: BarPanel, 
 
 
 # -- the folder -------------------------------------------------------------------------------
+def make_folder(folder: Path) -> None:
+    """Create the state folder; a path that cannot be one (a file, under a file, unwritable) is a ConfigError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError("live.state_dir", f"{folder} is a file, not a folder; choose a folder") from None
+    except NotADirectoryError:
+        parent = next((p for p in folder.parents if p.is_file()), folder.parent)
+        raise ConfigError(
+            "live.state_dir", f"{parent} is a file, so {folder} cannot be a folder; choose a folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            "live.state_dir", f"cannot create {folder} ({exc.strerror}); choose a writable folder"
+        ) from None
+
+
 @contextlib.contextmanager
 def hold_folder(folder: Path) -> Iterator[None]:
     """Hold ``folder``'s lock for the run: two live processes on one state folder would both trade it."""
     path = folder / LOCK_FILE
-    with path.open("a+") as handle:
+    try:
+        handle = path.open("a+")
+    except OSError as exc:
+        raise ConfigError(
+            "live.state_dir", f"cannot write in {folder} ({exc.strerror}); choose a writable folder"
+        ) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -44,6 +44,35 @@ class LiveSettings(BaseModel):
     cancel_on_exit: bool = False  # on SIGTERM/SIGINT: cancel open orders before exiting
     stall_after: NonNegativeInt | None = None  # rehearsal/tests: the replay feed goes silent after that many bars
 
+    @field_validator("start")
+    @classmethod
+    def _a_date(cls, value: str | None) -> str | None:
+        """A date or timestamp numpy reads (``2020-03-02``, ``2020-03-02T14:30``), checked before anything is written."""
+        import numpy as np
+
+        if value is not None:
+            try:
+                np.datetime64(str(value), "us")
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2020-03-02) or YYYY-MM-DDTHH:MM"
+                ) from None
+        return value
+
+    @field_validator("speed", mode="before")
+    @classmethod
+    def _max_or_positive(cls, value: Any) -> Any:
+        """``max`` or a positive multiple of market time; anything else is named with what to write instead."""
+        if value == "max":
+            return value
+        try:
+            ok = float(value) > 0 and not isinstance(value, bool)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"write a positive multiple of market time (2 = twice as fast) or max, got {value!r}")
+        return value
+
     @field_validator("bar_seconds")
     @classmethod
     def _one_pace(cls, value: float | None, info: ValidationInfo) -> float | None:

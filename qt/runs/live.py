@@ -221,5 +221,5 @@ def _settings(cfg: DictConfig) -> LiveSettings:
         return LiveSettings.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(["live", *map(str, err["loc"])])
-        raise ConfigError(key, str(err["msg"])) from None
+        key = ".".join(["live", *(str(p) for p in err["loc"] if not str(p).startswith(("literal[", "function-")))])
+        raise ConfigError(key, str(err["msg"]).removeprefix("Value error, ")) from None

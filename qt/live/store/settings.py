@@ -197,8 +197,14 @@ def open_state_dir(
     folder = Path(state_dir)
     pointer = folder / POINTER
     if pointer.exists():
-        info = json.loads(pointer.read_text())
-        kind, namespace = str(info["kind"]), str(info["namespace"])
+        try:
+            info = json.loads(pointer.read_text())
+            kind, namespace = str(info["kind"]), str(info["namespace"])
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(
+                f"{pointer} is damaged (not a JSON object with kind and namespace); qt writes it as "
+                '{"kind": "sqlite", "namespace": "state.sqlite"} for a SQLite store: restore or rewrite it'
+            ) from None
     elif (folder / SQLITE_FILE).exists():
         kind, namespace = "sqlite", SQLITE_FILE
     else:

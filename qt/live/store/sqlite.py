@@ -135,7 +135,10 @@ class SqliteStore(SqlStore):
             _fsync_dir(self._path.parent)
             return True
         except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailableError(f"cannot create the live state store {self._path}: {exc}") from None
+            raise StoreUnavailableError(
+                f"cannot create the live state store {self._path}: {exc}; make {self._path.parent} writable for this "
+                "user, or choose another live.state_dir"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
 
