@@ -191,10 +191,35 @@ class OptunaSweeper(Sweeper):
                 break
         fail_stale_trials(study, rdb)
         write_summary(study, sweep_dir, objective=objective, storage=storage, sampler=self.sampler)
+        self._complete_top(study, sweep_dir, [*fixed, *self.fixed_hydra], maximize=direction == "maximize")
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if done:
             best = study.best_trial
             log.info("best trial %d: %s=%.4g with %s", best.number, objective, best.value, best.params)
+
+    def _complete_top(self, study: Any, sweep_dir: Path, fixed: list[str], *, maximize: bool) -> None:
+        """Full files for the best ``report.top_n`` trials run lean in this folder, so their tearsheets can be drawn."""
+        from optuna.trial import TrialState
+
+        from qt.reporting.settings import ReportSettings
+        from qt.sweeps.materialize import complete_run, is_lean
+
+        assert self.config is not None and self.hydra_context is not None
+        top_n = ReportSettings.from_config(self.config).top_n
+        done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        done.sort(key=lambda t: -t.value if maximize else t.value)
+        for trial in done[:top_n]:
+            run_dir = sweep_dir / str(trial.number)
+            if not is_lean(run_dir):  # another process's folder, or already full
+                continue
+            try:
+                config = self.hydra_context.config_loader.load_sweep_config(self.config, self._overrides(trial, fixed))
+                with open_dict(config):
+                    config.hydra.job.num = trial.number
+                    config.hydra.runtime.output_dir = str(run_dir)
+                complete_run(config, run_dir)
+            except Exception as exc:  # the leaderboard lists the run without its tearsheet
+                log.error("full files of %s: %s: %s", run_dir, type(exc).__name__, exc)
 
     @staticmethod
     def _overrides(trial: Any, fixed: list[str]) -> list[str]:

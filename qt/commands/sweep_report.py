@@ -19,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Collect, rank, write leaderboard.csv/.parquet/.html and print the table; exit 2 on a bad directory or metric."""
     from qt.errors import ConfigError, QtError
-    from qt.evaluation.leaderboard import collect, print_table, write
-    from qt.evaluation.tearsheet import write_tearsheet
+    from qt.evaluation.leaderboard import collect, print_table, write, write_top_tearsheets
 
     if args.top < 0:
         raise QtError(f"--top must be >= 0, got {args.top}")
@@ -28,8 +27,7 @@ def run(args: argparse.Namespace) -> int:
         board = collect(args.sweep_dir, sort_by=args.sort_by, ascending=args.ascending)
     except ConfigError as exc:
         raise QtError(str(exc).replace("report.sort_by", "--sort-by")) from None
-    for run_dir in board.top(args.top):
-        write_tearsheet(run_dir)
+    write_top_tearsheets(board, args.top, strict=True)  # lean runs get their full files first
     write(board, args.sweep_dir)
     print_table(board, args.sweep_dir)
     return 0

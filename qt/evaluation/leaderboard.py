@@ -346,17 +346,32 @@ def _sort_key(value: Any) -> str:
 
 def build(sweep_dir: Path, *, sort_by: str, ascending: bool, top_n: int, log_scale: bool = False) -> Leaderboard:
     """Collect, write the three files, write the top runs' tearsheets; falls back to Sharpe on a bad sort_by."""
-    from qt.evaluation.tearsheet import write_tearsheet
-
     try:
         board = collect(sweep_dir, sort_by=sort_by, ascending=ascending)
     except ConfigError as exc:
         log.error("%s; ranking by sharpe instead", exc)
         board = collect(sweep_dir, sort_by="sharpe", ascending=False)
-    for run_dir in board.top(top_n):
-        try:
-            write_tearsheet(run_dir, log_scale=log_scale)
-        except QtError as exc:
-            log.error("tearsheet of %s: %s", run_dir, exc)
+    write_top_tearsheets(board, top_n, log_scale=log_scale)
     write(board, sweep_dir)
     return board
+
+
+def write_top_tearsheets(board: Leaderboard, top_n: int, *, log_scale: bool = False, strict: bool = False) -> None:
+    """Tearsheets of the best ``top_n`` runs; a lean run gets its full files first (``qt rerun RUN --full``).
+
+    A run whose tearsheet cannot be drawn is logged and skipped, or raises when ``strict``.
+    """
+    from qt.evaluation.tearsheet import write_tearsheet
+    from qt.sweeps.materialize import is_lean, rerun_full
+
+    for run_dir in board.top(top_n):
+        try:
+            if is_lean(run_dir):
+                rerun_full(run_dir)  # runs it again (deterministic) and draws its tearsheet
+            else:
+                write_tearsheet(run_dir, log_scale=log_scale)
+        except Exception as exc:  # e.g. materializing inside a running Hydra app: the page links what exists
+            if strict:
+                raise
+            reason = str(exc) if isinstance(exc, QtError) else f"{type(exc).__name__}: {exc}"
+            log.error("tearsheet of %s: %s", run_dir, reason)

@@ -69,6 +69,8 @@ def test_finds_the_planted_lookback(tmp_path) -> None:
     assert board.loc[summary["best"]["number"], "rank"] == 1  # the leaderboard ranks by the objective
     html = (tmp_path / "study" / "leaderboard.html").read_text()
     assert "optimization history" in html.lower() and "parameter importances" in html.lower()
+    best_dir = tmp_path / "study" / str(summary["best"]["number"])  # the top trial gets its full files and page
+    assert (best_dir / "tearsheet.html").is_file() and (best_dir / "weights.parquet").is_file()
 
 
 def test_resume_continues_the_trial_count(tmp_path) -> None:
