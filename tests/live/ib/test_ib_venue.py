@@ -220,7 +220,8 @@ def test_pacing_spreads_a_500_order_burst_below_50_a_second(sample: Any, tmp_pat
         assets = np.repeat(np.arange(20, dtype=np.intp), 25)  # 500 orders: 25 per symbol, each its own intent
         v.router.submit(OrderBatch(0, assets, np.ones(500)), 0)
         assert len(v.store.orders()) == 500
-        assert len(v.broker.pacer.waiting()) >= 490  # a few went out at once, the rest wait their turn
+        # a burst of 10 went out at once, the rest wait their turn (a few more as tokens come while 500 are stored)
+        assert len(v.broker.pacer.waiting()) >= 450
         assert await v.settle(lambda: len(v.store.fills()) == 500, timeout=25)
         assert all(o.status is OrderStatus.FILLED for o in v.store.orders())
         assert v.store.positions() == {s: 25.0 for s in v.symbols}
