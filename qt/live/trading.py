@@ -81,7 +81,12 @@ class TradingControl:
 
     @property
     def state(self) -> TradingState:
-        """The trading state (within a bar: what the session's stops just set, until the driver records it)."""
+        """The recorded trading state: what the guard enforces (a stop's own orders still pass in its bar)."""
+        return self._status.state
+
+    @property
+    def session_state(self) -> TradingState:
+        """What the session sees: within a bar, what its stops just set, until the driver records it."""
         return self._proposed if self._proposed is not None else self._status.state
 
     @property
@@ -156,8 +161,8 @@ class ControlledState(SessionState):
 
     @property  # type: ignore[override]
     def trading(self) -> TradingState:
-        """The control's state."""
-        return self.control.state
+        """The control's state as the session sees it (its own stop's change included)."""
+        return self.control.session_state
 
     @trading.setter
     def trading(self, value: TradingState) -> None:

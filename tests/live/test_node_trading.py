@@ -60,7 +60,8 @@ def test_the_session_reads_the_control_and_its_stop_is_recorded_once_by_the_driv
         state = ControlledState(control, ledger=Ledger(cash=100.0, n_assets=2), peak=100.0, previous=100.0)
         assert state.trading is TradingState.ACTIVE
         state.trading = TradingState.HALTED  # what Session._act_on does when a halting stop fires
-        assert control.state is TradingState.HALTED and state.trading is TradingState.HALTED
+        assert state.trading is TradingState.HALTED and control.session_state is TradingState.HALTED
+        assert control.state is TradingState.ACTIVE  # the guard still lets the stop's own orders of this bar go
         assert changes(store) == []  # proposed within the bar: the driver records it with the stop's cause
         control.halt(stop_cause("drawdown_stop"), "drawdown: 30% >= 25%", time=T0)
         state.trading = TradingState.HALTED  # unchanged: nothing proposed
