@@ -76,7 +76,8 @@ def run_backtest_of_live(live_dir: Path, out_dir: Path | None = None) -> Path:
             "data",
             f"the backtest's data ({panel.name}) lacks {missing.size or len(live.timestamps)} of the live run's "
             f"{len(live.timestamps)} bars (first {missing[0] if missing.size else first}); a live run whose bars "
-            "came from the broker is compared with a backtest you run on the same bars: --vs-backtest DIR",
+            "came from the broker is compared with a backtest you run on the same bars: --vs-backtest DIR "
+            "(--no-vs-backtest: the live run's tearsheet alone)",
         )
     panel = _until(panel, hi)
     with using_cache(cache_from_config(cfg)):

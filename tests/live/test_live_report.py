@@ -78,6 +78,15 @@ def test_a_replay_from_live_start_is_compared_with_the_backtest_of_the_same_bars
         pd.testing.assert_frame_equal(pd.read_parquet(state / "backtest" / f"{name}.parquet"),
                                       pd.read_parquet(state / f"{name}.parquet"), check_exact=True)  # fmt: skip
     assert all(v == 0.0 for v in cost(state).values())
+    config = (state / "config.yaml").read_text()  # data that lacks the live bars: one error, exit 2
+    (state / "config.yaml").write_text(config.replace("n_days: 160", "n_days: 100"))
+    short = tearsheet(str(state))
+    assert (
+        short.returncode == 2
+        and "data: the backtest's data" in short.stderr
+        and "lacks 60 of the live run's" in short.stderr
+    )
+    assert "--no-vs-backtest" in short.stderr and "Traceback" not in short.stderr
 
 
 def test_slippage_fees_and_a_halt_are_attributed_as_computed_from_the_fills(tmp_path: Path) -> None:
