@@ -1,4 +1,4 @@
-"""Where a live loop's time goes: wall time per bar, and per decision bar (decision to last order sent).
+"""Where a live loop's time goes: wall time per bar, and per decision bar (bar in to orders handed to the broker).
 
 The driver adds one figure per bar; the run's manifest and console show the summary, so a live run
 reports what its loop and its decisions cost instead of a backtest's engine time.

@@ -96,7 +96,7 @@ def timing_line(summary: RunSummary) -> str:
     if t.get("decisions"):
         loop += (
             f"; {int(t['decisions']):,} decisions, median {t['decision_ms']:.1f} ms,"
-            f" max {t['decision_ms_max']:.1f} ms (decision to last order)"
+            f" max {t['decision_ms_max']:.1f} ms (bar in to orders handed to the broker)"
         )
     return f"{nav}  |  {loop}; total {t.get('total_s', 0.0):.3f}s"
 
