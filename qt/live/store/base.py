@@ -173,6 +173,7 @@ class LiveStore(ABC):
     def __init__(self) -> None:
         self._tx: Transaction | None = None
         self._lock = threading.RLock()
+        self._tx_writes = False  # whether the open transaction may write
         self.is_new = False
         self.read_only = False
 
@@ -269,6 +270,8 @@ class LiveStore(ABC):
     def _transaction(self, *, write: bool = True) -> Iterator[Transaction]:
         with self._lock:
             if self._tx is not None:
+                if write and not self._tx_writes:
+                    raise StoreError("a write inside a read-only snapshot (snapshot, replay, integrity_check): a bug")
                 yield self._tx
                 return
             if write and self.read_only:
@@ -276,7 +279,7 @@ class LiveStore(ABC):
                     f"{self.meta().location} was opened read-only (as `qt live status` does); nothing was written"
                 )
             with self._begin() if write else self._begin_read() as tx:
-                self._tx = tx
+                self._tx, self._tx_writes = tx, write
                 try:
                     yield tx
                 finally:

@@ -94,6 +94,80 @@ def _event(text: str | bytes) -> Event:
     return Event(int(row["seq"]), parse_time(row["time"]), EventKind(row["kind"]), row["payload"])
 
 
+class FrozenRedis:
+    """Every key of one store as one MULTI/EXEC read it: the few Redis reads the store makes, answered from memory."""
+
+    def __init__(self, client: Any, key: Callable[[str], str]) -> None:
+        hashes, strings = ("meta", "orders", "positions", "fills", "latest"), ("seq", "cash")
+        lists = ("events", "alerts", "equity", *(KIND_INDEX + k.value for k in EventKind))
+        names = [*hashes, *strings, *lists]
+        with client.pipeline(transaction=True) as pipe:
+            for name in hashes:
+                pipe.hgetall(key(name))
+            for name in strings:
+                pipe.get(key(name))
+            for name in lists:
+                pipe.lrange(key(name), 0, -1)
+            values = pipe.execute()
+        self._data: dict[str, Any] = {key(n): v for n, v in zip(names, values, strict=True)}
+
+    def get(self, name: str) -> Any:
+        """GET."""
+        return self._data.get(name)
+
+    def hget(self, name: str, field: str) -> Any:
+        """HGET."""
+        return (self._data.get(name) or {}).get(field)
+
+    def hgetall(self, name: str) -> dict[str, Any]:
+        """HGETALL."""
+        return dict(self._data.get(name) or {})
+
+    def hvals(self, name: str) -> list[Any]:
+        """HVALS."""
+        return list((self._data.get(name) or {}).values())
+
+    def hexists(self, name: str, field: str) -> bool:
+        """HEXISTS."""
+        return field in (self._data.get(name) or {})
+
+    def exists(self, name: str) -> int:
+        """EXISTS (one key)."""
+        return int(bool(self._data.get(name)))
+
+    def llen(self, name: str) -> int:
+        """LLEN."""
+        return len(self._data.get(name) or [])
+
+    def lrange(self, name: str, start: int, stop: int) -> list[Any]:
+        """LRANGE: inclusive ``stop``, negative indexes from the end, out-of-range clamped."""
+        items = self._data.get(name) or []
+        n = len(items)
+        first, last = max(start + n if start < 0 else start, 0), min(stop + n if stop < 0 else stop, n - 1)
+        return items[first : last + 1] if first <= last else []
+
+    def pipeline(self, transaction: bool = False) -> _FrozenPipeline:
+        """A pipeline of LINDEX reads, answered from memory."""
+        return _FrozenPipeline(self)
+
+
+class _FrozenPipeline:
+    def __init__(self, frozen: FrozenRedis) -> None:
+        self._frozen, self._queued = frozen, []  # type: ignore[var-annotated]
+
+    def __enter__(self) -> _FrozenPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def lindex(self, name: str, index: int) -> None:
+        self._queued.append(self._frozen.lrange(name, index, index))
+
+    def execute(self) -> list[Any]:
+        return [found[0] if found else None for found in self._queued]
+
+
 class RedisTransaction(Transaction):
     """Reads from Redis overlaid with this transaction's queued writes; ``commands`` run at EXEC."""
 
@@ -316,6 +390,19 @@ class RedisStore(LiveStore):
         )  # fmt: skip
 
     # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def _begin_read(self) -> Iterator[Transaction]:
+        """Reads of one consistent moment: every key of the store fetched in one MULTI/EXEC (no writers' lock)."""
+        live = self._r
+        try:
+            self._r = FrozenRedis(live, self._key)
+        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
+            raise StoreUnavailableError(f"Redis at {self._address}: {exc}") from None
+        try:
+            yield RedisTransaction(self)
+        finally:
+            self._r = live
+
     @contextmanager
     def _begin(self) -> Iterator[Transaction]:
         token = secrets.token_hex(8)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import time
 import zoneinfo
 from pathlib import Path
 
@@ -576,3 +577,17 @@ def test_reads_of_some_kinds_after_a_point(store: LiveStore) -> None:
     assert [e.seq for e in store.events(since_seq=250, kinds=[BarRecorded])] == expected({EventKind.BAR}, 250)
     assert [e.seq for e in store.events(since_seq=600, limit=2)] == [601, 602]
     assert store.events(limit=0) == [] and store.integrity_check() == []
+
+
+def test_a_look_from_another_process_neither_waits_for_nor_sees_an_open_write(opener) -> None:  # type: ignore[no-untyped-def]
+    """`qt live status` (snapshot, replay, integrity check) while the live process is inside a transaction."""
+    writer = opener()
+    a_day(writer)
+    looker = opener(run_name=None, create=False)
+    with writer.batch():
+        writer.record_alert("inside an open transaction", time=T0)
+        started = time.monotonic()
+        assert looker.integrity_check() == []
+        assert looker.snapshot().alerts == [] and looker.replay().positions == {"AAPL": 10.0, "MSFT": -5.0, "TSLA": 3.0}
+        assert time.monotonic() - started < 2.0  # the writers' lock is held: a look that took it would wait 20 s
+    assert [a.record.message for a in looker.alerts()] == ["inside an open transaction"]
