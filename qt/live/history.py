@@ -47,6 +47,9 @@ class _Seen(BarPanel):
         self._cache["mark"] = history.marks[:n]
         self._cache["tradable"] = history.tradable[:n]
 
+    def __post_init__(self) -> None:
+        """No check of the whole history at every bar (O(T) each): ``History.append`` keeps it valid row by row."""
+
 
 class History:
     """Bars so far for a fixed list of symbols; capacity grows by doubling.
