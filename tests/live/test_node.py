@@ -163,6 +163,18 @@ def test_store_deleted_while_the_broker_holds_positions_refuses_and_leaves_the_r
         assert any(m.startswith("adopted the broker's positions as external: ") for m in messages)
 
 
+def test_a_damaged_store_is_refused_before_the_node_writes_anything(finished: Path, tmp_path: Path) -> None:
+    state = _copy(finished, tmp_path)
+    db = state / "state.sqlite"
+    with db.open("r+b") as fh:  # cut mid-page: a truncated file
+        fh.truncate(db.stat().st_size // 2 + 100)
+    files = {p.name: p.read_bytes() for p in state.iterdir() if p.is_file() and p.name != "qt-live.lock"}
+    done = qt("run", *RUN, f"live.state_dir={state}", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and f"{db}" in done.stderr and "damaged" in done.stderr
+    assert {p.name: p.read_bytes() for p in state.iterdir() if p.is_file() and p.name != "qt-live.lock"} == files
+
+
 # -- a broker plugin ------------------------------------------------------------------------------
 PLUGIN = '''
 """A broker plugin: fills each order in full at the last close it saw, a fixed fee per order, book in memory."""
