@@ -347,12 +347,5 @@ def trading_status(event: Event | None, created_at: dt.datetime) -> TradingStatu
     """The trading status a ``trading_state`` event holds (ACTIVE since creation when there is none)."""
     if event is None:
         return TradingStatus(TradingState.ACTIVE, "no trading-state change recorded", created_at)
-    state = TradingState(event.payload["state"])
-    cause = event.payload.get("cause")  # stores written before causes were typed: the operator's, or none
-    typed = HaltCause(cause) if cause else default_cause(state)
-    return TradingStatus(state, str(event.payload["reason"]), event.time, typed)
-
-
-def default_cause(state: TradingState) -> HaltCause:
-    """The cause of a change recorded without one: none when ACTIVE, else the operator's."""
-    return HaltCause.NONE if state is TradingState.ACTIVE else HaltCause.OPERATOR
+    change = event.record  # a TradingStateChanged: version-1 stores got their cause when migrated
+    return TradingStatus(change.state, change.reason, event.time, change.cause)
