@@ -159,7 +159,7 @@ class ControlledState(SessionState):
         self.control = control
         super().__init__(ledger, peak, previous, control.state, resume_at, last_target)
 
-    @property  # type: ignore[override]
+    @property
     def trading(self) -> TradingState:
         """The control's state as the session sees it (its own stop's change included)."""
         return self.control.session_state

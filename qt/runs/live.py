@@ -48,7 +48,7 @@ def run_live(
     run_dir: Path,
     *,
     check_panel: Callable[[BarPanel], object] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> RunSummary:
     """Run ``cfg`` live until its feed ends or SIGTERM/SIGINT; results go to ``live.state_dir``."""
     settings = _settings(cfg)
