@@ -23,6 +23,7 @@ import numpy as np
 from qt.errors import QtError
 
 EULER_GAMMA = 0.5772156649015329
+CHUNK = 1024  # CSCV splits evaluated at once (bounds memory with many configurations)
 
 
 def sharpe_per_bar(r: np.ndarray) -> float:
@@ -155,12 +156,22 @@ def probability_of_overfitting(returns: np.ndarray, *, partitions: int = 16) -> 
     chosen = np.array(list(combinations(range(partitions), partitions // 2)))
     in_mask = np.zeros((len(chosen), partitions))
     np.put_along_axis(in_mask, chosen, 1.0, axis=1)
+    # every half of the blocks is some split's in-sample set and its complement's out-of-sample set:
+    # the Sharpe ratios of each half are computed once (in chunks of splits, to bound memory)
+    bits = in_mask @ (1 << np.arange(partitions))
+    position = {int(b): i for i, b in enumerate(bits)}
+    complement = np.array([position[int(b) ^ ((1 << partitions) - 1)] for b in bits])
     half = size * partitions // 2
-    in_sample = _sharpes(in_mask @ sums, in_mask @ squares, half)
-    out_sample = _sharpes((1.0 - in_mask) @ sums, (1.0 - in_mask) @ squares, half)
-    best = np.argmax(in_sample, axis=1)
-    best_oos = out_sample[np.arange(len(chosen)), best]
-    rank = 1 + (out_sample < best_oos[:, None]).sum(axis=1)  # 1 = worst out of sample
+    halves = np.empty((len(chosen), n))
+    for lo in range(0, len(chosen), CHUNK):
+        rows = in_mask[lo : lo + CHUNK]
+        halves[lo : lo + CHUNK] = _sharpes(rows @ sums, rows @ squares, half)
+    best = np.argmax(halves, axis=1)
+    best_oos = halves[complement, best]
+    rank = np.empty(len(chosen), dtype=np.int64)
+    for lo in range(0, len(chosen), CHUNK):
+        out_sample = halves[complement[lo : lo + CHUNK]]
+        rank[lo : lo + CHUNK] = 1 + (out_sample < best_oos[lo : lo + CHUNK, None]).sum(axis=1)  # 1 = worst
     w = rank / (n + 1)
     logits = np.log(w / (1.0 - w))
     pbo = float(np.mean(logits <= 0.0))
