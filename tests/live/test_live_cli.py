@@ -139,7 +139,12 @@ def test_mode_live_without_a_broker_lists_the_brokers(broker: str | None, tmp_pa
     args = ["run", "mode=live", "data=synthetic", "data.n_assets=3", "data.n_days=30", f"hydra.run.dir={tmp_path}/r"]
     done = qt(*args, *([broker] if broker else []), cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == "ERROR: broker: mode=live needs a broker: choose one of paper, ib (e.g. broker=paper)"
+    expected = (
+        "ERROR: broker: no option 'nope'; choose one of: paper, ib"
+        if broker
+        else "ERROR: broker: mode=live needs a broker: choose one of paper, ib (e.g. broker=paper)"
+    )
+    assert done.stderr.strip() == expected
     assert not (tmp_path / "live").exists()
 
 
