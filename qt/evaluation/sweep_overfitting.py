@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qt.errors import QtError
-from qt.validation.overfitting import deflated_sharpe_of, probability_of_overfitting, sharpe_per_bar
+from qt.validation.overfitting import deflated_sharpes_of_columns, probability_of_overfitting
 
 log = logging.getLogger("qt")
 FILE = "overfitting.json"
@@ -83,25 +83,32 @@ class SweepOverfitting:
 
 def aligned_returns(run_dirs: dict[str, Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(runs, timestamps, returns [T x N]) over the bars all runs share, from the first bar every run has traded."""
-    import pandas as pd
+    import pyarrow.parquet as pq
 
-    columns: dict[str, Any] = {}
-    first_trade: dict[str, Any] = {}
+    stamps: dict[str, np.ndarray] = {}
+    returns: dict[str, np.ndarray] = {}
+    first_trade: list[np.datetime64] = []
     for name, run_dir in run_dirs.items():
         path = Path(run_dir) / "equity.parquet"
         if not path.is_file():
             continue
-        frame = pd.read_parquet(path, columns=["timestamp", "turnover", "return"]).set_index("timestamp")
-        columns[name] = frame["return"]
-        traded = frame.index[frame["turnover"].fillna(0.0).to_numpy() > 0]
-        first_trade[name] = traded[0] if len(traded) else frame.index[0] if len(frame) else None
-    if not columns:
+        table = pq.read_table(path, columns=["timestamp", "turnover", "return"])
+        t = table.column("timestamp").to_numpy().astype("datetime64[us]")
+        if not t.size:
+            continue
+        stamps[name], returns[name] = t, table.column("return").to_numpy().astype(float)
+        traded = np.flatnonzero(np.nan_to_num(table.column("turnover").to_numpy().astype(float)) > 0)
+        first_trade.append(t[traded[0]] if traded.size else t[0])
+    runs = list(stamps)
+    if not runs:
         return [], np.array([], dtype="datetime64[us]"), np.zeros((0, 0))
-    table = pd.concat(columns, axis=1, join="inner").sort_index()
-    starts = [t for t in first_trade.values() if t is not None]
-    if starts:
-        table = table[table.index >= max(starts)]
-    return list(table.columns), table.index.to_numpy(), table.to_numpy(dtype=float)
+    common = stamps[runs[0]]
+    if not all(np.array_equal(stamps[r], common) for r in runs[1:]):  # different data: the bars all runs have
+        for r in runs[1:]:
+            common = np.intersect1d(common, stamps[r])
+    matrix = np.column_stack([returns[r][np.searchsorted(stamps[r], common)] for r in runs])
+    keep = common >= max(first_trade)
+    return runs, common[keep], matrix[keep]
 
 
 def sweep_overfitting(run_dirs: dict[str, Path], *, partitions: int = PARTITIONS) -> SweepOverfitting | None:
@@ -112,8 +119,7 @@ def sweep_overfitting(run_dirs: dict[str, Path], *, partitions: int = PARTITIONS
     if returns.shape[0] < 3:
         raise QtError(f"the {len(runs)} runs share {returns.shape[0]} traded bars: too few to compare them")
     returns = np.nan_to_num(returns, nan=0.0)
-    sharpes = np.array([sharpe_per_bar(returns[:, j]) for j in range(len(runs))])
-    dsr = {r: deflated_sharpe_of(returns[:, j], sharpes) for j, r in enumerate(runs)}
+    dsr = dict(zip(runs, deflated_sharpes_of_columns(returns), strict=True))
     first = dsr[runs[0]]
     pbo, note, detail = None, None, {}
     try:
@@ -123,7 +129,7 @@ def sweep_overfitting(run_dirs: dict[str, Path], *, partitions: int = PARTITIONS
         note = str(exc)
     return SweepOverfitting(
         runs=tuple(runs),
-        sharpe={r: float(s) for r, s in zip(runs, sharpes, strict=True)},
+        sharpe={r: d.sharpe for r, d in dsr.items()},
         dsr={r: d.dsr for r, d in dsr.items()},
         n_trials=first.n_trials,
         n_bars=int(returns.shape[0]),

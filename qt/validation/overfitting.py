@@ -110,6 +110,30 @@ def deflated_sharpe_of(selected: np.ndarray, trial_sharpes: np.ndarray) -> Defla
     )
 
 
+def deflated_sharpes_of_columns(returns: np.ndarray) -> list[DeflatedSharpe]:
+    """DSR of every column of ``returns`` [T x N], the N columns being the trials (one pass for many columns)."""
+    from scipy.stats import kurtosis, skew
+
+    m = np.asarray(returns, dtype=float)
+    n_bars, n = m.shape
+    sharpes = np.array([sharpe_per_bar(m[:, j]) for j in range(n)])
+    finite = sharpes[np.isfinite(sharpes)]
+    variance = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
+    skews = skew(m, axis=0) if n_bars > 2 else np.zeros(n)
+    kurts = kurtosis(m, axis=0, fisher=False) if n_bars > 3 else np.full(n, 3.0)
+    return [
+        deflated_sharpe(
+            float(sharpes[j]),
+            n_trials=max(n, 1),
+            trials_variance=variance,
+            n_bars=n_bars,
+            skew=float(skews[j]),
+            kurtosis=float(kurts[j]),
+        )
+        for j in range(n)
+    ]
+
+
 @dataclass(frozen=True)
 class Overfitting:
     """CSCV's result: PBO, the logit of each split, and the inputs' shape."""

@@ -109,3 +109,14 @@ def test_bad_inputs_are_named():
         probability_of_overfitting(np.zeros((16, 1)), partitions=4)
     with pytest.raises(QtError, match="at least 8 bars"):
         probability_of_overfitting(np.zeros((7, 3)), partitions=4)
+
+
+def test_the_dsr_of_every_column_equals_each_column_deflated_on_its_own():
+    from qt.validation.overfitting import deflated_sharpe_of, deflated_sharpes_of_columns, sharpe_per_bar
+
+    m = np.random.default_rng(3).normal(0.0003, 0.01, (800, 7))
+    sharpes = np.array([sharpe_per_bar(m[:, j]) for j in range(7)])
+    for j, d in enumerate(deflated_sharpes_of_columns(m)):
+        alone = deflated_sharpe_of(m[:, j], sharpes)
+        assert d.n_trials == alone.n_trials == 7 and d.n_bars == alone.n_bars == 800
+        assert d.dsr == pytest.approx(alone.dsr, abs=1e-13) and d.skew == pytest.approx(alone.skew, abs=1e-13)
