@@ -45,6 +45,49 @@ def redacted(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
 
 
+def portable(cfg: DictConfig) -> dict[str, Any]:
+    """The config resolved, except environment references (kept as ``${oc.env:NAME}``), secrets masked.
+
+    What a state folder keeps so the same run can be composed again later (``qt tearsheet`` runs
+    its backtest from it): a value that came from the environment is read from it again then,
+    instead of being written down - or written as a placeholder that is no longer a config.
+
+    Examples
+    --------
+    >>> from omegaconf import OmegaConf
+    >>> portable(OmegaConf.create({"dir": "${oc.env:QT_X_DIR,out}", "sub": "${dir}/c", "password": "pw", "n": 1}))
+    {'dir': '${oc.env:QT_X_DIR,out}', 'sub': '${oc.env:QT_X_DIR,out}/c', 'password': '<redacted>', 'n': 1}
+    """
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    tokens: dict[str, str] = {}
+
+    def tokenize(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: tokenize(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [tokenize(v) for v in value]
+        if isinstance(value, str) and "oc.env:" in value:
+            token = f"QTENV{len(tokens):06d}QTENV"
+            tokens[token] = value
+            return token
+        return value
+
+    resolved = OmegaConf.to_container(OmegaConf.create(tokenize(raw)), resolve=True)
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        if isinstance(value, str) and "QTENV" in value:
+            for token, original in tokens.items():
+                value = value.replace(token, original)
+        return value
+
+    out = _mask(restore(resolved), keep_env=True)
+    return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
+
+
 def _mask(value: Any, key: str = "", *, keep_env: bool = False) -> Any:
     """Mask secret keys and DSN passwords; ``${oc.env:NAME}`` becomes ``<env:NAME>`` unless ``keep_env``."""
     if isinstance(value, dict):

@@ -20,7 +20,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from qt.config.instantiate import DEFAULT_ALLOWED, build
-from qt.config.secrets import redacted
+from qt.config.secrets import portable
 from qt.data.panel import BarPanel
 from qt.engine.components import build_components
 from qt.engine.pipeline import Decision
@@ -58,7 +58,7 @@ def run_live(
     panel = parts.load_panel(check_panel)
     node = LiveNode(
         adapter=adapter, parts=parts, panel=panel, settings=settings, identity=folder_identity(cfg, panel, settings),
-        notify=_notifier(cfg, settings.folder), config_text=OmegaConf.to_yaml(OmegaConf.create(redacted(cfg))),
+        notify=_notifier(cfg, settings.folder), config_text=OmegaConf.to_yaml(OmegaConf.create(portable(cfg))),
         progress=progress,
     )  # fmt: skip
     broker = _choice(cfg, "broker") or type(adapter).__name__
