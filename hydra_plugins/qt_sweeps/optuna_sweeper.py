@@ -125,6 +125,10 @@ class OptunaSweeper(Sweeper):
         grace = self.raw["grace_period"]
         if grace is not None:
             self.grace_period = _integer("grace_period", grace, low=self.heartbeat_interval + 1)
+        if self.seed is not None:  # numpy's range: 0 .. 2**32 - 1
+            self.seed = _integer("seed", self.seed, low=0)
+            if self.seed > 2**32 - 1:
+                raise ConfigError("hydra.sweeper.seed", f"must be at most 2**32 - 1, got {self.seed}")
         if self.sampler not in SAMPLERS:
             raise ConfigError(
                 "hydra.sweeper.sampler", f"unknown sampler '{self.sampler}'; choose one of: {', '.join(SAMPLERS)}"
