@@ -101,7 +101,18 @@ class LiveNode:
     # -- the sequence -------------------------------------------------------------------------
     def run(self, finish: Callable[[LiveStore, NodeRun], R]) -> R:
         """Run until the feed ends or SIGTERM/SIGINT; then ``finish`` (the result files) with the store still open."""
+        new = [p for p in (self.folder, *self.folder.parents) if not p.exists()]  # what make_folder creates
         make_folder(self.folder)
+        try:
+            return self._run_held(finish)
+        finally:
+            if new and not self._admitted:  # refused before anything was recorded: no folder left behind
+                (self.folder / LOCK_FILE).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    for path in new:  # innermost first; stops at the first that is not empty
+                        path.rmdir()
+
+    def _run_held(self, finish: Callable[[LiveStore, NodeRun], R]) -> R:
         with hold_folder(self.folder):
             self.identity.check(self.folder)  # whose folder this is: before the store is even opened
             created = _Created.before(self.folder, self.settings)

@@ -70,6 +70,7 @@ class IBConnection:
     async def open(self) -> None:
         """Connect and synchronize, retrying ``connect_attempts`` times with backoff; raise a clear error else."""
         last: QtError | None = None
+        began = time.monotonic()
         for attempt in range(self.settings.connect_attempts):
             if attempt:
                 await asyncio.sleep(self.settings.backoff(attempt - 1, self.rng))
@@ -82,7 +83,11 @@ class IBConnection:
                 last = exc
                 log.warning("IB: connect attempt %d/%d failed: %s", attempt + 1, self.settings.connect_attempts, exc)
         assert last is not None
-        raise last
+        n = self.settings.connect_attempts
+        raise IBConnectionError(
+            f"{last}; gave up after {n} attempt{'s' if n > 1 else ''} in {time.monotonic() - began:.0f} s "
+            f"(broker.connect_attempts={n})"
+        )
 
     async def close(self) -> None:
         """Disconnect for good (no reconnect)."""
