@@ -187,9 +187,9 @@ def periodic_tables(r: np.ndarray, stamps: np.ndarray) -> tuple[pd.DataFrame, pd
 
 
 def _periodic_extremes(monthly: pd.DataFrame, annual: pd.Series) -> dict[str, Any]:
-    months = monthly.stack()
+    months = monthly.stack().dropna()  # a period without a finite return has no best or worst (never idxmax of NaN)
     out: dict[str, Any] = {}
-    for label, series in (("month", months), ("year", annual)):
+    for label, series in (("month", months), ("year", annual.dropna())):
         if len(series):
             best, worst = series.idxmax(), series.idxmin()
             out[f"best_{label}"], out[f"worst_{label}"] = float(series.max()), float(series.min())
