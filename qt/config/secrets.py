@@ -88,18 +88,20 @@ def portable(cfg: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
 
 
-def _mask(value: Any, key: str = "", *, keep_env: bool = False) -> Any:
+def _mask(value: Any, key: str = "", *, keep_env: bool = False, secrets: list[str] | None = None) -> Any:
     """Mask secret keys and DSN passwords; ``${oc.env:NAME}`` becomes ``<env:NAME>`` unless ``keep_env``."""
+    if secrets is None:
+        secrets = secret_values()  # once per config, not once per string (a sweep masks three configs per run)
     if isinstance(value, dict):
-        return {k: _mask(v, str(k), keep_env=keep_env) for k, v in value.items()}
+        return {k: _mask(v, str(k), keep_env=keep_env, secrets=secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_mask(v, key, keep_env=keep_env) for v in value]
+        return [_mask(v, key, keep_env=keep_env, secrets=secrets) for v in value]
     if isinstance(value, str):
         if "oc.env:" in value:
             return value if keep_env else ENV_INTERPOLATION.sub(lambda m: f"<env:{m.group(1)}>", value)
         if key.lower() in SECRET_KEYS and value:
             return MASK
-        return scrub(value)
+        return scrub(value, secrets)
     return value
 
 
