@@ -44,7 +44,9 @@ def complete_run(job_config: DictConfig, run_dir: Path, *, tearsheet: bool = Fal
     from qt.runs.backtest import materialize
 
     before = {p.name for p in run_dir.iterdir()}
-    HydraConfig.instance().set_config(job_config)
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    hydra_config.set_config(job_config)
     task = copy.deepcopy(job_config)
     with read_write(task), open_dict(task):
         del task["hydra"]
@@ -63,6 +65,7 @@ def complete_run(job_config: DictConfig, run_dir: Path, *, tearsheet: bool = Fal
         )
     finally:
         qt_log.setLevel(level)
+        hydra_config.cfg = previous  # the caller's Hydra job (a sweep's driver) is left as it was
     return sorted({p.name for p in run_dir.iterdir()} - before)
 
 
@@ -78,11 +81,28 @@ def rerun_full(run_dir: Path) -> list[str]:
     if any("<redacted>" in o for o in overrides):
         raise QtError(f"{run_dir}: a secret override cannot be replayed; rerun it by hand with the secret set")
     cwd = Path(manifest.get("cwd") or os.getcwd())
-    with _cwd(cwd), initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="run"):
+    with _cwd(cwd), _own_hydra(), initialize_config_dir(str(conf_dir()), version_base="1.3", job_name="run"):
         cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
         with open_dict(cfg.hydra):
             cfg.hydra.runtime.output_dir = str(run_dir)
         return complete_run(cfg, run_dir, tearsheet=True)
+
+
+@contextmanager
+def _own_hydra() -> Iterator[None]:
+    """Compose with Hydra's API even inside a running Hydra app (a sweep's callback): its state is put back."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    global_hydra = GlobalHydra.instance()
+    saved = global_hydra.hydra if global_hydra.is_initialized() else None
+    global_hydra.clear()
+    try:
+        yield
+    finally:
+        current = GlobalHydra.instance()  # Hydra's initialize puts back a copy of its own on exit
+        current.clear()
+        if saved is not None:
+            current.initialize(saved)
 
 
 @contextmanager
