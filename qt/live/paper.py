@@ -44,6 +44,7 @@ class PaperBroker:
         self._run_name = book.meta().run_name
         self._bar: BarRow | None = None
         self._updates: list[OrderState | Execution] = []
+        self._resting = True  # orders may wait for the next open (unknown until the book is read once)
 
     @classmethod
     def open(
@@ -72,13 +73,15 @@ class PaperBroker:
     def on_bar(self, bar: BarRow) -> None:
         """A new bar: orders waiting for the next open fill at its open (once per bar, also after a restart)."""
         self._bar = bar
-        if self.execution.fill_lag == 0:
-            return
+        if self.execution.fill_lag == 0 or not self._resting:
+            return  # nothing can be waiting: the book is not read at every bar
         stamp = utc_time(bar.timestamp)
-        waiting = [o for o in self.book.orders(open_only=True) if o.intent.decided_at < stamp]
+        resting = self.book.orders(open_only=True)
+        waiting = [o for o in resting if o.intent.decided_at < stamp]
         if waiting:
             with self.book.batch():
                 self._fill([(o.client_order_id, o.symbol, o.intent.quantity) for o in waiting], bar, stamp)
+        self._resting = len(waiting) < len(resting)  # orders of this bar's decisions still wait
 
     # -- Broker -------------------------------------------------------------------
     def place(self, order: BrokerOrder) -> None:
@@ -111,6 +114,7 @@ class PaperBroker:
             else:
                 for cid, symbol, quantity in taken:
                     self._status(cid, symbol, quantity, OrderStatus.SUBMITTED, stamp)
+                self._resting = self._resting or bool(taken)
         return {}
 
     def cancel(self, client_order_id: str) -> None:
