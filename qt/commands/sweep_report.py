@@ -27,7 +27,18 @@ def run(args: argparse.Namespace) -> int:
         board = collect(args.sweep_dir, sort_by=args.sort_by, ascending=args.ascending)
     except ConfigError as exc:
         raise QtError(str(exc).replace("report.sort_by", "--sort-by")) from None
-    write_top_tearsheets(board, args.top, strict=True)  # lean runs get their full files first
+    write_top_tearsheets(board, args.top, strict=True, draw=_draw)
     write(board, args.sweep_dir)
     print_table(board, args.sweep_dir)
     return 0
+
+
+def _draw(run_dir: Path) -> None:
+    """A top run's tearsheet; a lean sweep run gets its full files first (as ``qt rerun RUN --full``)."""
+    from qt.evaluation.tearsheet import write_tearsheet
+    from qt.sweeps.materialize import is_lean, rerun_full
+
+    if is_lean(run_dir):
+        rerun_full(run_dir)  # runs it again (deterministic) and draws its tearsheet
+    else:
+        write_tearsheet(run_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,21 +357,28 @@ def build(sweep_dir: Path, *, sort_by: str, ascending: bool, top_n: int, log_sca
     return board
 
 
-def write_top_tearsheets(board: Leaderboard, top_n: int, *, log_scale: bool = False, strict: bool = False) -> None:
-    """Tearsheets of the best ``top_n`` runs; a lean run gets its full files first (``qt rerun RUN --full``).
+def write_top_tearsheets(
+    board: Leaderboard,
+    top_n: int,
+    *,
+    log_scale: bool = False,
+    strict: bool = False,
+    draw: Callable[[Path], object] | None = None,
+) -> None:
+    """Tearsheets of the best ``top_n`` runs, drawn by ``draw`` (default: ``write_tearsheet``).
 
+    ``qt sweep-report`` passes a ``draw`` that first makes a lean run full (``qt rerun RUN --full``).
     A run whose tearsheet cannot be drawn is logged and skipped, or raises when ``strict``.
     """
     from qt.evaluation.tearsheet import write_tearsheet
-    from qt.sweeps.materialize import is_lean, rerun_full
 
     for run_dir in board.top(top_n):
         try:
-            if is_lean(run_dir):
-                rerun_full(run_dir)  # runs it again (deterministic) and draws its tearsheet
+            if draw is not None:
+                draw(run_dir)
             else:
                 write_tearsheet(run_dir, log_scale=log_scale)
-        except Exception as exc:  # e.g. materializing inside a running Hydra app: the page links what exists
+        except Exception as exc:  # the page links the tearsheets that exist
             if strict:
                 raise
             reason = str(exc) if isinstance(exc, QtError) else f"{type(exc).__name__}: {exc}"
