@@ -43,11 +43,40 @@ class QtJoblibDefaults(SearchPathPlugin):
         ConfigStore.instance().store(group="hydra/launcher", name="joblib", node=OPTIONS, provider="qt")
 
 
+def _check_options(options: dict[str, Any]) -> None:
+    """``hydra.launcher.*`` of joblib: each number in its range, named with what to write (ConfigError)."""
+    from qt.errors import ConfigError
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    n_jobs = options.get("n_jobs", -1)
+    if not whole(n_jobs) or n_jobs == 0:
+        raise ConfigError(
+            "hydra.launcher.n_jobs",
+            f"write a number of worker processes >= 1, or -1 for every core (-2: all but one), got {n_jobs!r}",
+        )
+    timeout = options.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError("hydra.launcher.timeout", f"write seconds > 0 per run (or null: no limit), got {timeout!r}")
+    batch = options.get("batch_size", "auto")
+    if batch != "auto" and not (whole(batch) and batch >= 1):
+        raise ConfigError("hydra.launcher.batch_size", f"write auto or a whole number >= 1, got {batch!r}")
+    verbose = options.get("verbose", 0)
+    if not (whole(verbose) and verbose >= 0):
+        raise ConfigError("hydra.launcher.verbose", f"write a whole number >= 0, got {verbose!r}")
+
+
 _STATE: dict[str, Any] = {"token": None}  # in a worker: the sweep whose Hydra state is set
 
 
 class JoblibLauncher(HydraJoblibLauncher):
     """Runs a sweep's jobs with ``joblib.Parallel`` (options as Hydra's joblib launcher: ``hydra.launcher.n_jobs``...)."""
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Refuse joblib options that cannot be meant (``n_jobs=0``, a timeout <= 0), before anything is written."""
+        _check_options(dict(self.joblib))
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Run the jobs on the workers; their results in job order."""

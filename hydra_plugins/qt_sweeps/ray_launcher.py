@@ -39,8 +39,10 @@ class RayLauncher(Launcher):
         log_to_driver: bool = True,
         runtime_env: dict[str, Any] | None = None,
         task: dict[str, Any] | None = None,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         self.address = address
+        self.connect_timeout_s = connect_timeout_s
         self.num_cpus = num_cpus
         self.temp_dir = temp_dir
         self.include_dashboard = include_dashboard
@@ -59,6 +61,7 @@ class RayLauncher(Launcher):
             from hydra_plugins.qt_sweeps.missing_extra import missing_extra
 
             raise missing_extra("ray", "ray") from None
+        self._check_settings()
         self.config = config
         self.task_function = task_function
         self.hydra_context = hydra_context
@@ -85,6 +88,28 @@ class RayLauncher(Launcher):
                 sweep_config.hydra.job.num = idx
             refs.append((remote.remote(sweep_config, shared), sweep_config))
         return [_result(ref, sweep_config) for ref, sweep_config in refs]
+
+    def _check_settings(self) -> None:
+        """Refuse what cannot be meant, and an address where no cluster answers, before anything is written."""
+        from qt.errors import ConfigError
+
+        if not (isinstance(self.connect_timeout_s, (int, float)) and 0 < self.connect_timeout_s <= 120):
+            raise ConfigError(
+                "hydra.launcher.connect_timeout_s", f"write seconds in (0, 120], got {self.connect_timeout_s!r}"
+            )
+        if self.num_cpus is not None and not (isinstance(self.num_cpus, int) and self.num_cpus >= 1):
+            raise ConfigError(
+                "hydra.launcher.num_cpus",
+                f"write a whole number of CPUs >= 1 (or null: every core), got {self.num_cpus!r}",
+            )
+        for name, low in (("num_cpus", 0), ("max_retries", -1)):
+            value = self.task.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
+                raise ConfigError(f"hydra.launcher.task.{name}", f"write a number >= {low}, got {value!r}")
+        if self.address:
+            from hydra_plugins.qt_sweeps.ray_address import check_answers
+
+            check_answers(str(self.address), float(self.connect_timeout_s))
 
     def _init_ray(self) -> None:
         """Start a local Ray sized to this machine (``address`` null) or join the cluster at ``address``."""
