@@ -38,8 +38,14 @@ class GridSweeper(BasicSweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         """Hydra's set-up, with the compose-once config loader in the context every launcher receives."""
+        from qt.errors import ConfigError
         from qt.sweeps.compose import ComposeOnceLoader
 
+        size = self.max_batch_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ConfigError(
+                "hydra.sweeper.max_batch_size", f"write a whole number of runs >= 1, or null (all), got {size!r}"
+            )
         loader = ComposeOnceLoader(hydra_context.config_loader, secrets.token_hex(8))  # type: ignore[arg-type]
         context = HydraContext(config_loader=loader, callbacks=hydra_context.callbacks)
         super().setup(hydra_context=context, task_function=task_function, config=config)
