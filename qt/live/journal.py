@@ -435,15 +435,16 @@ class HistoryOrigin:
     kind: ClassVar[EventKind] = EventKind.HISTORY_ORIGIN
 
     origin: str  # the bar's timestamp as ISO-8601 text (numpy datetime64 precision kept)
+    warm_end: str | None = None  # the first start's last warm-up bar: later ones passed while qt was down
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"origin": self.origin}
+        return {"origin": self.origin} if self.warm_end is None else {"origin": self.origin, "warm_end": self.warm_end}
 
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> HistoryOrigin:
         """The record a JSON form holds."""
-        return cls(str(p["origin"]))
+        return cls(str(p["origin"]), None if p.get("warm_end") is None else str(p["warm_end"]))
 
 
 HEALTH = (Connected, OperatorRequest, RequestHandled, FeedStale, HistoryOrigin)

@@ -49,11 +49,12 @@ LIVE = 14  # live bars per run
 CONFIG = (
     "strategy=xmom", "portfolio=equal", "data=synthetic", f"data.n_assets={N_ASSETS}", f"data.n_days={N_DAYS}",
     f"seed={SEED}", "strategy.params.lookback=10", "strategy.params.skip=0", "strategy.params.quantile=0.5",
-    "strategy.params.frequency=weekly", "report.tearsheet=false", "live.run_name=contract",
+    "strategy.params.frequency=weekly", "report.tearsheet=false",
 )  # fmt: skip
-#: IB: a slow pacer (one message at once, then 4 a second) so a decision's burst is still queued when its bar ends
-IB_ONLY = ("broker.bar_settle_s=0.3", "broker.whole_shares=false", "broker.warmup=3 M", "broker.burst_messages=1",
-           "broker.max_messages_per_second=5", "broker.connect_timeout_s=20")  # fmt: skip
+IB_ONLY = ("broker.bar_settle_s=0.3", "broker.whole_shares=false", "broker.warmup=3 M", "broker.connect_timeout_s=20")
+#: the pacer kill: one message at once, then 4 a second, so a decision's burst is still queued when its bar ends
+#: (pacing changes when orders leave, never what fills: the gateway's clock waits for them)
+SLOW_PACER = ("broker.burst_messages=1", "broker.max_messages_per_second=5")
 OPEN = (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 
 
@@ -153,7 +154,7 @@ class PaperRig:
     name = "paper"
 
     def __init__(self, panel: Any, root: Path) -> None:
-        self.args = (*CONFIG, f"live.start={str(panel.timestamps[NOW])[:10]}",
+        self.args = (*CONFIG, "live.run_name=contract", f"live.start={str(panel.timestamps[NOW])[:10]}",
                      f"end={str(panel.timestamps[NOW + LIVE - 1])[:10]}")  # fmt: skip
         self.root = root
         self._base: Outcome | None = None
@@ -233,9 +234,17 @@ class IBRig:
             steps = 0
             for kill in kills:
                 assert base is not None
+                if kill.what == "before_first_bar":  # SIGKILL from outside; the clock moves on while qt is down
+                    steps, code, text = self.drive(gt, state, steps, None, kill_when_ready=True)
+                    assert code == SIGKILL_EXIT, text[-3000:]
+                    for _ in range(2):
+                        gt.call(gt.gw.step(1))
+                        steps += 1
+                    continue
                 done = last_recorded(state)
                 fault, decided = fault_for(kill, base, self.first_live() if done is None else done + 1)
-                steps, code, text = self.drive(gt, state, steps, fault)
+                slow = SLOW_PACER if kill.what == "pacer" else ()
+                steps, code, text = self.drive(gt, state, steps, fault, extra=slow)
                 assert code == SIGKILL_EXIT, f"{fault} did not fire: exit {code}\n{text[-3000:]}"
                 if kill.what == "down_across":
                     while self.first_live() + steps <= decided:  # the gateway moves on while qt is down
@@ -259,7 +268,7 @@ class IBRig:
 
     def drive(
         self, gt: GatewayThread, state: Path, steps: int, fault: str | None, *, client_id: int = 7,
-        run_name: str = "contract", until: int = LIVE,
+        run_name: str = "contract", until: int = LIVE, extra: tuple[str, ...] = (), kill_when_ready: bool = False,
     ) -> tuple[int, int, str]:  # fmt: skip
         """One qt process until it exits, stepping the clock (up to ``until`` steps) each time qt caught up with it.
 
@@ -272,13 +281,16 @@ class IBRig:
         args = ["run", "mode=live", "broker=ib", *CONFIG, *IB_ONLY, f"broker.port={gt.gw.port}",
                 f"broker.client_id={client_id}", f"live.run_name={run_name}",
                 f"broker.stop_after_bars={until - steps}", f"live.state_dir={state}",
-                f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}"]  # fmt: skip
+                f"hydra.run.dir={state.parent / ('hydra-' + uuid.uuid4().hex[:8])}", *extra]  # fmt: skip
         proc = subprocess.Popen([sys.executable, "-m", "qt", *args], cwd=REPO, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         stepped = 0
         try:
             while proc.poll() is None:
                 if steps < until and self.caught_up(gt, state, client_id, first=stepped == 0):
+                    if kill_when_ready:  # warmed up and subscribed, before its first live bar
+                        proc.kill()
+                        break
                     gt.call(gt.gw.step(1))
                     steps, stepped = steps + 1, stepped + 1
                 time.sleep(0.05)
@@ -396,3 +408,11 @@ def test_two_ib_runs_on_one_account_never_book_each_others_executions(panel: Any
     assert mine["alpha"] and mine["beta"]
     total = {s: mine["alpha"].get(s, 0.0) + mine["beta"].get(s, 0.0) for s in set(mine["alpha"]) | set(mine["beta"])}
     assert {s: q for s, q in total.items() if abs(q) > 1e-9} == pytest.approx(account, rel=1e-12)
+
+
+def test_ib_killed_before_its_first_live_bar_marks_the_bars_it_missed(rigs: dict[str, Any], tmp_path: Path) -> None:
+    """Warmed up, subscribed, killed; two bars pass: the restart steps them (not warm-up) and ends as uninterrupted."""
+    rig = rigs["ib"]
+    base = rig.baseline()
+    assert base.decisions[0][0] >= rig.first_live() + 2  # the two bars missed decide nothing
+    assert_same(rig.run(tmp_path / "state", [Kill("before_first_bar")]), base)

@@ -99,10 +99,9 @@ class IBLink:
         if not warm:
             raise ConfigError("broker.warmup", f"the gateway returned no daily history over '{s.warmup}'")
         if origin is None:
-            store.record(HistoryOrigin(str(warm[0].timestamp)), time=now)
+            store.record(HistoryOrigin(str(warm[0].timestamp), str(warm[-1].timestamp)), time=now)
         history = History(panel.symbols, feed.fields, tz=panel.tz, name=panel.name)
-        last = store.last_bar()  # bars after the last one recorded passed while qt was down: stepped first
-        for row in feed.catch_up(warm, None if last is None else np.datetime64(last.time.replace(tzinfo=None), "us")):
+        for row in feed.catch_up(warm, _recorded_until(store)):  # later bars passed while qt was down: stepped first
             history.append(row)
         self._history = history
         self._last_warm = warm[-1]
@@ -152,6 +151,17 @@ class IBLink:
         await self.ctx.resync()
         if resubscribe and self._feed is not None:
             self._feed.subscribe()
+
+
+def _recorded_until(store: LiveStore) -> np.datetime64 | None:
+    """The last bar this folder's runs recorded, or the first start's last warm-up bar (None: a first start)."""
+    last = store.last_bar()
+    if last is not None:
+        return np.datetime64(last.time.replace(tzinfo=None), "us")
+    for event in store.events(kinds=[HistoryOrigin], limit=1):
+        end = event.record.warm_end
+        return None if end is None else np.datetime64(end, "us")
+    return None
 
 
 def _origin(store: LiveStore) -> np.datetime64 | None:
