@@ -81,7 +81,7 @@ class IBConnection:
                 raise
             except IBConnectionError as exc:
                 last = exc
-                log.warning("IB: connect attempt %d/%d failed: %s", attempt + 1, self.settings.connect_attempts, exc)
+                log.info("IB: connect attempt %d/%d failed: %s", attempt + 1, self.settings.connect_attempts, exc)
         assert last is not None
         n = self.settings.connect_attempts
         raise IBConnectionError(
