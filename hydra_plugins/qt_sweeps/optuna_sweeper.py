@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,8 @@ class OptunaSweeper(Sweeper):
         OmegaConf.save(masked_sweep_config(self.config), sweep_dir / "multirun.yaml")  # never a password in clear
         storage = storage_url(self.storage, sweep_dir)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # ask/tell with heartbeats: this sweeper beats them itself (optuna_storage.Heartbeat), as optimize() would
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed", category=UserWarning)
         sampler = make_sampler(self.sampler, seed=self.seed, search_space=space)
         assert self.study_name is not None
         rdb = open_storage(storage, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
@@ -183,8 +186,11 @@ class OptunaSweeper(Sweeper):
             fail_stale_trials(study, rdb)
             batch = [study.ask(space) for _ in range(min(self.n_jobs, left))]
             overrides = [self._overrides(trial, [*fixed, *self.fixed_hydra]) for trial in batch]
-            with Heartbeat(rdb, [t._trial_id for t in batch], self.heartbeat_interval):
-                results = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            try:
+                with Heartbeat(rdb, [t._trial_id for t in batch], self.heartbeat_interval):
+                    results = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            except KeyboardInterrupt:
+                raise self._interrupted(study, batch, sweep_dir, objective, storage) from None
             exhausted = False
             for trial, result in zip(batch, results, strict=True):
                 exhausted |= self._tell(study, trial, result, sweep_dir, objective)
@@ -200,6 +206,47 @@ class OptunaSweeper(Sweeper):
         if done:
             best = study.best_trial
             log.info("best trial %d: %s=%.4g with %s", best.number, objective, best.value, best.params)
+
+    def _interrupted(self, study: Any, batch: list[Any], sweep_dir: Path, objective: str, storage: str) -> Any:
+        """After Ctrl-C: tell the study how the batch ended, write optuna.json and the finished runs' leaderboard."""
+        import shutil
+
+        from optuna.trial import TrialState
+
+        from qt.sweeps.study import objective_value, write_summary
+
+        from .grid_sweeper import SweepInterrupted
+
+        assert self.config is not None and self.hydra_context is not None
+        abandoned = []
+        for trial in batch:
+            run_dir = sweep_dir / str(trial.number)
+            shutil.rmtree(run_dir / ".partial", ignore_errors=True)
+            trial.set_user_attr("run_dir", str(run_dir))
+            try:
+                value, _ = objective_value(run_dir, objective)
+            except Exception:
+                value = None
+            if value is not None:  # it finished before the Ctrl-C
+                study.tell(trial, value)
+                continue
+            abandoned.append(str(trial.number))
+            trial.set_user_attr("error", "interrupted (Ctrl-C) before it finished")
+            study.tell(trial, state=TrialState.FAIL)
+        write_summary(study, sweep_dir, objective=objective, storage=storage, sampler=self.sampler)
+        with open_dict(self.config):  # no tearsheets now: `qt rerun RUN --full` draws any run's later
+            OmegaConf.update(self.config, "report.top_n", 0, force_add=True)
+        try:
+            self.hydra_context.callbacks.on_multirun_end(config=self.config)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop writing the leaderboard too
+        left = f"trial{'s' if len(abandoned) > 1 else ''} {', '.join(abandoned)} failed as interrupted"
+        board = sweep_dir / "leaderboard.html"
+        where = f"leaderboard: {board}" if board.is_file() else "no leaderboard (no finished run)"
+        return SweepInterrupted(
+            f"interrupted: the study stopped asking for trials; {left if abandoned else 'no trial was running'}; "
+            f"the same command resumes it; {where}"
+        )
 
     def _complete_top(self, study: Any, sweep_dir: Path, fixed: list[str], *, maximize: bool) -> None:
         """Full files for the best ``report.top_n`` trials run lean in this folder, so their tearsheets can be drawn."""

@@ -78,7 +78,8 @@ def test_resume_continues_the_trial_count(tmp_path) -> None:
             *TINY, "report.top_n=0", "strategy.params.lookback=int(interval(40,120))")  # fmt: skip
     qt(*args, cwd=tmp_path)
     (study_dir,) = (tmp_path / "outputs" / "optuna").iterdir()  # named by the command: the same on a rerun
-    qt(*args, cwd=tmp_path)
+    again = qt(*args, cwd=tmp_path)
+    assert "Warning" not in again.stderr, again.stderr  # Optuna's heartbeat warnings stay out of the console
     assert [p.name for p in (tmp_path / "outputs" / "optuna").iterdir()] == [study_dir.name]
     summary = json.loads((study_dir / "optuna.json").read_text())
     assert [t["number"] for t in summary["trials"]] == [0, 1, 2, 3]
@@ -254,3 +255,45 @@ def test_the_storage_password_is_written_nowhere(tmp_path, study_db) -> None:
     assert MARKER not in out.stdout + out.stderr
     multirun = (tmp_path / "study" / "multirun.yaml").read_text()
     assert "<redacted>" in multirun and multirun.count("hydra.sweeper.storage=") == 1
+
+
+def _states(db: Path) -> dict[int, str]:
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return {int(n): str(s) for n, s in con.execute("SELECT number, state FROM trials").fetchall()}
+    except sqlite3.Error:
+        return {}
+
+
+def test_ctrl_c_ends_a_study_with_one_line_and_the_finished_trials_ranked(tmp_path) -> None:
+    import optuna
+
+    args = [sys.executable, "-m", "qt", "run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.sampler=random",
+            "hydra.sweep.dir=study", "hydra.sweeper.study_name=stopped", "hydra.sweeper.n_trials=50",
+            "data=synthetic", "data.n_assets=150", "data.n_days=1500", "report.progress=false",
+            "strategy.params.lookback=int(interval(40,120))"]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "study" / "optuna.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        states = _states(db)
+        if "COMPLETE" in states.values() and "RUNNING" in states.values():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, mid-trial
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: the study stopped asking for trials"), err
+    assert "Traceback" not in out + err
+    trials = optuna.load_study(study_name="stopped", storage=f"sqlite:///{db}").trials
+    assert not [t.number for t in trials if t.state.name == "RUNNING"]
+    done = sorted(t.number for t in trials if t.state.name == "COMPLETE")
+    stopped = [t for t in trials if t.state.name == "FAIL"]
+    assert done and len(stopped) == 1 and stopped[0].user_attrs["error"].startswith("interrupted")
+    assert f"trial {stopped[0].number} failed as interrupted" in lines[0]
+    board = leaderboard(tmp_path / "study")
+    assert sorted(board.index[board["status"] == "ok"]) == done  # the finished trials are ranked
+    assert json.loads((tmp_path / "study" / "optuna.json").read_text())["n_trials"] == len(trials)
