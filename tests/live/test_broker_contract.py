@@ -154,7 +154,7 @@ def test_a_burst_the_broker_cannot_take_comes_back_with_why_and_never_reaches_it
                 assert r.broker.place_many(orders) == {}
                 assert r.placed() == Counter({o.client_order_id: 1 for o in orders})
                 return
-            r.broker.available = False  # type: ignore[attr-defined]  # what the connection manager sets on a drop
+            r.broker.available = False  # what the connection manager sets on a drop
             refused = r.broker.place_many(orders)
             assert list(refused) == [o.client_order_id for o in orders]
             assert all("disconnected from the IB gateway" in why for why in refused.values())
