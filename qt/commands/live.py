@@ -244,6 +244,10 @@ def _folder(state_dir: str) -> Path:
     from qt.errors import QtError
 
     folder = expand_path(state_dir, "--state-dir")
+    if folder.exists() and not folder.is_dir():
+        raise QtError(
+            f"--state-dir {folder} is a file, not a folder; give the live.state_dir of a `qt run mode=live` run"
+        )
     if not folder.is_dir():
         raise QtError(f"--state-dir {folder}: no such folder; give the live.state_dir of a `qt run mode=live` run")
     return folder
