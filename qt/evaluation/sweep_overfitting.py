@@ -55,6 +55,13 @@ class SweepOverfitting:
     def reading(self, dsr: float) -> tuple[str, str]:
         """(verdict, what it means) from the best run's DSR and the PBO."""
         luck = math.isfinite(dsr) and dsr < LIKELY_LUCK_DSR
+        skill = math.isfinite(dsr) and dsr >= ROBUST_DSR
+        if self.pbo is not None and self.pbo >= HIGH_PBO and skill:
+            return (
+                "choice overfit",
+                "the edge is unlikely to be luck, but the best configuration does no better than the others "
+                "out of sample: the choice among them is not to be trusted",
+            )
         if (self.pbo is not None and self.pbo >= HIGH_PBO) or luck:
             return "likely overfit", "the winner's edge is what picking the best of these configurations by luck gives"
         robust_pbo = self.pbo is None or self.pbo < LOW_PBO

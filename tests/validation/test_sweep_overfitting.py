@@ -123,3 +123,27 @@ def test_a_sweep_report_rebuild_keeps_the_measure_and_draws_lean_top_runs(grid) 
     top = [str(r) for r in board["run"].head(2)]
     assert sorted(p.parent.name for p in sweep.glob("*/tearsheet.html")) == sorted(top)  # made full, then drawn
     assert all((sweep / r / "weights.parquet").is_file() for r in top)
+
+
+@pytest.mark.parametrize(
+    ("dsr", "pbo", "reading"),
+    [
+        (0.99, 0.10, "holds up"),
+        (0.99, 0.70, "choice overfit"),
+        (0.30, 0.10, "likely overfit"),
+        (0.80, 0.60, "likely overfit"),
+        (0.80, 0.30, "inconclusive"),
+        (0.99, None, "holds up"),
+    ],
+)
+def test_the_verdict_reads_dsr_and_pbo_together(dsr, pbo, reading) -> None:
+    from qt.evaluation.sweep_overfitting import SweepOverfitting
+
+    o = SweepOverfitting(
+        runs=("0", "1"), sharpe={"0": 0.1, "1": 0.05}, dsr={"0": dsr, "1": 0.2}, n_trials=2, n_bars=500,
+        start="2020-01-01", end="2021-12-31", trials_variance=0.001, expected_max_sharpe=0.02, pbo=pbo,
+        partitions=16, pbo_note=None if pbo is not None else "too few bars",
+    )  # fmt: skip
+    line = o.verdict("0")
+    assert line.endswith(f" - {reading}") and f"DSR {dsr:.2f} (best run 0, 2 configs)" in line
+    assert ("PBO -" in line) == (pbo is None)
