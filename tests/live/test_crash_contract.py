@@ -17,6 +17,7 @@ its clock bar by bar; every qt process is real.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from paper_kit import ok, open_book, open_store, placements
 
 from qt.data.sources.synthetic import SyntheticData
 from qt.enums import OrderStatus, TradingState
+from qt.live.ibsim.wire import InMsg
 from qt.live.namespace import in_namespace
 from qt.live.store import EventKind
 
@@ -256,6 +258,9 @@ class IBRig:
             steps, code, text = self.drive(gt, state, steps, None)
             assert code == 0, text[-4000:]
             assert "[ib_async.decoder]" not in text
+            last = gt.run(lambda: max(m.session for m in gt.gw.record.of(InMsg.REQ_REAL_TIME_BARS)))
+            cancels = gt.run(lambda: [m for m in gt.gw.record.of(InMsg.CANCEL_REAL_TIME_BARS) if m.session == last])
+            assert len(cancels) == N_ASSETS, "the real-time subscriptions were not cancelled at close"
             placed = gt.run(gt.gw.record.placements_per_ref)
             working = gt.run(lambda: [o.order_ref for o in gt.gw.broker.working_orders()])
             assert working == [], "orders are still working at the gateway"
@@ -416,3 +421,28 @@ def test_ib_killed_before_its_first_live_bar_marks_the_bars_it_missed(rigs: dict
     base = rig.baseline()
     assert base.decisions[0][0] >= rig.first_live() + 2  # the two bars missed decide nothing
     assert_same(rig.run(tmp_path / "state", [Kill("before_first_bar")]), base)
+
+
+def test_orders_queued_in_the_pacer_are_not_sent_and_never_listed_open_after_bars_passed(
+    rigs: dict[str, Any], tmp_path: Path
+) -> None:
+    """Killed with orders in IB's pacer, down one more bar: they are NOT_SENT (stale, not resent), never open."""
+    rig = rigs["ib"]
+    base = rig.baseline()
+    state = tmp_path / "state"
+    got = rig.run(state, [Kill("pacer", 1)], down=1)
+    store = open_store(state)
+    try:
+        stale = [o for o in store.orders() if o.status is OrderStatus.NOT_SENT]
+        assert stale and all("still queued inside qt" in o.reason for o in stale)
+        assert not any(o.client_order_id in got.placed for o in stale)  # never reached the gateway
+    finally:
+        store.close()
+    assert {c: n for c, n in got.placed.items() if n != 1} == {}
+    assert got.open_orders == [] and got.integrity == []
+    shown = subprocess.run([sys.executable, "-m", "qt", "live", "status", "--state-dir", str(state), "--json"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["open_orders"] == []
+    assert (got.equity["nav"] > 0).all()
+    pd.testing.assert_series_equal(got.equity["timestamp"], base.equity["timestamp"])
