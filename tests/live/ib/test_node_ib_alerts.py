@@ -1,4 +1,4 @@
-"""IB runs through the same live node as paper: its halts reach the configured reporters (a local webhook).
+"""IB runs through the same live node as paper: its halts reach the reporters; an account holding positions with no store is refused.
 
 A real `qt run mode=live broker=ib report=slack` process against the gateway simulator, which rejects
 every order: one broker reject halts trading (``live.max_rejects=1``), the halt is recorded with its
@@ -75,4 +75,23 @@ def test_an_ib_halt_reaches_the_webhook_with_its_cause(tmp_path: Path, monkeypat
             proc.kill()
         server.shutdown()
         server.server_close()
+        gt.stop()
+
+
+def test_an_ib_account_with_positions_and_no_store_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    sample = SampleData().load()
+    panel = sample.between(str(sample.timestamps[8200])[:10], str(sample.timestamps[8230])[:10])
+    gt = GatewayThread(panel=panel, start=20)
+    state = tmp_path / "state"
+    try:
+        gt.run(lambda: gt.gw.broker.set_position("AAPL", 100, 150.0))  # held before this run ever started
+        proc = qt_live(gt, state, "strategy=xmom", "portfolio=equal", "report.tearsheet=false", "broker.warmup=1 Y")
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 2, out + err
+        message = err.strip().splitlines()[-1]
+        assert "is missing or empty, but the broker holds positions (AAPL 100)" in message
+        assert "live.adopt_positions=true" in message and "Traceback" not in err
+        assert not (state / "state.sqlite").exists() and not (state / "config.yaml").exists()
+        assert gt.run(lambda: len(gt.gw.broker.orders)) == 0  # nothing was sent
+    finally:
         gt.stop()
