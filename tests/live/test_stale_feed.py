@@ -40,7 +40,8 @@ def test_a_silent_feed_halts_with_an_alert_denies_orders_and_sigterm_flushes(tmp
             assert alert.payload["severity"] == "critical"
             assert "no new decision until bars arrive again" in alert.payload["message"]
             health = store.last_health()
-            assert health is not None and health.payload == {"status": "stale", "reason": status.reason}
+            assert health is not None and health.kind == "feed_stale" and health.payload == {"reason": status.reason}
+            assert status.cause == "stale_data"
             decisions = len(store.events(kinds=["decision"]))
             held = store.positions()
             assert held
@@ -51,6 +52,7 @@ def test_a_silent_feed_halts_with_an_alert_denies_orders_and_sigterm_flushes(tmp
         assert report["health"]["stale"] is True
         assert report["trading_state"] == {
             "state": "halted",
+            "cause": "stale_data",
             "reason": status.reason,
             "since": status.since.isoformat(),
         }
