@@ -114,7 +114,7 @@ def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False
     table = pd.concat([ranked, table[~ok]], ignore_index=True)
     table.insert(0, "rank", [i + 1 if s == OK else None for i, s in enumerate(table["status"])])
     table["rank"] = table["rank"].astype("Int64")
-    overfitting, note = _overfitting(table)
+    overfitting, note = _overfitting(table, sweep_dir)
     if overfitting is not None:
         table[DSR] = [overfitting.dsr.get(str(r), float("nan")) for r in table["run"]]
         metrics.append(DSR)
@@ -125,16 +125,19 @@ def collect(sweep_dir: Path, *, sort_by: str = "sharpe", ascending: bool = False
     return Leaderboard(table[columns], sort_by, override_cols, ascending, overfitting, note)
 
 
-def _overfitting(table: pd.DataFrame) -> tuple[SweepOverfitting | None, str | None]:
-    """DSR and PBO over the finished runs' equity.parquet; never fails the leaderboard (the reason is kept)."""
-    from qt.evaluation.sweep_overfitting import sweep_overfitting
+def _overfitting(table: pd.DataFrame, sweep_dir: Path) -> tuple[SweepOverfitting | None, str | None]:
+    """DSR and PBO over the finished runs' equity.parquet; never fails the leaderboard (the reason is kept).
+
+    An Optuna study's completed trials count as the configurations tried (other processes' included).
+    """
+    from qt.evaluation.sweep_overfitting import study_trials, sweep_overfitting
 
     done = table[table["status"] == OK]
     runs = {str(r): Path(d) for r, d in zip(done["run"], done["run_dir"], strict=True)}
     if len(runs) < 2:
         return None, f"{len(runs)} finished run(s); it takes 2 or more"
     try:
-        result = sweep_overfitting(runs)
+        result = sweep_overfitting(runs, n_trials=study_trials(sweep_dir))
     except (QtError, OSError, ValueError, KeyError) as exc:
         log.warning("overfitting not measured: %s", exc)
         return None, str(exc)

@@ -118,15 +118,20 @@ def aligned_returns(run_dirs: dict[str, Path]) -> tuple[list[str], np.ndarray, n
     return runs, common[keep], matrix[keep]
 
 
-def sweep_overfitting(run_dirs: dict[str, Path], *, partitions: int = PARTITIONS) -> SweepOverfitting | None:
-    """DSR of every run (given all of them as the trials) and the sweep's PBO; None with fewer than 2 runs."""
+def sweep_overfitting(
+    run_dirs: dict[str, Path], *, partitions: int = PARTITIONS, n_trials: int | None = None
+) -> SweepOverfitting | None:
+    """DSR of every run (given all of them as the trials) and the sweep's PBO; None with fewer than 2 runs.
+
+    ``n_trials``: configurations tried, when more than the runs here (an Optuna study shared by processes).
+    """
     runs, stamps, returns = aligned_returns(run_dirs)
     if len(runs) < 2:
         return None
     if returns.shape[0] < 3:
         raise QtError(f"the {len(runs)} runs share {returns.shape[0]} traded bars: too few to compare them")
     returns = np.nan_to_num(returns, nan=0.0)
-    dsr = dict(zip(runs, deflated_sharpes_of_columns(returns), strict=True))
+    dsr = dict(zip(runs, deflated_sharpes_of_columns(returns, n_trials=n_trials), strict=True))
     first = dsr[runs[0]]
     pbo, note, detail = None, None, {}
     try:
@@ -155,3 +160,15 @@ def _day(stamp: Any) -> str:
     import pandas as pd
 
     return str(pd.Timestamp(stamp).date())
+
+
+def study_trials(sweep_dir: Path) -> int | None:
+    """Completed trials of the Optuna study behind ``sweep_dir`` (its optuna.json), None for other sweeps."""
+    import json
+
+    path = Path(sweep_dir) / "optuna.json"
+    try:
+        trials = json.loads(path.read_text()).get("trials") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sum(1 for t in trials if isinstance(t, dict) and t.get("state") == "COMPLETE") or None

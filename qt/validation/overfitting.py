@@ -110,8 +110,12 @@ def deflated_sharpe_of(selected: np.ndarray, trial_sharpes: np.ndarray) -> Defla
     )
 
 
-def deflated_sharpes_of_columns(returns: np.ndarray) -> list[DeflatedSharpe]:
-    """DSR of every column of ``returns`` [T x N], the N columns being the trials (one pass for many columns)."""
+def deflated_sharpes_of_columns(returns: np.ndarray, *, n_trials: int | None = None) -> list[DeflatedSharpe]:
+    """DSR of every column of ``returns`` [T x N], the N columns being the trials (one pass for many columns).
+
+    ``n_trials``: the number of configurations tried when it is more than the columns at hand (an Optuna
+    study shared by several processes); the trials' variance still comes from the columns.
+    """
     from scipy.stats import kurtosis, skew
 
     m = np.asarray(returns, dtype=float)
@@ -124,7 +128,7 @@ def deflated_sharpes_of_columns(returns: np.ndarray) -> list[DeflatedSharpe]:
     return [
         deflated_sharpe(
             float(sharpes[j]),
-            n_trials=max(n, 1),
+            n_trials=max(n, n_trials or 0, 1),
             trials_variance=variance,
             n_bars=n_bars,
             skew=float(skews[j]),

@@ -136,6 +136,11 @@ def test_two_processes_share_a_postgres_study(tmp_path, study_db) -> None:
     assert sorted(numbers) == list(range(6))  # distinct trial numbers, total = 3 + 3
     mine = [sorted(int(p.parent.name) for p in (tmp_path / f"p{i}").glob("*/metrics.json")) for i in range(2)]
     assert sorted(mine[0] + mine[1]) == list(range(6)) and len(mine[0]) == len(mine[1]) == 3
+    for i in range(2):  # the deflated Sharpe ratio counts every trial of the study, the other process's too
+        summary = json.loads((tmp_path / f"p{i}" / "optuna.json").read_text())
+        completed = sum(t["state"] == "COMPLETE" for t in summary["trials"])
+        overfitting = json.loads((tmp_path / f"p{i}" / "overfitting.json").read_text())
+        assert overfitting["n_trials"] == completed >= 3 and len(overfitting["runs"]) == 3
 
 
 def _running_with_heartbeat(db: Path) -> list[int]:
