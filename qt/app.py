@@ -132,7 +132,7 @@ def main(cfg: DictConfig) -> float | None:
         if multirun and str(hydra_cfg.sweep.dir) not in _SCRUBBED:  # once per sweep and process, not per run
             scrub_sweep_config(Path(hydra_cfg.sweep.dir))
             _SCRUBBED.add(str(hydra_cfg.sweep.dir))
-        save_run_config(run_dir, cfg, OmegaConf.structured(HydraConfig.instance().cfg))
+        save_run_config(run_dir, cfg, HydraConfig.instance().cfg)  # read only: no copy
         task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
         check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
         return _run(cfg, run_dir, multirun=multirun)
