@@ -141,3 +141,16 @@ def test_the_manifest_masks_secrets_in_the_config_and_the_overrides(tmp_path, mo
     assert fields["overrides"][1] == "report.reporters.slack.webhook_url=<redacted>"
     assert fields["config"]["report"]["reporters"]["slack"]["webhook_url"] == "<redacted>"
     assert fields["config"]["store_dsn"] == "<env:QT_TEST_DSN>"
+
+
+def test_rerun_compares_the_packages_both_runs_recorded():
+    """A package one run never imported (pandas, when the panel came from the cache) is no change; a version is."""
+    from qt.commands.rerun import input_changes
+
+    base = {"data_fingerprint": "f", "git_commit": "c", "config_hash": "h"}
+    cached = {**base, "versions": {"qt": "0.1", "numpy": "2.4.6"}}
+    parsed = {**base, "versions": {"qt": "0.1", "numpy": "2.4.6", "pandas": "3.1.1"}}
+    assert input_changes(parsed, cached) == []
+    assert input_changes(cached, parsed) == []
+    upgraded = {**base, "versions": {"qt": "0.1", "numpy": "2.5.0", "pandas": "3.1.1"}}
+    assert input_changes(parsed, upgraded) == ["package numpy 2.4.6 -> 2.5.0"]
