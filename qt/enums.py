@@ -44,6 +44,13 @@ class OrderStatus(StrEnum):
         return self in (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 
 
+class RunMode(StrEnum):
+    """What ``qt run`` drives: a backtest over historical bars, or the same components live (``mode=live``)."""
+
+    BACKTEST = "backtest"
+    LIVE = "live"
+
+
 class TradingState(StrEnum):
     """Whether a session may trade: ACTIVE trades, REDUCING only shrinks positions, HALTED sends nothing but cancels."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,3 +76,33 @@ def to_validation_error(title: str, problems: Sequence[Problem]) -> Exception:
         for p in problems
     ]
     return ValidationError.from_exception_data(title, details)
+
+
+_UNION_TAG = re.compile(
+    r"^(literal\[|function-|constrained-|json-or-python\[|is-instance\[|union\[|tagged-union\[)"
+)  # pydantic names union members in loc
+
+
+def settings_error(exc: Any, prefix: str) -> Any:
+    """The first problem of a settings block's pydantic ValidationError as one ConfigError naming the key.
+
+    One conversion for every settings block (run, live, broker, store, report, validation): the
+    dotted key under ``prefix``, pydantic's union tags dropped (``literal['max']``, ``function-after``),
+    and ``got <value>`` where a value was given.
+
+    Examples
+    --------
+    >>> from pydantic import BaseModel, PositiveInt, ValidationError
+    >>> class Guard(BaseModel):
+    ...     max_orders: PositiveInt = 1
+    >>> try:
+    ...     Guard(max_orders=0)
+    ... except ValidationError as exc:
+    ...     print(settings_error(exc, "live.guard"))
+    live.guard.max_orders: Input should be greater than 0, got 0
+    """
+    from qt.errors import ConfigError
+
+    problem = from_validation_error(exc)[0]
+    path = tuple(p for p in problem.path if not (isinstance(p, str) and _UNION_TAG.match(p)))
+    return ConfigError(dotted(prefix, path), problem.message)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from qt.config.instantiate import DEFAULT_ALLOWED, build
 from qt.config.settings import RunSettings
+from qt.config.spec import RunSpec
 from qt.data.panel import BarPanel
 from qt.data.sanity import check_price_jumps
 from qt.data.sources.base import DataSource
@@ -74,9 +75,7 @@ def build_components(cfg: DictConfig) -> Components:
 
     validate_run(cfg, STRATEGIES)  # every strategy-spec problem at once, with file:line:col, before anything is built
     cache_from_config(cfg)  # a bad cache setting fails before the data loads
-    top = {str(k): v for k, v in cfg.items() if not isinstance(v, DictConfig)}
-    resolved = OmegaConf.to_container(OmegaConf.create(top), resolve=True) if top else {}
-    settings = RunSettings.parse({str(k): v for k, v in resolved.items()} if isinstance(resolved, dict) else {})
+    settings = RunSpec.parse(cfg).settings
     allowed = (*DEFAULT_ALLOWED, *settings.allowed_targets)
     built = {}
     for key in COMPONENTS:
