@@ -39,7 +39,7 @@ from qt.live.recovery import hold_back, reconcile, resend_queued, unexplained_po
 from qt.live.router import RoutedVenue, RouterSettings
 from qt.live.settings import LiveSettings
 from qt.live.store import EventKind, FillRecord, LiveStore, StoreSettings, open_from_settings
-from qt.live.store.settings import POINTER, SQLITE_FILE
+from qt.live.store.settings import KINDS, POINTER, SQLITE_FILE
 from qt.live.trading import ControlledState, TradingControl
 from qt.rebalancing import drift_rule
 from qt.types import FillBatch, OrderBatch
@@ -226,7 +226,9 @@ class LiveNode:
             store_settings: Any = TypeAdapter(StoreSettings).validate_python(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(".".join(["live.store", *map(str, err["loc"])]), str(err["msg"])) from None
+            loc = [str(p) for p in err["loc"]]
+            loc = loc[1:] if loc and loc[0] in KINDS else loc  # the union's tag (sqlite, ...) is no key of the YAML
+            raise ConfigError(".".join(["live.store", *loc]), str(err["msg"]).removeprefix("Value error, ")) from None
         return open_from_settings(store_settings, state_dir=self.folder, run_name=self.settings.name)
 
 
