@@ -138,6 +138,8 @@ def test_live_settings_that_cannot_be_meant(tmp_path: Path) -> None:
              "live.start: '2020-02-30' is not a date; write it as YYYY-MM-DD", absent=state),
         Case("speed 0", (*LIVE, "live.state_dir=state", "live.speed=0"),
              "live.speed: write a positive multiple of market time (2 = twice as fast) or max, got 0", absent=state),
+        Case("store timeout 0", (*LIVE, "live.state_dir=state", "+live.store.busy_timeout_s=0"),
+             "live.store.busy_timeout_s: Input should be greater than 0", absent=state),
     ])  # fmt: skip
 
 
