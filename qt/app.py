@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -132,7 +132,7 @@ def main(cfg: DictConfig) -> float | None:
         if multirun and str(hydra_cfg.sweep.dir) not in _SCRUBBED:  # once per sweep and process, not per run
             scrub_sweep_config(Path(hydra_cfg.sweep.dir))
             _SCRUBBED.add(str(hydra_cfg.sweep.dir))
-        save_run_config(run_dir, cfg, HydraConfig.instance().cfg)  # read only: no copy
+        save_run_config(run_dir, cfg, cast(DictConfig, HydraConfig.instance().cfg))  # read only: no copy
         task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # a user's ${...} stays unresolved
         check_overrides(cfg, [str(o) for o in task or []], groups=hydra_cfg.runtime.choices.keys())
         return _run(cfg, run_dir, multirun=multirun)
@@ -173,14 +173,15 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     reporters = build_reporters(cfg)
     benchmark = _benchmark(cfg)
     options: dict[str, Any] = {}
+    runner: Callable[..., Any] = run_backtest
     if OmegaConf.select(cfg, "validation") is not None:
-        from qt.runs.walk_forward import run_walk_forward as run_backtest
+        from qt.runs.walk_forward import run_walk_forward as runner
     elif OmegaConf.select(cfg, "mode") == "live":  # the mode group chooses the driver
-        from qt.runs.live import run_live as run_backtest
+        from qt.runs.live import run_live as runner
     else:
         options["lean"] = multirun and settings.sweep_outputs == "lean"
     with bar_progress("backtest", enabled=settings.progress and not multirun) as progress:
-        summary = run_backtest(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress, **options)
+        summary = runner(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress, **options)
     sharpe = summary.metrics.get("sharpe")
     if options.get("lean"):
         if benchmark is None and _ranked_by_metrics(cfg, settings.sort_by, summary.metrics):

@@ -57,7 +57,7 @@ class ComposeOnceLoader(ConfigLoaderImpl):
             base = _COMPOSED.get(key)
             if base is None:
                 composed = self.load_configuration(
-                    config_name=config_name, overrides=[o.input_line for o in structural], run_mode=RunMode.RUN
+                    config_name=config_name, overrides=[str(o.input_line) for o in structural], run_mode=RunMode.RUN
                 )
                 if len(_COMPOSED) >= _MAX_KEPT:
                     _COMPOSED.clear()
@@ -75,7 +75,7 @@ class ComposeOnceLoader(ConfigLoaderImpl):
         The same test as Hydra's defaults list (``Overrides.__init__``): an override is a
         group choice when its key is a config group and its value is not a dict.
         """
-        hydra = tuple(o.input_line for o in parsed if o.is_hydra_override())
+        hydra = tuple(str(o.input_line) for o in parsed if o.is_hydra_override())
         repo = _REPOS.get((self.token, config_name, hydra))
         if repo is None:
             _, repo = self._parse_overrides_and_create_caching_repo(config_name, list(hydra))
