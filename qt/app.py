@@ -106,10 +106,14 @@ class SweepOutcomeCallback(Callback):
 
     def __init__(self) -> None:
         self._sweep_dir: Path | None = None
+        self._started = 0.0
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Refuse a sweep over a group option that does not exist before any run starts; remember the sweep dir."""
+        import time
+
         self._sweep_dir = Path(str(config.hydra.sweep.dir))
+        self._started = time.time()
         error = unknown_sweep_option(OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or [])
         if error is not None:
             print(f"ERROR: {error}", file=sys.stderr)
@@ -120,6 +124,22 @@ class SweepOutcomeCallback(Callback):
         sweep_dir = self._sweep_dir or Path(str(config.hydra.sweep.dir))
         scrub_sweep_config(sweep_dir)
         SWEEP_OUTCOMES.append(SweepOutcome.read(sweep_dir))
+        _say_throughput(sweep_dir, since=self._started)
+
+
+def _say_throughput(sweep_dir: Path, *, since: float) -> None:
+    """After the leaderboard: the sweep's throughput line, when its sweeper measured it (throughput.json)."""
+    from qt.sweeps.throughput import FILE, Throughput
+
+    path = sweep_dir / FILE
+    try:
+        if path.stat().st_mtime < since:
+            return  # left by an earlier sweep into the same folder
+        data = json.loads(path.read_text())
+        fields = {k: data[k] for k in Throughput.__dataclass_fields__}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    print(Throughput(**fields).line(), flush=True)
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")

@@ -67,7 +67,7 @@ class GridSweeper(BasicSweeper):
             returns = super().sweep(arguments)
         except KeyboardInterrupt:
             raise self._interrupted(sweep_dir) from None
-        _say_throughput(sweep_dir, time.perf_counter() - start, crew.count)
+        _measure_throughput(sweep_dir, time.perf_counter() - start, crew.count)  # said after the leaderboard
         self._complete_top(sweep_dir)
         return returns
 
@@ -138,8 +138,8 @@ def _count(params: Any, arguments: list[str], max_batch_size: int | None) -> int
         return None
 
 
-def _say_throughput(sweep_dir: Path, wall_s: float, workers: int) -> None:
-    """Print and save the sweep's runs per minute and where a run's time went."""
+def _measure_throughput(sweep_dir: Path, wall_s: float, workers: int) -> None:
+    """Save the sweep's runs per minute and where a run's time went (``qt.app`` prints it after the leaderboard)."""
     from qt.evaluation.leaderboard import run_dirs
     from qt.sweeps.throughput import measure, write
 
@@ -148,4 +148,3 @@ def _say_throughput(sweep_dir: Path, wall_s: float, workers: int) -> None:
     found = measure(run_dirs(sweep_dir), wall_s, workers)
     if found is not None:
         write(found, sweep_dir)
-        print(found.line(), flush=True)
