@@ -40,11 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the tearsheet (or the comparison) and print where it is."""
     from qt.evaluation.tearsheet import FILE, compare, write_tearsheet
-    from qt.results.folder import read_manifest
+    from qt.results.folder import read_manifest, require_full
 
     dirs: list[Path] = args.run_dirs
     for d in dirs:
-        read_manifest(d)  # one clear line for a folder that is not a run
+        require_full(d, read_manifest(d))  # one clear line for a folder that is not a (full) run
     vs = getattr(args, "vs_backtest", None)
     if len(dirs) == 1 and args.out is None:
         backtest = _backtest_for(dirs[0], vs, skip=getattr(args, "no_vs_backtest", False))

@@ -41,3 +41,25 @@ def test_a_folder_that_is_not_a_run_gets_one_line(folders: Path, args: tuple[str
     assert len(lines) == 1 and fragment in lines[0], out.stderr
     assert "Traceback" not in out.stderr and out.stdout.strip() == ""
     assert sorted(str(p.relative_to(folders)) for p in folders.rglob("*")) == before  # nothing written
+
+
+def test_a_failed_run_points_at_its_error(tmp_path: Path) -> None:
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "error.json").write_text('{"error": "data.path: no such file", "type": "DataError"}')
+    out = run_qt(tmp_path, "tearsheet", "failed")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        f"error: failed is a run that failed: data.path: no such file (see {Path('failed') / 'error.json'})"
+    )
+
+
+def test_a_lean_sweep_run_says_how_to_get_its_full_files(tmp_path: Path) -> None:
+    lean = tmp_path / "lean"
+    lean.mkdir()
+    (lean / "manifest.json").write_text('{"outputs": "lean"}')
+    out = run_qt(tmp_path, "tearsheet", "lean")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: lean is a lean sweep run (equity and metrics only); write its full files first: qt rerun lean --full"
+    )
