@@ -60,14 +60,15 @@ class GatewayThread:
 async def measure(folder: Path) -> list[dict[str, float]]:
     import numpy as np
     from ib_async import IB
+    from omegaconf import OmegaConf
 
     from qt.commands.check import compose
     from qt.engine.components import build_components
     from qt.live.feeds import ReplayFeed
     from qt.live.history import BarRow, History, utc_time
     from qt.live.ib.broker import IBBroker
+    from qt.live.ib.config import IBSettings
     from qt.live.ib.connection import IBConnection
-    from qt.live.ib.run import ib_settings
     from qt.live.store import SqliteStoreSettings, open_from_settings
     from qt.runs.live import _settings, build_driver
 
@@ -82,7 +83,9 @@ async def measure(folder: Path) -> list[dict[str, float]]:
     gt = GatewayThread(panel=panel, start=start - 1, max_message_rate=50)
     rows = []
     try:
-        s = ib_settings(cfg).model_copy(update={"port": gt.gw.port, "client_id": 7})
+        s = IBSettings.model_validate(
+            {k: v for k, v in OmegaConf.to_container(cfg.broker, resolve=True).items() if k != "_target_"}
+        ).model_copy(update={"port": gt.gw.port, "client_id": 7})
         store = open_from_settings(SqliteStoreSettings(synchronous="NORMAL"), state_dir=folder, run_name="bench")
         store.deposit(parts.settings.capital, reason="initial capital", time=utc_time(panel.timestamps[start]))
         ib = IB()
