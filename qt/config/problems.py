@@ -83,12 +83,12 @@ _UNION_TAG = re.compile(
 )  # pydantic names union members in loc
 
 
-def settings_error(exc: Any, prefix: str) -> Any:
+def settings_error(exc: Any, prefix: str, fields: Iterable[str] = ()) -> Any:
     """The first problem of a settings block's pydantic ValidationError as one ConfigError naming the key.
 
     One conversion for every settings block (run, live, broker, store, report, validation): the
     dotted key under ``prefix``, pydantic's union tags dropped (``literal['max']``, ``function-after``),
-    and ``got <value>`` where a value was given.
+    ``got <value>`` where a value was given, and for an unknown key the closest of ``fields``.
 
     Examples
     --------
@@ -103,6 +103,6 @@ def settings_error(exc: Any, prefix: str) -> Any:
     """
     from qt.errors import ConfigError
 
-    problem = from_validation_error(exc)[0]
+    problem = from_validation_error(exc, fields=fields)[0]
     path = tuple(p for p in problem.path if not (isinstance(p, str) and _UNION_TAG.match(p)))
     return ConfigError(dotted(prefix, path), problem.message)

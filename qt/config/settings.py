@@ -6,6 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
+from qt.config.problems import settings_error
 from qt.errors import ConfigError
 
 
@@ -32,7 +33,5 @@ class RunSettings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "start, end"
-            got = f", got {err['input']!r}" if err["loc"] else ""
-            raise ConfigError(key, f"{str(err['msg']).removeprefix('Value error, ')}{got}") from None
+            error = settings_error(exc, "")
+            raise (ConfigError("start, end", str(error)) if not error.key else error) from None

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
+from qt.config.problems import settings_error
 from qt.config.secrets import is_env_reference
 from qt.errors import ConfigError
 
@@ -49,9 +50,7 @@ class ReportSettings(BaseModel):
                 {**(resolved if isinstance(resolved, dict) else {}), "reporters": values.get("reporters") or {}}
             )
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(f"report.{key}", f"{err['msg']}, got {err.get('input')!r}") from None
+            raise settings_error(exc, "report", fields=cls.model_fields) from None
 
 
 def build_reporters(cfg: DictConfig) -> dict[str, Any]:

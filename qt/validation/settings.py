@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from qt.config.problems import settings_error
 from qt.errors import ConfigError
 from qt.validation.windows import Duration, Scheme
 
@@ -105,9 +106,7 @@ class WalkForwardSettings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(["validation", *(str(p) for p in err["loc"][:1])])
-            raise ConfigError(key, str(err["msg"]).removeprefix("Value error, ")) from None
+            raise settings_error(exc, "validation", fields=cls.model_fields) from None
 
     def durations(self) -> tuple[Duration, Duration, Duration]:
         """Train, test and embargo lengths."""

@@ -47,7 +47,7 @@ def test_the_grid_is_the_product_of_its_values():
             {"train": "5y", "test": "1y", "grid": {"costs.bps": [1, 2]}},
             r"validation\.grid: costs\.bps: a walk-forward grid",
         ),
-        ({"train": "5y", "test": "1y", "trian": "2y"}, r"validation\.trian: Extra inputs are not permitted"),
+        ({"train": "5y", "test": "1y", "trian": "2y"}, r"validation\.trian: unknown key; did you mean 'train'\?"),
         ({"test": "1y"}, r"validation\.train: Field required"),
         ({"train": "0d", "test": "1y"}, r"validation\.train: must be at least one bar or period"),
         ({"train": "5y", "test": "0d"}, r"validation\.test: must be at least one bar or period"),
