@@ -18,7 +18,12 @@ JUMP = 1000.0  # a move this large from one bar to the next, whatever follows
 
 
 def check_price_jumps(panel: BarPanel, source: str) -> None:
-    """Raise DataError naming the first absurd price of each field (symbol, bar, value, neighbours)."""
+    """Raise DataError naming the first absurd price of each field (symbol, bar, value, neighbours).
+
+    A panel that passed is not checked again (its arrays are read-only): a sweep's runs share one panel.
+    """
+    if panel._cache.get("price_jumps_checked"):
+        return
     problems = []
     for f in (Field.CLOSE, Field.OPEN, Field.HIGH, Field.LOW):
         if not panel.has(f):
@@ -47,3 +52,5 @@ def check_price_jumps(panel: BarPanel, source: str) -> None:
             + "; ".join(problems)
             + ". Fix or remove those rows (a bad print or a unit error) and run again"
         )
+    if all(not a.flags.writeable for a in panel.fields.values()):
+        panel._cache["price_jumps_checked"] = True
