@@ -44,15 +44,16 @@ class LiveSettings(BaseModel):
     cancel_on_exit: bool = False  # on SIGTERM/SIGINT: cancel open orders before exiting
     stall_after: NonNegativeInt | None = None  # rehearsal/tests: the replay feed goes silent after that many bars
 
-    @field_validator("start")
+    @field_validator("start", mode="before")
     @classmethod
-    def _a_date(cls, value: str | None) -> str | None:
+    def _a_date(cls, value: Any) -> str | None:
         """A date or timestamp numpy reads (``2020-03-02``, ``2020-03-02T14:30``), checked before anything is written."""
         import numpy as np
 
         if value is not None:
+            value = str(value)  # live.start=2020 arrives as a number: the year
             try:
-                np.datetime64(str(value), "us")
+                np.datetime64(value, "us")
             except ValueError:
                 raise ValueError(
                     f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2020-03-02) or YYYY-MM-DDTHH:MM"
