@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.bar_interval < 0:
         raise QtError(f"--bar-interval must be >= 0 seconds, got {args.bar_interval}")
+    for option, value, low, high in (("--port", args.port, 0, 65535), ("--assets", args.assets, 1, None),
+                                     ("--days", args.days, 1, None), ("--max-message-rate", args.max_message_rate, 0, None)):  # fmt: skip
+        if value < low or (high is not None and value > high):
+            raise QtError(f"{option} must be {f'{low}..{high}' if high is not None else f'>= {low}'}, got {value}")
+    if not args.cash > 0:
+        raise QtError(f"--cash must be > 0 USD, got {args.cash:g}")
     if args.next_valid_id is not None and args.next_valid_id < 1:
         raise QtError(f"--next-valid-id must be >= 1, got {args.next_valid_id}")
     for option, path in (("--state", args.state), ("--record", args.record)):

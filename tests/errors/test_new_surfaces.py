@@ -249,6 +249,17 @@ def test_ib_unreachable_gateways_and_bad_settings(tmp_path: Path) -> None:
         ], workers=4)  # fmt: skip
 
 
+def test_ib_gateway_options_that_cannot_be_meant(tmp_path: Path) -> None:
+    gw = ("ib-gateway", "--port", "0")  # any free port: a case that wrongly started would not take 4002
+    run_cases(tmp_path, [
+        Case("port past 65535", (*gw, "--port", "99999"), "--port must be 0..65535, got 99999", within=10),
+        Case("no stocks", (*gw, "--assets", "0"), "--assets must be >= 1, got 0", within=10),
+        Case("negative days", (*gw, "--days", "-5"), "--days must be >= 1, got -5", within=10),
+        Case("negative cash", (*gw, "--cash", "-1"), "--cash must be > 0 USD, got -1", within=10),
+        Case("negative interval", (*gw, "--bar-interval", "-1"), "--bar-interval must be >= 0 seconds", within=10),
+    ])  # fmt: skip
+
+
 def test_the_default_ib_connect_budget_is_under_30_seconds() -> None:
     """Attempts x timeout plus the longest backoffs between them (jitter at its maximum) stays under 30 s."""
     from qt.live.ib.config import IBSettings
