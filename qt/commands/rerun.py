@@ -45,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     if args.full:
         return _full(original)
     overrides = manifest.get("overrides")
+    if overrides is None and manifest.get("mode") == "live":
+        raise QtError(
+            f"{args.run_dir} is a live state folder, not a backtest run: continue it with the same `qt run mode=live "
+            f"... live.state_dir={args.run_dir}`, or see it with `qt tearsheet {args.run_dir}`"
+        )
     if overrides is None:
         raise QtError(f"{original}/manifest.json has no 'overrides' (written by an older qt); run it again by hand")
     replay = [o for o in overrides if MASKED not in o]
