@@ -9,6 +9,7 @@ other subcommand lives in ``qt/commands/NAME.py`` with ``add_arguments(parser)``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -134,6 +135,10 @@ def fail(exc: BaseException, prefix: str = "error") -> int:
 
     ``qt run`` passes ``prefix="ERROR"``, the level name its run logging prints the run's own errors with.
     """
+    if isinstance(exc, BrokenPipeError):  # the reader stopped early (qt diff A B | head): nothing went wrong
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
     if os.environ.get("QT_DEBUG") == "1":
         raise exc
     from qt.config.hydra_errors import explain
