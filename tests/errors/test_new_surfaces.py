@@ -419,7 +419,7 @@ def test_walk_forward_windows_that_cannot_be_meant(tmp_path: Path) -> None:
 
 
 # -- rerun / diff --------------------------------------------------------------------------
-def test_run_tools_on_folders_that_are_not_runs(tmp_path: Path) -> None:
+def test_run_tools_on_folders_that_are_not_runs(tmp_path: Path, live_store: Path) -> None:
     def damaged(folder: Path) -> None:
         (folder / "run").mkdir()
         (folder / "run" / "manifest.json").write_text("{not json")
@@ -433,4 +433,6 @@ def test_run_tools_on_folders_that_are_not_runs(tmp_path: Path) -> None:
         Case("diff damaged manifest", ("diff", "run", "run"), "run/manifest.json is damaged", prepare=damaged),
         Case("diff of two folders", ("diff", "a", "b"), "a is not a qt run (no manifest.json)", prepare=two_empty),
         Case("rerun of an empty folder", ("rerun", "a"), "a is not a qt run (no manifest.json)", prepare=two_empty),
+        Case("rerun of a live folder", ("rerun", "good"), "good is a live state folder, not a backtest run",
+             prepare=copy_of(live_store, "good")),
     ])  # fmt: skip
