@@ -49,6 +49,8 @@ from qt.types import FillBatch, OrderBatch
 
 log = logging.getLogger("qt")
 CONTROL_EVERY_S = 0.2  # how often requests from other processes are read between decision bars
+GROUP_S = 0.2  # a replay ahead of the driver commits its bar records at least this often (store.hold/sync)
+GROUP_GAP_S = 0.05  # then commits bar by bar this long, so other writers (qt live halt) get the lock
 
 
 class DecisionLog:
@@ -110,6 +112,10 @@ class LiveDriver:
     timings: LoopTimings = field(default_factory=LoopTimings)  # wall time per bar and per decision bar
     _deferred: tuple[StepResult, TradingState, Any] | None = None  # a bar whose record is written off the loop
     _failure: BaseException | None = None  # the feed's task failed: the run stops and raises it
+    _ahead: bool = False  # the last bar was waiting in the queue (the feed is ahead of the driver)
+    _held_at: float = 0.0  # when the store began holding the current group of bar records
+    _free_until: float = float("-inf")  # no group before this (other writers get the lock meanwhile)
+    _syncs: int = 0  # the store's sync count when the last bar was recorded
 
     def __post_init__(self) -> None:
         # a request is done once a later health event says it was handled: one made while no process ran applies now
@@ -130,11 +136,15 @@ class LiveDriver:
         producer = asyncio.create_task(self._produce(queue))
         producer.add_done_callback(self._feed_done)  # a failing feed surfaces at once, never silently
         offload = _networked(self.store)
+        # a replay's bars come back identically after a restart: their records may be committed in groups
+        group = bool(getattr(self.feed, "replayable", False))
         try:
             while not self._stop.is_set():
                 bar = await self._next(queue)
                 if bar is None:
                     break
+                if group:
+                    self._group_commit()
                 self.step(bar, defer=offload)
                 if self._deferred is not None:  # PostgreSQL/Redis: the bar's record is written off the event loop
                     step, before, now = self._deferred
@@ -143,6 +153,7 @@ class LiveDriver:
                     self._recorded(step, before)
                 await asyncio.sleep(0)
         finally:
+            self.store.release()
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure is raised below, once
                 await producer
@@ -174,8 +185,10 @@ class LiveDriver:
 
     async def _next(self, queue: asyncio.Queue[BarRow | None]) -> BarRow | None:
         """The next bar; while waiting, apply other processes' requests and halt once the feed is silent too long."""
-        if not queue.empty() and not self._stop.is_set():
+        self._ahead = not queue.empty() and not self._stop.is_set()
+        if self._ahead:
             return queue.get_nowait()  # the feed is ahead (a replay at max speed): nothing to wait for
+        self.store.release()  # nothing is held while the driver waits
         limit = self.settings.guard.stale_after_s
         waiting_since = time.monotonic()
         getter = asyncio.ensure_future(queue.get())
@@ -197,6 +210,22 @@ class LiveDriver:
             stopper.cancel()
             if not getter.done():
                 getter.cancel()
+
+    def _group_commit(self) -> None:
+        """While the replay is ahead, hold the store's writes and commit them every ``GROUP_S``, with gaps between.
+
+        The router and the paper broker ``sync`` before anything reaches the broker, so a crash loses
+        only what came after the broker's last action (as a kill there would) and bars without broker
+        interaction, which the restart (from the last recorded bar) replays identically.
+        """
+        now = time.monotonic()
+        if self.store.holding:
+            if not self._ahead or now - self._held_at >= GROUP_S:
+                self.store.release()
+                self._free_until = now + GROUP_GAP_S
+        elif self._ahead and now >= self._free_until:
+            self.store.hold()
+            self._held_at = now
 
     # -- one bar --------------------------------------------------------------------
     def step(self, bar: BarRow, *, defer: bool = False) -> StepResult:
@@ -265,6 +294,9 @@ class LiveDriver:
     def _write_bar(self, step: StepResult, now: Any) -> None:
         with self.store.batch():  # one transaction per bar
             self._record(step, now)
+        if self.store.syncs != self._syncs:  # the broker acted at this bar: its record is durable before the next
+            self.store.sync()
+            self._syncs = self.store.syncs
 
     def _recorded(self, step: StepResult, before: TradingState) -> None:
         for cid in self.router.check_acks(time.monotonic()):
@@ -288,8 +320,7 @@ class LiveDriver:
         fills = tuple(RecordedFills.from_batch(b) for b in [*recovered, *step.fills])
         bar = BarRecorded(step.t, step.nav, step.cash, step.gross, step.net, traded, fills, peak=state.peak,
                           resume_at=state.resume_at)  # the stops' memory, restored after a restart  # fmt: skip
-        self.store.record_bar(bar, time=now)
-        self.store.record_equity(step.nav, step.cash, time=now)
+        self.store.record_bar(bar, time=now)  # one event per bar: its NAV and cash are the run's equity series
 
     def _halt(self, cause: HaltCause, reason: str, now: Any, *, cancel: bool = True) -> None:
         self.control.halt(cause, reason, time=now)

@@ -57,6 +57,8 @@ class ReplayFeed:
     6
     """
 
+    replayable = True  # a restart replays the same bars: the driver may commit their records in groups
+
     def __init__(
         self,
         panel: BarPanel,

@@ -70,10 +70,15 @@ class PaperBroker:
         self.book.close()
 
     # -- market -------------------------------------------------------------------
+    @property
+    def acts_on_bar(self) -> bool:
+        """Whether the next ``on_bar`` may change the book (orders may wait for the next open)."""
+        return self.execution.fill_lag != 0 and self._resting
+
     def on_bar(self, bar: BarRow) -> None:
         """A new bar: orders waiting for the next open fill at its open (once per bar, also after a restart)."""
         self._bar = bar
-        if self.execution.fill_lag == 0 or not self._resting:
+        if not self.acts_on_bar:
             return  # nothing can be waiting: the book is not read at every bar
         stamp = utc_time(bar.timestamp)
         resting = self.book.orders(open_only=True)

@@ -86,6 +86,8 @@ class PaperLink:
 
     def on_bar(self, bar: BarRow) -> None:
         """The paper broker sees the bar (next-open orders fill at its open)."""
+        if self.broker.acts_on_bar:
+            self.ctx.store.sync()  # writes a replay grouped (store.hold) are committed before the book changes
         self.broker.on_bar(bar)
 
     def start(self) -> None:

@@ -106,6 +106,8 @@ class RoutedVenue:
                     denied.append((int(a), float(q), reason))
                 if send is not None:
                     to_send.append(send)
+        if to_send:
+            self.store.sync()  # writes grouped by a replay (store.hold) are committed before an order leaves
         fault_point("router.after_intent")
         refused = self.broker.place_many(to_send) if to_send else {}
         now = time.monotonic()
@@ -164,6 +166,7 @@ class RoutedVenue:
 
     def cancel_open(self, t: int, reason: str) -> list[FillBatch]:
         """Ask the broker to cancel every open order of ours (the cancels arrive by ``poll``)."""
+        self.store.sync()  # grouped writes are committed before the broker acts
         for order in self.store.orders(open_only=True):
             self._cancelling[order.client_order_id] = reason
             self.broker.cancel(order.client_order_id)

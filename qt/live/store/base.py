@@ -169,11 +169,15 @@ class LiveStore(ABC):
     """
 
     kind: ClassVar[str]
+    holds_writes: ClassVar[bool] = True  # ``hold`` groups writes (False: the backend commits each write at once)
 
     def __init__(self) -> None:
         self._tx: Transaction | None = None
         self._lock = threading.RLock()
         self._tx_writes = False  # whether the open transaction may write
+        self._held: AbstractContextManager[Transaction] | None = None  # the open transaction of ``hold``
+        self._holding = False  # between ``hold`` and ``release``: writes join one open transaction until ``sync``
+        self.syncs = 0  # ``sync`` calls made while holding (a caller can tell whether one came since it looked)
         self.is_new = False
         self.read_only = False
 
@@ -269,10 +273,22 @@ class LiveStore(ABC):
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[Transaction]:
         with self._lock:
+            if self._tx is None and write and self._holding:
+                held = self._begin()
+                self._tx, self._tx_writes = held.__enter__(), True
+                self._held = held
             if self._tx is not None:
                 if write and not self._tx_writes:
                     raise StoreError("a write inside a read-only snapshot (snapshot, replay, integrity_check): a bug")
-                yield self._tx
+                if self._held is None:
+                    yield self._tx
+                    return
+                try:
+                    yield self._tx
+                except BaseException as exc:  # a write failed in a held group: drop the group, as a crash would
+                    if self._held is not None:
+                        self._release(exc)
+                    raise
                 return
             if write and self.read_only:
                 raise StoreError(
@@ -285,6 +301,56 @@ class LiveStore(ABC):
                 finally:
                     self._tx = None
 
+    def hold(self) -> None:
+        """Group the writes that follow into one transaction per ``sync`` (group commit), until ``release``.
+
+        Reads on this store object see the held writes; other processes see them after ``sync``.
+        A crash loses what is held since the last ``sync`` (whole writes, never part of one); a
+        write that fails inside the group rolls the whole group back. So hold only writes that a
+        restart re-creates identically, and ``sync`` before anything leaves the process (an order to
+        a broker). A held transaction keeps other writers waiting: sync often. Backends whose
+        ``holds_writes`` is False (Redis) commit each write at once.
+        """
+        with self._lock:
+            if not self.holds_writes or self._holding:
+                return
+            if self._tx is not None:
+                raise StoreError("hold() inside a transaction: a bug")
+            if self.read_only:
+                raise StoreError(f"{self.meta().location} was opened read-only; nothing can be held")
+            self._holding = True
+
+    def sync(self) -> None:
+        """Commit the writes held so far (nothing to do when none are); holding goes on until ``release``."""
+        with self._lock:
+            self.syncs += self._holding
+            if self._held is not None:
+                self._release(None)
+
+    def release(self) -> None:
+        """Commit what is held and stop holding: every write commits on its own again."""
+        with self._lock:
+            self.sync()
+            self._holding = False
+
+    @property
+    def holding(self) -> bool:
+        """Whether writes are being grouped (between ``hold`` and ``release``)."""
+        return self._holding
+
+    def _release(self, exc: BaseException | None) -> None:
+        """End the held transaction: commit it, or (``exc``) roll it back."""
+        held, self._held, self._tx = self._held, None, None
+        assert held is not None
+        if exc is None:
+            held.__exit__(None, None, None)
+            return
+        try:
+            held.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException as rollback:  # the rollback's own failure must not hide the write's error
+            if rollback is not exc:
+                exc.__context__ = rollback
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Make every write inside one transaction: all of them are stored, or (on an error) none."""
@@ -293,12 +359,14 @@ class LiveStore(ABC):
 
     def _append(self, record: journal.Record, time: dt.datetime, *, skip: Any = None) -> Event | None:
         kind, payload = journal.encode(record)
-        payload = json.loads(dumps(payload))
+        text = dumps(payload)  # encoded once: the log row and the latest slot store this text
+        payload = json.loads(text)  # the payload as a reader will see it (lists, float, str keys)
         with self._transaction() as tx:
             if skip is not None and skip(tx):
                 return None
             event = Event(seq=tx.last_seq() + 1, time=time, kind=kind, payload=payload)
             event.__dict__["record"] = record  # the typed record as given (Event.record decodes only read entries)
+            event.__dict__["text"] = text
             ops = plan(tx, event)
             if kind is EventKind.ORDER_UPDATE and not ops:
                 return None

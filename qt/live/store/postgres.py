@@ -102,8 +102,11 @@ class PostgresStore(SqlStore):
         return self._schema
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Commit what ``hold`` grouped, then close the connection (idempotent)."""
+        try:
+            self.release()
+        finally:
+            self._conn.close()
 
     @contextmanager
     def _begin(self) -> Iterator[Transaction]:

@@ -304,6 +304,11 @@ class Event:
     payload: dict[str, Any]
 
     @functools.cached_property
+    def text(self) -> str:
+        """The payload as the log's compact JSON text (the writer sets it: encoded once per event)."""
+        return dumps(self.payload)
+
+    @functools.cached_property
     def record(self) -> Any:
         """The typed record this entry holds (decoded once, on first use)."""
         from qt.live.journal import decode

@@ -86,7 +86,9 @@ def _rpush(key: str, values: list[int]) -> Callable[[Any], Any]:
 
 
 def _event_json(event: Event) -> str:
-    return dumps({"seq": event.seq, "time": iso(event.time), "kind": event.kind.value, "payload": event.payload})
+    """``dumps`` of seq, time, kind and payload, built around the payload's text (encoded once per event)."""
+    return (f'{{"kind":{json.dumps(event.kind.value)},"payload":{event.text},"seq":{int(event.seq)},'
+            f'"time":{json.dumps(iso(event.time))}}}')  # fmt: skip
 
 
 def _event(text: str | bytes) -> Event:
@@ -257,6 +259,7 @@ class RedisStore(LiveStore):
     """A live state store under key prefix ``prefix`` in the Redis ``url`` names (the URL is never stored)."""
 
     kind: ClassVar[str] = "redis"
+    holds_writes: ClassVar[bool] = False  # reads go to the server, not through a queued MULTI: each write commits
 
     def __init__(
         self,

@@ -83,25 +83,45 @@ class SqlTransaction(Transaction):
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._seq: int | None = None  # known while this transaction holds the write lock
+        # What this transaction read or wrote, so a write reads each row once (every write goes through apply).
+        self._orders: dict[str, OrderRecord | None] = {}
+        self._positions: dict[str, float] = {}
+        self._cash: float | None = None
+        self._fills: dict[str, bool] = {}
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
         """The order with that id, or None."""
-        row = self._store._one(f"SELECT {ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", [client_order_id])
-        return None if row is None else self._store._order(row)
+        if client_order_id not in self._orders:
+            row = self._store._one(f"SELECT {ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", [client_order_id])
+            self._orders[client_order_id] = None if row is None else self._store._order(row)
+        return self._orders[client_order_id]
 
     def get_position(self, symbol: str) -> float:
         """The signed position (0 when flat)."""
-        row = self._store._one("SELECT quantity FROM positions WHERE symbol = ?", [symbol])
-        return 0.0 if row is None else float(row[0])
+        if symbol not in self._positions:
+            row = self._store._one("SELECT quantity FROM positions WHERE symbol = ?", [symbol])
+            self._positions[symbol] = 0.0 if row is None else float(row[0])
+        return self._positions[symbol]
 
     def get_cash(self) -> float:
         """The cash balance."""
-        row = self._store._one("SELECT amount FROM cash WHERE id = 1", [])
-        return 0.0 if row is None else float(row[0])
+        if self._cash is None:
+            row = self._store._one("SELECT amount FROM cash WHERE id = 1", [])
+            self._cash = 0.0 if row is None else float(row[0])
+        return self._cash
 
     def has_fill(self, exec_id: str) -> bool:
         """Whether the fill is recorded."""
-        return self._store._one("SELECT 1 FROM fills WHERE exec_id = ?", [exec_id]) is not None
+        if exec_id not in self._fills:
+            self._fills[exec_id] = self._store._one("SELECT 1 FROM fills WHERE exec_id = ?", [exec_id]) is not None
+        return self._fills[exec_id]
+
+    def forget(self) -> None:
+        """Drop what was read (the tables were changed behind ``apply``: a snapshot rebuilt)."""
+        self._orders.clear()
+        self._positions.clear()
+        self._cash = None
+        self._fills.clear()
 
     def last_seq(self) -> int:
         """The last sequence number in the log."""
@@ -116,7 +136,7 @@ class SqlTransaction(Transaction):
         self._seq = event.seq
         s._run(
             "INSERT INTO events (seq, time, kind, payload) VALUES (?, ?, ?, ?)",
-            [event.seq, s._put_time(event.time), event.kind.value, s._put_json(event.payload)],
+            [event.seq, s._put_time(event.time), event.kind.value, s._put_event_json(event)],
         )
 
     def apply(self, op: Op) -> None:
@@ -124,6 +144,7 @@ class SqlTransaction(Transaction):
         s = self._store
         if isinstance(op, PutOrder):
             o, i = op.order, op.order.intent
+            self._orders[i.client_order_id] = o
             s._run(
                 UPSERT_ORDER,
                 [i.client_order_id, i.run_name, s._put_time(i.decided_at), i.symbol, i.quantity, i.order_type.value,
@@ -131,14 +152,17 @@ class SqlTransaction(Transaction):
                  s._put_time(o.updated_at)],
             )  # fmt: skip
         elif isinstance(op, PutPosition):
+            self._positions[op.symbol] = float(op.quantity)
             if op.quantity == 0:
                 s._run("DELETE FROM positions WHERE symbol = ?", [op.symbol])
             else:
                 s._run(UPSERT_POSITION, [op.symbol, op.quantity])
         elif isinstance(op, PutCash):
+            self._cash = float(op.amount)
             s._run(UPSERT_CASH, [1, op.amount])
         elif isinstance(op, PutFill):
             f = op.fill
+            self._fills[f.exec_id] = True
             s._run(
                 f"INSERT INTO fills ({FILL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [op.seq, f.exec_id, f.client_order_id, f.symbol, f.quantity, f.price, f.fees, s._put_time(f.time),
@@ -146,12 +170,12 @@ class SqlTransaction(Transaction):
             )  # fmt: skip
         elif isinstance(op, PutLatest):
             e = op.event
-            s._run(UPSERT_LATEST, [op.slot, e.seq, s._put_time(e.time), e.kind.value, s._put_json(e.payload)])
+            s._run(UPSERT_LATEST, [op.slot, e.seq, s._put_time(e.time), e.kind.value, s._put_event_json(e)])
         elif isinstance(op, AddAlert):
             e = op.event
             s._run(
                 "INSERT INTO alerts (seq, time, payload) VALUES (?, ?, ?)",
-                [e.seq, s._put_time(e.time), s._put_json(e.payload)],
+                [e.seq, s._put_time(e.time), s._put_event_json(e)],
             )
         else:
             p = op.point
@@ -182,6 +206,10 @@ class SqlStore(LiveStore):
     @abstractmethod
     def _put_json(self, payload: dict[str, Any]) -> Any:
         """A payload as the database stores it."""
+
+    def _put_event_json(self, event: Event) -> Any:
+        """An event's payload as the database stores it (SQLite stores the text the writer encoded once)."""
+        return self._put_json(event.payload)
 
     @abstractmethod
     def _get_json(self, value: Any) -> dict[str, Any]:
@@ -320,6 +348,8 @@ class SqlStore(LiveStore):
     def _replace_snapshot(self, tx: Transaction, snapshot: Snapshot) -> None:
         for table in SNAPSHOT_TABLES:
             self._run(f"DELETE FROM {table}", [])
+        if isinstance(tx, SqlTransaction):
+            tx.forget()
         for op in snapshot.ops():
             tx.apply(op)
 

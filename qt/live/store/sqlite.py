@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from qt.live.store.base import SCHEMA_VERSION, Transaction, check_meta, check_version, new_meta
 from qt.live.store.errors import StoreUnavailableError
-from qt.live.store.records import dumps, parse_time
+from qt.live.store.records import Event, dumps, parse_time
 from qt.live.store.sql import INDEXES, TABLES, SqlStore, SqlTransaction
 from qt.live.store.sqlite_file import damaged, inspect
 
@@ -153,8 +153,11 @@ class SqliteStore(SqlStore):
         return self._path
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Commit what ``hold`` grouped, then close the connection (idempotent)."""
+        try:
+            self.release()
+        finally:
+            self._conn.close()
 
     @contextmanager
     def _begin(self) -> Iterator[Transaction]:
@@ -204,6 +207,9 @@ class SqliteStore(SqlStore):
 
     def _put_json(self, payload: dict[str, Any]) -> str:
         return dumps(payload)
+
+    def _put_event_json(self, event: Event) -> str:
+        return event.text
 
     def _get_json(self, value: Any) -> dict[str, Any]:
         loaded = json.loads(value)

@@ -1,6 +1,6 @@
 """A second process for the live-store tests: writes bursts, halts, or writes bars on a shared store.
 
-Usage: python store_child.py '{"spec": {...}, "task": "burst"|"halt"|"bars"|"open", ...}' ("open" only opens
+Usage: python store_child.py '{"spec": {...}, "task": "burst"|"held_burst"|"halt"|"bars"|"open", ...}' ("open" only opens
 the store of ``run_name``, migrating an old one). ``QT_FAULT`` in the
 environment makes the store SIGKILL this process at a chosen write.
 """
@@ -46,12 +46,28 @@ def burst(store: LiveStore, rounds: int) -> None:
     if not store.events(kinds=[EventKind.CASH]):  # a restarted burst deposits once
         store.deposit(100_000.0, reason="initial capital", time=T0)
     for i in range(rounds):
-        symbol, qty, price = burst_fill(i)
-        at = T0 + dt.timedelta(minutes=i)
-        coid = f"burst-{i}"
-        store.record_intent(OrderIntent(coid, "test-run", at, symbol, qty, intent_number=i))
-        store.record_order_update(OrderUpdate(coid, OrderStatus.SUBMITTED, at, broker_order_id=str(100 + i)))
-        store.record_fill(FillRecord(f"exec-{i}", coid, symbol, qty, price, 1.0, at))
+        burst_round(store, i)
+
+
+def burst_round(store: LiveStore, i: int) -> None:
+    """Round ``i`` of a burst: an intent, its SUBMITTED update and its fill."""
+    symbol, qty, price = burst_fill(i)
+    at = T0 + dt.timedelta(minutes=i)
+    coid = f"burst-{i}"
+    store.record_intent(OrderIntent(coid, "test-run", at, symbol, qty, intent_number=i))
+    store.record_order_update(OrderUpdate(coid, OrderStatus.SUBMITTED, at, broker_order_id=str(100 + i)))
+    store.record_fill(FillRecord(f"exec-{i}", coid, symbol, qty, price, 1.0, at))
+
+
+def held_burst(store: LiveStore, rounds: int, sync_every: int) -> None:
+    """A burst whose rounds are held (group commit) and synced after every ``sync_every`` rounds."""
+    store.deposit(100_000.0, reason="initial capital", time=T0)
+    store.hold()
+    for i in range(rounds):
+        burst_round(store, i)
+        if (i + 1) % sync_every == 0:
+            store.sync()
+    store.release()
 
 
 def main() -> None:
@@ -68,6 +84,8 @@ def main() -> None:
     with open_from_settings(settings_of(spec), state_dir=spec["state_dir"], run_name=run_name) as store:
         if args["task"] == "burst":
             burst(store, int(args["rounds"]))
+        elif args["task"] == "held_burst":
+            held_burst(store, int(args["rounds"]), int(args["sync_every"]))
         elif args["task"] == "bars":
             for i in range(int(args["count"])):
                 store.record_bar(writer_bar(str(args["writer"]), i), time=T0 + dt.timedelta(seconds=i))

@@ -278,6 +278,50 @@ def test_a_failed_batch_writes_nothing(store: LiveStore) -> None:
     assert store.positions() == {"AAPL": 10.0} and store.integrity_check() == []
 
 
+def test_held_writes_are_committed_by_sync(opener) -> None:  # type: ignore[no-untyped-def]
+    """Group commit: held writes are read at once by this store object, by others after ``sync``."""
+    writer = opener()
+    writer.deposit(10_000.0, reason="initial capital", time=T0)
+    looker = opener(run_name=None, create=False)
+    assert writer.holds_writes is isinstance(writer, SqlStore)  # Redis reads the server: it commits every write
+    writer.hold()
+    assert writer.holding is writer.holds_writes
+    writer.record_intent(intent("o1", "AAPL", 10))
+    writer.record_fill(fill("e1", "o1", "AAPL", 10, 100.0, 1.0))
+    writer.record_bar(BarRecorded(0, 10_000.0, 8_999.0, 1_000.0, 1_000.0, 1_000.0), time=T0)
+    assert writer.positions() == {"AAPL": 10.0} and writer.cash() == 10_000.0 - 1_001.0
+    assert writer.order("o1").status is OrderStatus.FILLED and writer.last_bar().record.t == 0  # type: ignore[union-attr]
+    seen = looker.positions()
+    assert seen == ({} if writer.holds_writes else {"AAPL": 10.0})
+    writer.sync()
+    assert looker.positions() == {"AAPL": 10.0} and looker.last_bar() is not None
+    assert writer.holding is writer.holds_writes  # sync commits; holding goes on until release
+    writer.record_alert("held, then released", time=T0)
+    writer.release()
+    assert not writer.holding
+    assert [a.record.message for a in looker.alerts()] == ["held, then released"]
+    writer.hold()
+    writer.record_alert("held at close", time=T0)
+    writer.close()  # closing commits what is held
+    assert [a.record.message for a in looker.alerts()] == ["held, then released", "held at close"]
+    assert looker.integrity_check() == []
+
+
+def test_a_failed_write_inside_a_hold_rolls_the_group_back(store: LiveStore) -> None:
+    """A write that fails in a held group drops the whole group (as a crash would), never part of a write."""
+    store.record_intent(intent("o0", "AAPL", 1))
+    store.hold()
+    store.record_intent(intent("o1", "AAPL", 10))
+    with pytest.raises(RuntimeError, match="boom"), store.batch():
+        store.record_fill(fill("e1", "o1", "AAPL", 10, 100.0, 1.0))
+        raise RuntimeError("boom")
+    assert store.fills() == [] and store.positions() == {}  # the failed batch: gone on every backend
+    assert (store.order("o1") is None) is store.holds_writes  # the held group with it (Redis: committed before)
+    store.record_alert("after the failure", time=T0)
+    store.release()
+    assert store.alerts()[-1].record.message == "after the failure" and store.integrity_check() == []
+
+
 def test_the_store_belongs_to_one_run(opener) -> None:  # type: ignore[no-untyped-def]
     opener()
     with pytest.raises(StoreError, match="belongs to run 'test-run', not 'other'"):

@@ -95,6 +95,25 @@ def test_sigkill_inside_a_write_leaves_a_sound_store(spec, opener, fault: str, a
         final.close()
 
 
+def test_sigkill_inside_a_held_group_loses_only_what_came_after_the_last_sync(spec, opener) -> None:  # type: ignore[no-untyped-def]
+    """Group commit: a burst held and synced every 5 rounds, killed in round 12's intent (write 2 + 3*12).
+
+    The deposit and rounds 0-9 were synced (1 + 30 writes); rounds 10 and 11 were held and are lost whole.
+    A backend that commits every write at once (Redis) loses only the killed write.
+    """
+    child = run_child(spec, {"task": "held_burst", "rounds": 20, "sync_every": 5},
+                      env={"QT_FAULT": "store.before_commit@38"})  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    store = opener(run_name=None, create=False)
+    committed = 1 + 3 * 10 if store.holds_writes else 37
+    assert len(store.events()) == committed
+    assert store.integrity_check() == []
+    assert store.replay() == store.snapshot()
+    positions, cash = _expected_book(committed)
+    assert store.positions() == pytest.approx(positions)
+    assert store.cash() == pytest.approx(cash)
+
+
 def test_a_migration_killed_before_its_commit_leaves_the_old_store(spec, opener) -> None:  # type: ignore[no-untyped-def]
     plant_v1(spec)
     before = raw(spec)
