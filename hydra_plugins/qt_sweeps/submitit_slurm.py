@@ -16,9 +16,11 @@ from hydra.core.config_store import ConfigStore
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 try:
-    from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
+    from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf
 except ImportError:  # the submitit extra is not installed
-    SlurmQueueConf = None
+    LocalQueueConf = SlurmQueueConf = None
+
+CHECKED = "hydra_plugins.qt_sweeps.submitit_checked"  # the plugin's launchers, refusing numbers out of range
 
 
 if SlurmQueueConf is not None:
@@ -27,12 +29,19 @@ if SlurmQueueConf is not None:
     class QtSlurmConf(SlurmQueueConf):  # type: ignore[misc, valid-type]
         """Each run of a sweep as one job of a SLURM array, sized for one qt backtest."""
 
+        _target_: str = f"{CHECKED}.SlurmLauncher"
         cpus_per_task: int | None = 1  # runs use one BLAS thread; raise it for meanvar on big universes
         mem_gb: int | None = 4  # a 500 x 5,000 run peaks near 600 MB
         timeout_min: int = 60
         setup: list[str] | None = field(
             default_factory=lambda: ["export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"]
         )
+
+    @dataclass
+    class QtLocalConf(LocalQueueConf):  # type: ignore[misc, valid-type]
+        """``submitit_local`` as the plugin has it, with its numbers checked."""
+
+        _target_: str = f"{CHECKED}.LocalLauncher"
 
 
 class QtSlurmDefaults(SearchPathPlugin):
@@ -46,6 +55,7 @@ class QtSlurmDefaults(SearchPathPlugin):
         store = ConfigStore.instance()
         if SlurmQueueConf is not None:
             store.store(group="hydra/launcher", name="submitit_slurm", node=QtSlurmConf, provider="qt")
+            store.store(group="hydra/launcher", name="submitit_local", node=QtLocalConf, provider="qt")
             return
         for option in ("submitit_local", "submitit_slurm"):
             node = {"_target_": MISSING, "option": option, "extra": "submitit"}

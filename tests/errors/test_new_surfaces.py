@@ -385,7 +385,22 @@ def test_joblib_and_grid_settings_that_cannot_be_meant(tmp_path: Path) -> None:
              "hydra.launcher.n_jobs: write a number of worker processes >= 1, or -1 for every core", absent=nothing),
         Case("max_batch_size 0", (*SWEEP, "hydra.sweeper.max_batch_size=0"),
              "hydra.sweeper.max_batch_size: write a whole number of runs >= 1", absent=nothing),
+        Case("submitit timeout 0", (*SWEEP, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=0"),
+             "hydra.launcher.timeout_min: write a whole number >= 1, got 0", absent=nothing),
     ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "key", ["timeout_min", "cpus_per_task", "tasks_per_node", "mem_gb", "nodes", "array_parallelism"]
+)
+def test_every_submitit_count_is_checked(key: str) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra_plugins.qt_sweeps.submitit_checked import check_params
+    from qt.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        check_params({key: 0})
+    assert err.value.key == f"hydra.launcher.{key}"
 
 
 @pytest.mark.parametrize(
