@@ -71,9 +71,30 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopp
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qt`` console script; Ctrl-C ends any command with one line and exit 130."""
     try:
-        return _main(argv)
+        code = _main(argv)
     except KeyboardInterrupt as exc:
-        return interrupted(exc)
+        code = interrupted(exc)
+    if code == EXIT_INTERRUPTED and argv is None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the ``qt`` process with ``code`` after Ctrl-C, once its files are closed and its writer threads done.
+
+    Python would otherwise turn an interrupt that once passed through C code (a library calling
+    ``PyRun_String``) into death by SIGINT at exit, whatever qt returned.
+    """
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=30)  # e.g. the panel cache's writer: its file complete or not started
+    atexit._run_exitfuncs()  # what a normal exit runs: logging, multiprocessing and loky clean-up
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def interrupted(exc: KeyboardInterrupt, what: str = "") -> int:
