@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 def _exit_now(code: int) -> None:
     """End the ``qt`` process with ``code`` after Ctrl-C, once its files are closed and its writer threads done.
 
-    Python would otherwise turn an interrupt that once passed through C code (a library calling
-    ``PyRun_String``) into death by SIGINT at exit, whatever qt returned.
+    Python can otherwise still end the process by SIGINT at exit whatever qt returned (its
+    "unhandled interrupt" flag, set when the interrupt surfaced inside C code: 1 run in 6 under strace).
     """
     import atexit
     import threading
