@@ -112,7 +112,13 @@ class RunResult:
     def _parquet(self, name: str) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.read_parquet(self.run_dir / name)
+        path = self.run_dir / name
+        if not path.is_file():
+            from qt.sweeps.materialize import is_lean, rerun_full
+
+            if is_lean(self.run_dir):  # a lean sweep run: its full files first (`qt rerun RUN --full`)
+                rerun_full(self.run_dir)
+        return pd.read_parquet(path)
 
 
 class SweepResult:

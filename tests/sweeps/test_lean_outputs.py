@@ -100,3 +100,22 @@ def test_rerun_full_refuses_a_run_whose_results_differ(sweeps: tuple[Path, Path]
     assert "differs from the recorded run in metrics.json" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert _files(copy) == before  # nothing added
+
+
+def test_notebook_api_materializes_a_lean_run_on_demand(sweeps: tuple[Path, Path], tmp_path: Path) -> None:
+    import os
+
+    import qt as qt_api
+
+    lean, full = sweeps
+    run = str(leaderboard(lean).query("rank == 2").index[0])
+    copy = tmp_path / run
+    subprocess.run(["cp", "-r", str(lean / run), str(copy)], check=True)
+    before = os.getcwd()
+    try:
+        os.chdir(lean.parent)  # where the sweep ran (the manifest's cwd)
+        fills = qt_api.load(copy).fills
+    finally:
+        os.chdir(before)
+    assert fills.equals(pd.read_parquet(full / run / "fills.parquet"))
+    assert (copy / "weights.parquet").read_bytes() == (full / run / "weights.parquet").read_bytes()
