@@ -44,6 +44,17 @@ class LiveSettings(BaseModel):
     cancel_on_exit: bool = False  # on SIGTERM/SIGINT: cancel open orders before exiting
     stall_after: NonNegativeInt | None = None  # rehearsal/tests: the replay feed goes silent after that many bars
 
+    @field_validator("state_dir", "run_name")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An empty state folder would be the current folder; an empty run name no namespace at all."""
+        if value is not None and not value.strip():
+            what = (
+                "a folder, e.g. live/xmom-paper" if info.field_name == "state_dir" else "a name, or null (the folder's)"
+            )
+            raise ValueError(f"write {what}; got an empty value")
+        return value
+
     @field_validator("start", mode="before")
     @classmethod
     def _a_date(cls, value: Any) -> str | None:

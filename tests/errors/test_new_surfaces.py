@@ -147,6 +147,8 @@ def test_live_settings_that_cannot_be_meant(tmp_path: Path) -> None:
     ("setting", "message"),
     [
         ({"start": "yesterday"}, "live.start: 'yesterday' is not a date; write it as YYYY-MM-DD"),
+        ({"state_dir": ""}, "live.state_dir: write a folder, e.g. live/xmom-paper; got an empty value"),
+        ({"run_name": " "}, "live.run_name: write a name, or null (the folder's); got an empty value"),
         ({"speed": -5}, "live.speed: write a positive multiple of market time (2 = twice as fast) or max, got -5"),
         ({"speed": "fast"}, "live.speed: write a positive multiple of market time (2 = twice as fast) or max"),
         ({"bar_seconds": 0}, "live.bar_seconds: Input should be greater than 0"),
