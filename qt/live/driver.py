@@ -50,7 +50,7 @@ from qt.types import FillBatch, OrderBatch
 log = logging.getLogger("qt")
 CONTROL_EVERY_S = 0.2  # how often requests from other processes are read between decision bars
 GROUP_S = 0.2  # a replay ahead of the driver commits its bar records at least this often (store.hold/sync)
-GROUP_GAP_S = 0.05  # then commits bar by bar this long, so other writers (qt live halt) get the lock
+GROUP_GAP_S = 0.02  # then commits bar by bar this long, so other writers (qt live halt) get the lock
 
 
 class DecisionLog:

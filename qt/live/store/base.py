@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -178,6 +177,8 @@ class LiveStore(ABC):
         self._held: AbstractContextManager[Transaction] | None = None  # the open transaction of ``hold``
         self._holding = False  # between ``hold`` and ``release``: writes join one open transaction until ``sync``
         self.syncs = 0  # ``sync`` calls made while holding (a caller can tell whether one came since it looked)
+        self._depth = 0  # writes and batches open inside the held transaction
+        self._sync_due = False  # a sync asked for inside one of them: committed when the outermost ends
         self.is_new = False
         self.read_only = False
 
@@ -283,12 +284,17 @@ class LiveStore(ABC):
                 if self._held is None:
                     yield self._tx
                     return
+                self._depth += 1
                 try:
                     yield self._tx
                 except BaseException as exc:  # a write failed in a held group: drop the group, as a crash would
                     if self._held is not None:
                         self._release(exc)
                     raise
+                finally:
+                    self._depth -= 1
+                if self._depth == 0 and self._sync_due and self._held is not None:
+                    self._release(None)  # a sync asked for inside a batch: the batch stays whole
                 return
             if write and self.read_only:
                 raise StoreError(
@@ -321,15 +327,24 @@ class LiveStore(ABC):
             self._holding = True
 
     def sync(self) -> None:
-        """Commit the writes held so far (nothing to do when none are); holding goes on until ``release``."""
+        """Commit the writes held so far (nothing to do when none are); holding goes on until ``release``.
+
+        Inside a batch the commit waits for the batch's end (a batch is all or nothing).
+        """
         with self._lock:
             self.syncs += self._holding
-            if self._held is not None:
-                self._release(None)
+            if self._held is None:
+                return
+            if self._depth:
+                self._sync_due = True
+                return
+            self._release(None)
 
     def release(self) -> None:
         """Commit what is held and stop holding: every write commits on its own again."""
         with self._lock:
+            if self._depth:
+                raise StoreError("release() inside a batch: a bug")
             self.sync()
             self._holding = False
 
@@ -340,7 +355,7 @@ class LiveStore(ABC):
 
     def _release(self, exc: BaseException | None) -> None:
         """End the held transaction: commit it, or (``exc``) roll it back."""
-        held, self._held, self._tx = self._held, None, None
+        held, self._held, self._tx, self._sync_due = self._held, None, None, False
         assert held is not None
         if exc is None:
             held.__exit__(None, None, None)
@@ -359,8 +374,7 @@ class LiveStore(ABC):
 
     def _append(self, record: journal.Record, time: dt.datetime, *, skip: Any = None) -> Event | None:
         kind, payload = journal.encode(record)
-        text = dumps(payload)  # encoded once: the log row and the latest slot store this text
-        payload = json.loads(text)  # the payload as a reader will see it (lists, float, str keys)
+        text = dumps(payload)  # encoded once (and checked plain JSON): the log row and the latest slot store this text
         with self._transaction() as tx:
             if skip is not None and skip(tx):
                 return None

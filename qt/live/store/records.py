@@ -77,6 +77,7 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=1024)  # a bar's events share a few times: each is formatted once
 def iso(value: dt.datetime) -> str:
     """``value`` as ISO-8601 in UTC with microseconds (sortable as text)."""
     return value.astimezone(UTC).isoformat(timespec="microseconds")
@@ -94,10 +95,13 @@ def _finite(value: float, name: str) -> float:
     return number
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True)  # made once, not per call
+
+
 def dumps(payload: dict[str, Any]) -> str:
     """A payload as compact JSON (NaN and infinity refused: JSON and PostgreSQL jsonb have neither)."""
     try:
-        return json.dumps(payload, separators=(",", ":"), allow_nan=False, sort_keys=True)
+        return _ENCODER.encode(payload)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"event payload is not plain JSON (numbers finite, keys strings): {exc}") from None
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from qt.live.store.base import SCHEMA_VERSION, Transaction, check_meta, check_version, new_meta
 from qt.live.store.errors import StoreUnavailableError
-from qt.live.store.records import Event, dumps, parse_time
+from qt.live.store.records import Event, dumps, iso, parse_time
 from qt.live.store.sql import INDEXES, TABLES, SqlStore, SqlTransaction
 from qt.live.store.sqlite_file import damaged, inspect
 
@@ -200,7 +200,7 @@ class SqliteStore(SqlStore):
             self._conn.execute("ROLLBACK")
 
     def _put_time(self, value: dt.datetime) -> str:
-        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        return iso(value)
 
     def _get_time(self, value: Any) -> dt.datetime:
         return parse_time(str(value))

@@ -307,6 +307,20 @@ def test_held_writes_are_committed_by_sync(opener) -> None:  # type: ignore[no-u
     assert looker.integrity_check() == []
 
 
+def test_a_sync_inside_a_batch_waits_for_the_batch(opener) -> None:  # type: ignore[no-untyped-def]
+    """A sync asked for inside a batch (a cancel routed while a bar is recorded) commits when the batch ends."""
+    writer = opener()
+    looker = opener(run_name=None, create=False)
+    writer.hold()
+    with writer.batch():
+        writer.record_alert("first of the batch", time=T0)
+        writer.sync()
+        assert looker.alerts() == [] or not writer.holds_writes  # the batch is not cut in two
+        writer.record_alert("second of the batch", time=T0)
+    assert [a.record.message for a in looker.alerts()] == ["first of the batch", "second of the batch"]
+    writer.release()
+
+
 def test_a_failed_write_inside_a_hold_rolls_the_group_back(store: LiveStore) -> None:
     """A write that fails in a held group drops the whole group (as a crash would), never part of a write."""
     store.record_intent(intent("o0", "AAPL", 1))
