@@ -26,6 +26,9 @@ from qt.live.store.sql import INDEXES, TABLES, SqlStore, SqlTransaction
 from qt.live.store.sqlite_file import damaged, inspect
 
 FILE_NAME = "state.sqlite"
+# Pages of write-ahead log between checkpoints (SQLite's default 1,000 = 4 MB): a replay rewrites the same
+# pages commit after commit, and fewer checkpoints copy each of them to the file once instead of many times.
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 class SqliteStore(SqlStore):
@@ -79,6 +82,7 @@ class SqliteStore(SqlStore):
             mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
             if not read_only:
                 self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailableError(f"cannot open the live state store {self._path}: {exc}") from None
         if str(mode).lower() != "wal":  # qt creates every store in WAL mode; another mode means another writer
