@@ -182,6 +182,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
+    from qt.config.spec import RunSpec
+    from qt.enums import RunMode
     from qt.evaluation.finish import evaluate_run
     from qt.reporting.progress import bar_progress, phase
     from qt.reporting.reporters import dispatch
@@ -189,22 +191,23 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     from qt.reporting.summaries import run_report
     from qt.runs.backtest import run_backtest
 
+    spec = RunSpec.parse(cfg)  # what kind of run this is, read once
     settings = ReportSettings.from_config(cfg)
     reporters = build_reporters(cfg)
-    benchmark = _benchmark(cfg)
+    benchmark = spec.benchmark
     options: dict[str, Any] = {}
     runner: Callable[..., Any] = run_backtest
-    if OmegaConf.select(cfg, "validation") is not None:
+    if spec.walk_forward:
         from qt.runs.walk_forward import run_walk_forward as runner
-    elif OmegaConf.select(cfg, "mode") == "live":  # the mode group chooses the driver
+    elif spec.mode is RunMode.LIVE:  # the mode group chooses the driver
         from qt.runs.live import run_live as runner
     else:
         options["lean"] = multirun and settings.sweep_outputs == "lean"
-    with bar_progress("backtest", enabled=settings.progress and not multirun) as progress:
+    with bar_progress(spec.description, enabled=settings.progress and not multirun) as progress:
         summary = runner(cfg, run_dir, check_panel=_benchmark_check(benchmark), progress=progress, **options)
     sharpe = summary.metrics.get("sharpe")
     if options.get("lean"):
-        if benchmark is None and _ranked_by_metrics(cfg, settings.sort_by, summary.metrics):
+        if benchmark is None and _ranked_by_metrics(spec.objective, settings.sort_by, summary.metrics):
             return float(sharpe) if sharpe is not None else None  # lean: the leaderboard needs nothing more
         from qt.runs.backtest import complete
 
@@ -223,10 +226,9 @@ def _run(cfg: DictConfig, run_dir: Path, *, multirun: bool) -> float | None:
     return float(sharpe) if sharpe is not None else None
 
 
-def _ranked_by_metrics(cfg: DictConfig, sort_by: str, metrics: dict[str, Any]) -> bool:
+def _ranked_by_metrics(objective: str, sort_by: str, metrics: dict[str, Any]) -> bool:
     """Whether the sweep ranks its runs (report.sort_by, an Optuna objective) by keys of metrics.json alone."""
-    objective = OmegaConf.select(cfg, "objective", default="sharpe")
-    return sort_by in metrics and (objective is None or str(objective) in metrics)
+    return sort_by in metrics and objective in metrics
 
 
 def _benchmark_check(benchmark: str | None) -> Callable[[Any], object] | None:
@@ -236,18 +238,6 @@ def _benchmark_check(benchmark: str | None) -> Callable[[Any], object] | None:
     from qt.evaluation.benchmark import resolve
 
     return lambda panel: resolve(benchmark, panel)
-
-
-def _benchmark(cfg: DictConfig) -> str | None:
-    """``benchmark``: a symbol, ``equal_weight``, or null."""
-    from qt.errors import ConfigError
-
-    value: Any = OmegaConf.select(cfg, "benchmark")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("benchmark", f"must be a symbol or equal_weight, got {value!r}")
-    return value.strip()
 
 
 def _record_error(run_dir: Path, exc: BaseException, expected: bool) -> None:

@@ -260,5 +260,8 @@ def scrub_sweep_config(sweep_dir: Path) -> None:
     if not path.exists():
         return
     tmp = path.with_name(f".multirun.{os.getpid()}.yaml")
-    OmegaConf.save(masked_sweep_config(OmegaConf.load(path)), tmp)
+    loaded = OmegaConf.load(path)
+    if not isinstance(loaded, DictConfig):
+        return  # not Hydra's multirun.yaml: nothing of ours to mask
+    OmegaConf.save(masked_sweep_config(loaded), tmp)
     os.replace(tmp, path)

@@ -40,25 +40,6 @@ class _Throttled:
         self._next = done + self._step
 
 
-def run_description(cfg: Any) -> str:
-    """What the bar is over: ``backtest``, ``walk-forward``, or ``live (paper)`` / ``live (ib)``."""
-    from omegaconf import OmegaConf
-
-    if OmegaConf.select(cfg, "validation") is not None:
-        return "walk-forward"
-    if OmegaConf.select(cfg, "mode") != "live":
-        return "backtest"
-    broker = OmegaConf.select(cfg, "broker.kind")
-    if broker is None:
-        try:
-            from hydra.core.hydra_config import HydraConfig
-
-            broker = HydraConfig.get().runtime.choices.get("broker")
-        except ValueError:  # not inside a Hydra run
-            broker = None
-    return f"live ({broker})" if broker else "live"
-
-
 def _rate_column() -> Any:
     """Bars per second over the last few updates (blank until there is a rate)."""
     from rich.progress import ProgressColumn

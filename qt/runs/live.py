@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from qt.config.instantiate import DEFAULT_ALLOWED, build
+from qt.config.problems import settings_error
 from qt.config.secrets import portable
+from qt.config.spec import RunSpec
 from qt.data.panel import BarPanel
 from qt.engine.components import build_components
 from qt.engine.pipeline import Decision
@@ -52,22 +54,24 @@ def run_live(
 ) -> RunSummary:
     """Run ``cfg`` live until its feed ends or SIGTERM/SIGINT; results go to ``live.state_dir``."""
     settings = _settings(cfg)
+    spec = RunSpec.parse(cfg)
     adapter = broker_adapter(cfg)
     started = time.perf_counter()
     parts = build_components(cfg)
     panel = parts.load_panel(check_panel)
     node = LiveNode(
-        adapter=adapter, parts=parts, panel=panel, settings=settings, identity=folder_identity(cfg, panel, settings),
+        adapter=adapter, parts=parts, panel=panel, settings=settings, identity=folder_identity(cfg, panel, settings, spec.choices),
         notify=_notifier(cfg, settings.folder), config_text=OmegaConf.to_yaml(OmegaConf.create(portable(cfg))),
         progress=progress,
     )  # fmt: skip
-    broker = _choice(cfg, "broker") or type(adapter).__name__
+    broker = spec.broker or type(adapter).__name__
+    choices = {k: v for k, v in spec.choices.items() if not k.startswith("hydra/")}
     stress = parts.optional.get("risk.stress")
     capital = parts.settings.capital
 
     def finish(store: LiveStore, run: NodeRun) -> RunSummary:
         return write_live_outputs(settings.folder, store, run.panel, run.first, capital, started, stress=stress,
-                                  engine_s=run.engine_s, loop=run.loop, broker=broker, choices=_choices())  # fmt: skip
+                                  engine_s=run.engine_s, loop=run.loop, broker=broker, choices=choices)  # fmt: skip
 
     return node.run(finish)
 
@@ -92,37 +96,13 @@ def broker_adapter(cfg: DictConfig) -> BrokerAdapter:
     return adapter
 
 
-def folder_identity(cfg: DictConfig, panel: BarPanel, settings: LiveSettings) -> FolderIdentity:
+def folder_identity(
+    cfg: DictConfig, panel: BarPanel, settings: LiveSettings, choices: Mapping[str, str]
+) -> FolderIdentity:
     """Whose state folder this run needs: its data source and symbols, strategy and run name."""
-    data = _choice(cfg, "data") or str(OmegaConf.select(cfg, "data._target_", default="?"))
-    strategy = _choice(cfg, "strategy") or str(OmegaConf.select(cfg, "strategy._target_", default="?"))
+    data = choices.get("data") or str(OmegaConf.select(cfg, "data._target_", default="?"))
+    strategy = choices.get("strategy") or str(OmegaConf.select(cfg, "strategy._target_", default="?"))
     return FolderIdentity(data, tuple(panel.symbols), strategy, settings.name)
-
-
-def _choice(cfg: DictConfig, group: str) -> str | None:
-    """The config-group choice of ``group`` (``broker=paper`` -> paper), when composed by Hydra."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            value = HydraConfig.get().runtime.choices.get(group)
-            return None if value is None else str(value)
-    except (ImportError, ValueError):
-        pass
-    return None
-
-
-def _choices() -> dict[str, str]:
-    """Every config-group choice (``strategy: xmom``), so the live run's reports name components as a run does."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            picked = HydraConfig.get().runtime.choices.items()
-            return {str(k): str(v) for k, v in picked if v is not None and not str(k).startswith("hydra/")}
-    except (ImportError, ValueError):
-        pass
-    return {}
 
 
 def _notifier(cfg: DictConfig, folder: Path) -> Callable[[str], None]:
@@ -220,6 +200,4 @@ def _settings(cfg: DictConfig) -> LiveSettings:
     try:
         return LiveSettings.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(["live", *(str(p) for p in err["loc"] if not str(p).startswith(("literal[", "function-")))])
-        raise ConfigError(key, str(err["msg"]).removeprefix("Value error, ")) from None
+        raise settings_error(exc, "live", fields=LiveSettings.model_fields) from None

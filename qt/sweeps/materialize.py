@@ -38,7 +38,7 @@ def complete_run(job_config: DictConfig, run_dir: Path, *, tearsheet: bool = Fal
     """
     from hydra.core.hydra_config import HydraConfig
 
-    from qt.app import _benchmark
+    from qt.config.spec import RunSpec
     from qt.evaluation.finish import evaluate_run
     from qt.reporting.settings import ReportSettings
     from qt.runs.backtest import materialize
@@ -59,7 +59,7 @@ def complete_run(job_config: DictConfig, run_dir: Path, *, tearsheet: bool = Fal
         evaluate_run(
             run_dir,
             summary.result,
-            benchmark=_benchmark(task),
+            benchmark=RunSpec.parse(task, choices={}).benchmark,
             tearsheet=tearsheet and settings.tearsheet,
             log_scale=settings.log_scale,
         )

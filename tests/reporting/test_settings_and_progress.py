@@ -178,10 +178,13 @@ def test_a_live_bar_shows_its_rate_and_a_real_time_feed_counts_without_a_total()
     from omegaconf import OmegaConf
     from rich.console import Console
 
-    from qt.reporting.progress import run_description
+    from qt.config.spec import RunSpec
 
-    assert run_description(OmegaConf.create({"mode": "live", "broker": {"kind": "ib"}})) == "live (ib)"
-    assert run_description(OmegaConf.create({"mode": "backtest"})) == "backtest"
+    assert (
+        RunSpec.parse(OmegaConf.create({"mode": "live", "broker": {}}), choices={"broker": "ib"}).description
+        == "live (ib)"
+    )
+    assert RunSpec.parse(OmegaConf.create({"mode": "backtest"}), choices={}).description == "backtest"
     out = StringIO()
     with bar_progress("live (paper)", console=Console(force_terminal=True, file=out, width=160)) as progress:
         for done in range(1, 41):

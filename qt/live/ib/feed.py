@@ -98,7 +98,7 @@ class IBFeed:
         """
         if recorded_until is None:
             return rows
-        until = np.datetime64(recorded_until, "us")
+        until = np.asarray(recorded_until).astype("datetime64[us]")
         history = [r for r in rows if r.timestamp <= until]
         missed = [r for r in rows if r.timestamp > until]
         for k, row in enumerate(missed):
