@@ -5,6 +5,7 @@ Losses are positive fractions of NAV over one bar, at ``confidence`` (0.99 = the
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from statistics import NormalDist
 
@@ -34,13 +35,40 @@ def parametric_var(mu: float, sigma: float, confidence: float) -> float:
     >>> round(parametric_var(0.0, 0.01, 0.99), 6)
     0.023263
     """
-    return -(mu + sigma * NormalDist().inv_cdf(1.0 - confidence))
+    return -(mu + sigma * _normal_z(confidence))
 
 
 def parametric_cvar(mu: float, sigma: float, confidence: float) -> float:
     """Normal expected shortfall: ``-mu + sigma phi(z) / (1 - confidence)``."""
-    z = NormalDist().inv_cdf(1.0 - confidence)
-    return -mu + sigma * NormalDist().pdf(z) / (1.0 - confidence)
+    return -mu + sigma * _normal_pdf_z(confidence) / (1.0 - confidence)
+
+
+def _linear_quantile(x: np.ndarray, q: float) -> float:
+    """``np.quantile(x, q)`` (its default linear method), the same float, without its per-call overhead.
+
+    numpy's steps for one 1-D finite sample: virtual index ``(n - 1) q``, the two order statistics around it
+    (a partition), then its two-sided lerp. Anything else (non-finite values, q outside [0, 1]) goes to numpy.
+    """
+    n = x.size
+    vi = (n - 1) * q
+    if n == 0 or not 0.0 <= vi < n - 1 or not np.isfinite(x).all():
+        return float(np.quantile(x, q))
+    lo = math.floor(vi)
+    part = np.partition(x, tuple(sorted({0, -1, lo, lo + 1})))  # numpy's own kth: the same order among ties (±0)
+    a, b, t = float(part[lo]), float(part[lo + 1]), vi - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@lru_cache(maxsize=16)
+def _normal_z(confidence: float) -> float:
+    """The (1 - confidence) standard normal quantile, computed once per confidence."""
+    return NormalDist().inv_cdf(1.0 - confidence)
+
+
+@lru_cache(maxsize=16)
+def _normal_pdf_z(confidence: float) -> float:
+    return NormalDist().pdf(_normal_z(confidence))
 
 
 def cornish_fisher_z(z: np.ndarray | float, skew: float, excess_kurtosis: float) -> np.ndarray | float:
@@ -51,8 +79,12 @@ def cornish_fisher_z(z: np.ndarray | float, skew: float, excess_kurtosis: float)
 
 def cornish_fisher_var(returns: np.ndarray, confidence: float) -> float:
     """VaR with the normal quantile adjusted for the sample's skewness and excess kurtosis."""
-    mu, sigma, s, k = _moments(returns)
-    return float(-(mu + sigma * cornish_fisher_z(NormalDist().inv_cdf(1.0 - confidence), s, k)))
+    return _cf_var(_moments(returns), confidence)
+
+
+def _cf_var(moments: tuple[float, float, float, float], confidence: float) -> float:
+    mu, sigma, s, k = moments
+    return float(-(mu + sigma * cornish_fisher_z(_normal_z(confidence), s, k)))
 
 
 def cornish_fisher_cvar(returns: np.ndarray, confidence: float, points: int = 2000) -> float:
@@ -60,7 +92,11 @@ def cornish_fisher_cvar(returns: np.ndarray, confidence: float, points: int = 20
 
     The expansion is a polynomial in z, so the mean needs only the tail means of z, z² and z³.
     """
-    mu, sigma, s, k = _moments(returns)
+    return _cf_cvar(_moments(returns), confidence, points)
+
+
+def _cf_cvar(moments: tuple[float, float, float, float], confidence: float, points: int = 2000) -> float:
+    mu, sigma, s, k = moments
     m1, m2, m3 = _tail_moments(confidence, points)
     mean_z = m1 + (m2 - 1) * s / 6 + (m3 - 3 * m1) * k / 24 - (2 * m3 - 5 * m1) * s**2 / 36
     return float(-(mu + sigma * mean_z))
@@ -105,12 +141,15 @@ class ValueAtRisk(BaseModel):
             return dict.fromkeys(names, float("nan"))
         book = rets @ weights[held]
         c = self.confidence
-        mu, sigma = float(book.mean()), float(book.std(ddof=1))
+        # the same floats as the six public functions, with the quantile and the moments computed once
+        cut = _linear_quantile(book, 1.0 - c)
+        moments = _moments(book)
+        mu, sigma = moments[0], moments[1]
         return {
-            "var_historical": historical_var(book, c),
-            "cvar_historical": historical_cvar(book, c),
+            "var_historical": float(-cut),
+            "cvar_historical": float(-book[book <= cut].mean()),
             "var_parametric": parametric_var(mu, sigma, c),
             "cvar_parametric": parametric_cvar(mu, sigma, c),
-            "var_cornish_fisher": cornish_fisher_var(book, c),
-            "cvar_cornish_fisher": cornish_fisher_cvar(book, c),
+            "var_cornish_fisher": _cf_var(moments, c),
+            "cvar_cornish_fisher": _cf_cvar(moments, c),
         }
