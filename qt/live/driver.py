@@ -136,8 +136,9 @@ class LiveDriver:
         producer = asyncio.create_task(self._produce(queue))
         producer.add_done_callback(self._feed_done)  # a failing feed surfaces at once, never silently
         offload = _networked(self.store)
-        # a replay's bars come back identically after a restart: their records may be committed in groups
-        group = bool(getattr(self.feed, "replayable", False))
+        # A replay (a replayable feed, a broker on market time) steps the same bars the same way after a
+        # restart: its writes may be committed in groups. A real-time feed or broker never holds.
+        group = bool(getattr(self.feed, "replayable", False)) and self.clock is not None
         try:
             while not self._stop.is_set():
                 bar = await self._next(queue)
