@@ -29,11 +29,10 @@ def check_overrides(cfg: DictConfig, overrides: Iterable[str], *, groups: Iterab
     ``cfg`` is the composed config, ``overrides`` the command line as Hydra received it
     (sweeps already expanded), ``groups`` the config groups (``data``, ``strategy``, ...).
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
 
     groups = set(groups)
-    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    parsed = [_parsed(str(o)) for o in overrides]
     chosen = {o.key_or_group: o.value() for o in parsed if o.package is None}
     check_mode(cfg, str(chosen.get("broker") or "paper"))
     for o in parsed:
@@ -46,6 +45,21 @@ def check_overrides(cfg: DictConfig, overrides: Iterable[str], *, groups: Iterab
             _check_read(cfg, key, groups)
         if o.type is not OverrideType.DEL:
             _check_resolves(cfg, key)
+
+
+_PARSED: dict[str, Any] = {}  # override text -> Hydra's parsed Override (a sweep's runs share most overrides)
+
+
+def _parsed(text: str) -> Any:
+    """Hydra's parse of one override, once per distinct text in this process (read only here)."""
+    found = _PARSED.get(text)
+    if found is None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        if len(_PARSED) >= 4096:
+            _PARSED.clear()
+        found = _PARSED[text] = OverridesParser.create().parse_overrides([text])[0]
+    return found
 
 
 def check_mode(cfg: DictConfig, choice: str) -> None:
@@ -73,11 +87,30 @@ def _group_options(group: str) -> list[str]:
     from hydra.core.global_hydra import GlobalHydra
 
     if GlobalHydra.instance().is_initialized():
-        options = set(GlobalHydra.instance().config_loader().get_group_options(group))
-        return sorted(options | _searchpath_options(group))
+        loader = GlobalHydra.instance().config_loader()
+        key = (group, id(loader), _searchpath_key())
+        if key not in _OPTIONS:  # a sweep's runs share the search path: list each group's folder once
+            options = set(loader.get_group_options(group))
+            _OPTIONS[key] = (loader, sorted(options | _searchpath_options(group)))
+        return list(_OPTIONS[key][1])
     from qt.config.paths import conf_dir
 
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+# (group, loader id, search path) -> (the loader, kept so its id is not reused, the group's options)
+_OPTIONS: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[Any, list[str]]] = {}
+
+
+def _searchpath_key() -> tuple[tuple[str, str], ...]:
+    """The run's config sources (schema, path); empty outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        sources = HydraConfig.get().runtime.config_sources
+    except ValueError:
+        return ()
+    return tuple((str(s.schema), str(s.path)) for s in sources)
 
 
 def _check_read(cfg: DictConfig, key: str, groups: set[str]) -> None:
