@@ -132,7 +132,7 @@ def stress_report(
     tests: StressTests, panel: BarPanel, books: list[tuple[int, np.ndarray]], final: np.ndarray
 ) -> dict[str, Any]:
     """Per scenario: P&L of the final book, the worst over decisions' books, and each decision's P&L."""
-    scenarios = tests.scenarios(panel)
+    scenarios = _scenarios(tests, panel)
     rows = []
     for s in scenarios:
         pnls = [book_pnl(w, s)[0] for _, w in books]
@@ -153,3 +153,20 @@ def stress_report(
         "scenarios": rows,
         "decisions": [str(panel.timestamps[t])[:10] for t, _ in books],
     }
+
+
+_SCENARIOS: dict[tuple[str, str], list[Scenario]] = {}  # (panel fingerprint, tests) -> scenarios, a few kept
+
+
+def _scenarios(tests: StressTests, panel: BarPanel) -> list[Scenario]:
+    """``tests.scenarios(panel)``, once per panel content and tests in this process (a sweep's runs share them)."""
+    key = (panel.fingerprint(), tests.model_dump_json())
+    found = _SCENARIOS.get(key)
+    if found is None:
+        found = tests.scenarios(panel)
+        for s in found:
+            s.returns.flags.writeable = False  # shared between runs: read only
+        if len(_SCENARIOS) >= 4:
+            _SCENARIOS.pop(next(iter(_SCENARIOS)))
+        _SCENARIOS[key] = found
+    return found
