@@ -232,11 +232,76 @@ def save_run_config(run_dir: Path, task_cfg: DictConfig, hydra_cfg: DictConfig) 
 
 def _save_yaml(content: Any, path: Path) -> None:
     """``OmegaConf.save(OmegaConf.create(content))``'s bytes, without building a config first (a sweep saves per run)."""
+    path.write_text(dump_yaml(content), encoding="utf-8")
+
+
+def dump_yaml(content: Any, *, sort_keys: bool = False) -> str:
+    """OmegaConf's YAML text of plain ``content`` (``OmegaConf.to_yaml``'s dump), each unchanged part emitted once.
+
+    A block mapping's text is its items' texts one after another, and an item's text depends only
+    on the item and its depth; a sweep's runs differ in a few items, so each item's text is kept
+    (by its ``repr``) and only new ones are emitted. Content that is not plain data (or shares a
+    container, which YAML would write as an anchor) is dumped whole.
+    """
     import yaml
     from omegaconf._utils import get_omega_conf_dumper
 
-    text = yaml.dump(content, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=get_omega_conf_dumper())
-    path.write_text(text, encoding="utf-8")
+    dumper = get_omega_conf_dumper()
+
+    def dump(value: Any) -> str:
+        return str(yaml.dump(value, default_flow_style=False, allow_unicode=True, sort_keys=sort_keys, Dumper=dumper))
+
+    if not isinstance(content, dict) or not content or not _plain_tree(content, set()):
+        return dump(content)
+    items = list(content.items())
+    if sort_keys:
+        try:
+            items = sorted(items)
+        except TypeError:
+            return dump(content)
+    if len(items) == 1 and isinstance(items[0][0], str) and isinstance(items[0][1], dict) and items[0][1]:
+        # one top-level key (Hydra's ``hydra:``): memoize its items one level down, written at that depth
+        (name, inner), head = items[0], f"{items[0][0]}:"
+        subitems = list(inner.items())
+        if sort_keys:
+            try:
+                subitems = sorted(subitems)
+            except TypeError:
+                return dump(content)
+        parts = []
+        for k, v in subitems:
+            text = _cached_item((name, k, v, sort_keys, id(dumper)), lambda k=k, v=v: dump({name: {k: v}}))
+            if not text.startswith(head) or not text.endswith("\n"):
+                return dump(content)
+            parts.append(text[len(head) : -1])
+        return head + "".join(parts) + "\n"
+    return "".join(_cached_item((None, k, v, sort_keys, id(dumper)), lambda k=k, v=v: dump({k: v})) for k, v in items)
+
+
+_ITEMS: dict[tuple[Any, ...], str] = {}  # (parent key, key, repr of value, sort_keys, dumper) -> YAML text
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _cached_item(key: tuple[Any, Any, Any, bool, int], emit: Any) -> str:
+    parent, k, v, sort_keys, dumper = key
+    memo = (parent, type(k), k, repr(v), sort_keys, dumper)
+    found = _ITEMS.get(memo)
+    if found is None:
+        if len(_ITEMS) >= 2048:
+            _ITEMS.clear()
+        found = _ITEMS[memo] = emit()
+    return found
+
+
+def _plain_tree(value: Any, seen: set[int]) -> bool:
+    """Only dicts, lists and scalars of exact built-in types, no container twice (their ``repr`` says it all)."""
+    if type(value) in (dict, list):
+        if id(value) in seen:
+            return False
+        seen.add(id(value))
+        items = value.items() if type(value) is dict else enumerate(value)
+        return all(type(k) in _PLAIN and _plain_tree(v, seen) for k, v in items)
+    return type(value) in _PLAIN
 
 
 def mask_dirname(dirname: str, item_sep: str = ",") -> str:

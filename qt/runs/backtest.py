@@ -197,9 +197,11 @@ class _Clock:
 
 def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, float]) -> dict[str, Any]:
     """Config hash, data fingerprint, versions, git commit, seed, timings, and what ``qt rerun`` needs."""
+    from qt.config.secrets import dump_yaml
     from qt.runs.manifest import reproducibility
 
-    resolved = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
+    # OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)'s text, the parts a sweep's runs share emitted once
+    resolved = dump_yaml(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), sort_keys=True)
     return {
         "config_hash": hashlib.sha256(resolved.encode()).hexdigest(),
         "data_fingerprint": fingerprint,
