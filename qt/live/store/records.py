@@ -83,6 +83,7 @@ def iso(value: dt.datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@functools.lru_cache(maxsize=1024)  # rows read together share a few times: each is parsed once
 def parse_time(text: str, name: str = "time") -> dt.datetime:
     """An ISO-8601 text written by :func:`iso` back to an aware UTC datetime."""
     return to_utc(dt.datetime.fromisoformat(text), name)
