@@ -37,12 +37,32 @@ def redacted(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     {'a': 1, 'url': '<env:HOME>', 'password': '<redacted>'}
     """
     raw = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, (DictConfig, ListConfig)) else cfg
-    safe = OmegaConf.create(_mask(raw))
+    masked = _mask(raw)
+    safe = OmegaConf.create(masked)
     try:
-        out = OmegaConf.to_container(safe, resolve=True)
+        out = _resolved(masked, safe)
     except Exception:
         out = OmegaConf.to_container(safe, resolve=False)
     return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
+
+
+def _resolved(plain: Any, node: Any) -> Any:
+    """``OmegaConf.to_container(node, resolve=True)`` for ``node = OmegaConf.create(plain)``, resolving only strings.
+
+    Only the strings that interpolate are looked up in ``node`` (a config has a handful among hundreds of values).
+    """
+    if isinstance(plain, dict):
+        return {k: _resolved_value(v, node, k) for k, v in plain.items()}
+    return [_resolved_value(v, node, i) for i, v in enumerate(plain)]
+
+
+def _resolved_value(value: Any, parent: Any, key: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return _resolved(value, parent._get_node(key))
+    if isinstance(value, str) and "${" in value:
+        got = parent[key]
+        return OmegaConf.to_container(got, resolve=True) if isinstance(got, (DictConfig, ListConfig)) else got
+    return value
 
 
 def portable(cfg: DictConfig) -> dict[str, Any]:

@@ -65,3 +65,14 @@ def test_shared_container_keeps_its_anchor() -> None:
     content = {"x": shared, "y": shared}
     assert dump_yaml(content) == _reference(content, False)
     assert "&id001" in dump_yaml(content)
+
+
+def test_redacted_resolves_as_to_container_does() -> None:
+    """redacted resolves only interpolating strings: the same dict as resolving the whole masked config."""
+    from qt.config.secrets import _mask, redacted
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        for overrides in (["portfolio=hrp"], ["strategy=xmom", "risk=conservative"], ["data=synthetic", "cache=off"]):
+            cfg = compose("config", overrides=overrides)
+            whole = OmegaConf.to_container(OmegaConf.create(_mask(OmegaConf.to_container(cfg))), resolve=True)
+            assert repr(redacted(cfg)) == repr(whole)
