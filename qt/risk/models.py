@@ -110,9 +110,11 @@ def _tail_moments(confidence: float, points: int) -> tuple[float, float, float]:
 
 
 def _moments(r: np.ndarray) -> tuple[float, float, float, float]:
-    mu, sigma = float(r.mean()), float(r.std(ddof=1))
+    mu = float(r.mean())
     c = r - mu
-    m2 = float((c**2).mean())
+    squares = float(np.add.reduce(c * c))  # what r.std(ddof=1) and (c**2).mean() both sum (numpy's own steps)
+    sigma = math.sqrt(squares / (r.size - 1)) if r.size > 1 else float(r.std(ddof=1))
+    m2 = squares / r.size
     if m2 == 0:
         return mu, sigma, 0.0, 0.0
     return mu, sigma, float((c**3).mean() / m2**1.5), float((c**4).mean() / m2**2 - 3.0)
