@@ -135,7 +135,9 @@ def stress_report(
     scenarios = _scenarios(tests, panel)
     rows = []
     for s in scenarios:
-        pnls = [book_pnl(w, s)[0] for _, w in books]
+        ok = np.isfinite(s.returns)
+        covered = s.returns[ok]
+        pnls = [float(w[ok] @ covered) for _, w in books]  # book_pnl's P&L, the scenario's mask taken once
         final_pnl, coverage = book_pnl(final, s)
         rows.append(
             {
