@@ -142,7 +142,8 @@ class LiveStore(ABC):
 
     Open one with :func:`qt.live.store.open_store`. Writes return False (and write nothing) when
     they would repeat what is stored: a known client order id, a known execution id, an order
-    update that changes nothing. ``with store.batch():`` makes several writes one transaction.
+    update that changes nothing. ``with store.batch():`` makes several writes one transaction;
+    ``hold``/``sync``/``release`` group many writes per commit (a replay's group commit).
     Every method holds the store's lock, so one store object may be used from several threads
     (e.g. ``asyncio.to_thread`` off an event loop): calls run one at a time, and a ``batch()``
     keeps other threads out until it ends. Other processes may open the same store.
