@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,60 @@ def redacted(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     """
     raw = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, (DictConfig, ListConfig)) else cfg
     masked = _mask(raw)
-    safe = OmegaConf.create(masked)
-    try:
-        out = _resolved(masked, safe)
-    except Exception:
-        out = OmegaConf.to_container(safe, resolve=False)
+    with _SAFE_LOCK:
+        safe = _created(masked)
+        try:
+            out = _resolved(masked, safe)
+        except Exception:
+            out = OmegaConf.to_container(safe, resolve=False)
     return {str(k): v for k, v in out.items()} if isinstance(out, dict) else {}
+
+
+_SAFE: list[tuple[Any, DictConfig | ListConfig]] = []  # the last masked config redacted, and its OmegaConf copy
+_SAFE_LOCK = threading.Lock()
+
+
+def _created(masked: Any) -> DictConfig | ListConfig:
+    """``OmegaConf.create(masked)``, or the last call's copy with its changed scalar values set.
+
+    A sweep's next run differs from the last in a few values: setting them costs far less than a new copy.
+    """
+    if _SAFE:
+        previous, node = _SAFE[0]
+        changes: list[tuple[tuple[Any, ...], Any]] = []
+        if _scalar_changes(previous, masked, (), changes) and len(changes) <= 64:
+            try:
+                for path, value in changes:
+                    parent: Any = node
+                    for k in path[:-1]:
+                        parent = parent._get_node(k)
+                    parent[path[-1]] = value
+            except Exception:
+                pass  # a new copy below
+            else:
+                OmegaConf.clear_cache(node)  # resolvers' cached results belong to the old values
+                _SAFE[0] = (masked, node)
+                return node
+    node = OmegaConf.create(masked)
+    _SAFE[:] = [(masked, node)]
+    return node
+
+
+def _scalar_changes(old: Any, new: Any, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], Any]]) -> bool:
+    """Collect (path, new value) of the scalars that differ; False when the shapes or kinds differ."""
+    if type(old) is dict and type(new) is dict:
+        if [(type(k), k) for k in old] != [(type(k), k) for k in new]:
+            return False
+        return all(_scalar_changes(old[k], v, (*path, k), out) for k, v in new.items())
+    if type(old) is list and type(new) is list:
+        if len(old) != len(new):
+            return False
+        return all(_scalar_changes(a, b, (*path, i), out) for i, (a, b) in enumerate(zip(old, new, strict=True)))
+    if type(old) not in _PLAIN or type(new) not in _PLAIN or not path:
+        return False
+    if type(old) is not type(new) or (repr(old) != repr(new) if type(new) is float else old != new):
+        out.append((path, new))
+    return True
 
 
 def _resolved(plain: Any, node: Any) -> Any:

@@ -76,3 +76,23 @@ def test_redacted_resolves_as_to_container_does() -> None:
             cfg = compose("config", overrides=overrides)
             whole = OmegaConf.to_container(OmegaConf.create(_mask(OmegaConf.to_container(cfg))), resolve=True)
             assert repr(redacted(cfg)) == repr(whole)
+
+
+def test_redacted_over_a_sweep_reuses_its_copy_and_gives_the_same() -> None:
+    """A sweep's runs one after another (values, then a different group, then back): as a fresh copy gives."""
+    from qt.config.secrets import _mask, redacted
+
+    runs = [
+        ["strategy=xmom", "strategy.params.lookback=63"],
+        ["strategy=xmom", "strategy.params.lookback=126", "capital=5e5"],
+        ["strategy=xmom", "strategy.params.lookback=126", "portfolio=hrp"],
+        ["strategy=xmom", "strategy.params.lookback=126", "portfolio=hrp", "risk_model=sample"],
+        ["strategy=xmom", "strategy.params.lookback=189"],
+        ["strategy=xmom", "strategy.params.lookback='${capital}'"],
+        ["strategy=xmom", "strategy.params.lookback=252"],
+    ]
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        for overrides in runs:
+            cfg = compose("config", overrides=overrides)
+            whole = OmegaConf.to_container(OmegaConf.create(_mask(OmegaConf.to_container(cfg))), resolve=True)
+            assert repr(redacted(cfg)) == repr(whole), overrides
