@@ -13,6 +13,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -95,22 +96,30 @@ def _scalar_changes(old: Any, new: Any, path: tuple[Any, ...], out: list[tuple[t
     return True
 
 
-def _resolved(plain: Any, node: Any) -> Any:
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """``OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)``, looking up only the strings that interpolate."""
+    out = _resolved(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True), cfg, enum_to_str=True)
+    return out if isinstance(out, dict) else {}
+
+
+def _resolved(plain: Any, node: Any, *, enum_to_str: bool = False) -> Any:
     """``OmegaConf.to_container(node, resolve=True)`` for ``node = OmegaConf.create(plain)``, resolving only strings.
 
     Only the strings that interpolate are looked up in ``node`` (a config has a handful among hundreds of values).
     """
     if isinstance(plain, dict):
-        return {k: _resolved_value(v, node, k) for k, v in plain.items()}
-    return [_resolved_value(v, node, i) for i, v in enumerate(plain)]
+        return {k: _resolved_value(v, node, k, enum_to_str) for k, v in plain.items()}
+    return [_resolved_value(v, node, i, enum_to_str) for i, v in enumerate(plain)]
 
 
-def _resolved_value(value: Any, parent: Any, key: Any) -> Any:
+def _resolved_value(value: Any, parent: Any, key: Any, enum_to_str: bool) -> Any:
     if isinstance(value, (dict, list)):
-        return _resolved(value, parent._get_node(key))
+        return _resolved(value, parent._get_node(key), enum_to_str=enum_to_str)
     if isinstance(value, str) and "${" in value:
         got = parent[key]
-        return OmegaConf.to_container(got, resolve=True) if isinstance(got, (DictConfig, ListConfig)) else got
+        if isinstance(got, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(got, resolve=True, enum_to_str=enum_to_str)
+        return got.name if enum_to_str and isinstance(got, Enum) else got
     return value
 
 

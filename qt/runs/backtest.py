@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from qt.backtest.engine import BacktestEngine
 from qt.data.panel import BarPanel
@@ -198,10 +198,11 @@ class _Clock:
 def _manifest(cfg: DictConfig, fingerprint: str, seed: int, timings: dict[str, float]) -> dict[str, Any]:
     """Config hash, data fingerprint, versions, git commit, seed, timings, and what ``qt rerun`` needs."""
     from qt.config.secrets import dump_yaml
+    from qt.config.secrets import resolved as resolved_config
     from qt.runs.manifest import reproducibility
 
     # OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)'s text, the parts a sweep's runs share emitted once
-    resolved = dump_yaml(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), sort_keys=True)
+    resolved = dump_yaml(resolved_config(cfg), sort_keys=True)
     return {
         "config_hash": hashlib.sha256(resolved.encode()).hexdigest(),
         "data_fingerprint": fingerprint,

@@ -96,3 +96,12 @@ def test_redacted_over_a_sweep_reuses_its_copy_and_gives_the_same() -> None:
             cfg = compose("config", overrides=overrides)
             whole = OmegaConf.to_container(OmegaConf.create(_mask(OmegaConf.to_container(cfg))), resolve=True)
             assert repr(redacted(cfg)) == repr(whole), overrides
+
+
+def test_resolved_is_to_container_resolved() -> None:
+    from qt.config.secrets import resolved
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        for overrides in (["portfolio=hrp"], ["strategy=xmom", "risk=conservative"], ["data=synthetic", "cache=off"]):
+            cfg = compose("config", overrides=overrides)
+            assert repr(resolved(cfg)) == repr(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
