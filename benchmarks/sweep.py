@@ -156,6 +156,8 @@ def vectorbt_grid(
         cash_sharing=True,
         call_seq="default",  # sorted in pre_segment (sort_call_seq_nb), as vectorbt asks
         init_cash=1_000_000.0,
+        max_orders=int(rebal.size * wide.shape[1]) + 1,  # orders only on rebalance rows: T x columns would not fit
+        max_logs=0,
     )
     nav = pf.value().to_numpy()  # the NAV of every parameter set
     return time.perf_counter() - start, nav
@@ -276,6 +278,7 @@ def main() -> None:
                 "<= 120 s" if n_sample >= 1000 else "",
             )
         )
+        print(*(f"| {a} | {b} | {c} |" for a, b, c in rows), sep="\n", flush=True)  # so far, in case vectorbt fails
         vbt = vectorbt_side(cwd / "prices.parquet", size)
         if vbt is None:
             rows.append(("vectorbt, same grid", "not installed (pip install vectorbt)", ""))
