@@ -83,8 +83,11 @@ def _check_sweep(line: str, sweep: Path) -> None:
     for run in finished["run"]:
         assert (sweep / str(run) / "metrics.json").is_file()
     abandoned = [d.name for d in sweep.iterdir() if d.is_dir() and not (d / "metrics.json").is_file()]
-    assert abandoned, "a run was running when the signal came"
-    assert "stopped launching" in line and "abandoned" in line and all(a in line for a in abandoned)
+    assert "stopped launching" in line
+    if abandoned:  # the runs under way when the signal came are named
+        assert "abandoned" in line and all(a in line for a in abandoned)
+    else:  # joblib: both workers may have just finished their runs when the signal came
+        assert "no run was running" in line
     assert f"the leaderboard of the {len(finished)} finished run" in line
     _no_staging(sweep)
     assert len([d for d in sweep.iterdir() if d.is_dir()]) < 6  # launching stopped
