@@ -23,8 +23,18 @@ LAYERS: list[tuple[str, ...]] = [
     ("qt.portfolio", "qt.risk", "qt.execution"),
     ("qt.engine", "qt.results", "qt.backtest", "qt.live"),
     ("qt.evaluation", "qt.reporting", "qt.sweeps", "qt.validation.overfitting"),  # statistics every sweep reports
-    ("qt.runs", "qt.validation", "qt.commands", "qt.app", "qt.cli", "qt.api", "qt.__main__", "qt", "qt.testing",
-     "qt.sweeps.materialize"),  # materializing a lean sweep run runs its backtest again
+    (
+        "qt.runs",
+        "qt.validation",
+        "qt.commands",
+        "qt.app",
+        "qt.cli",
+        "qt.api",
+        "qt.__main__",
+        "qt",
+        "qt.testing",
+        "qt.sweeps.materialize",
+    ),  # materializing a lean sweep run runs its backtest again
 ]
 
 

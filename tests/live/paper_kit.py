@@ -84,7 +84,9 @@ def placements(book: LiveStore) -> Counter[str]:
     ``duplicate`` alert, so both count.
     """
     counts = Counter(e.payload["client_order_id"] for e in book.events(kinds=[EventKind.INTENT]))
-    counts.update(str(a.record.order) for a in book.alerts() if a.record.message.startswith("duplicate client order id"))
+    counts.update(
+        str(a.record.order) for a in book.alerts() if a.record.message.startswith("duplicate client order id")
+    )
     return counts
 
 
