@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from qt.config.overrides import check_overrides
 from qt.config.paths import conf_dir
 from qt.config.secrets import save_run_config, scrub, scrub_sweep_config
-from qt.errors import EXIT_ERROR, EXIT_INTERNAL, QtError
+from qt.errors import EXIT_ERROR, EXIT_INTERNAL, QtError, interrupted_inside
 
 log = logging.getLogger("qt")
 ERROR_FILE = "error.json"
@@ -163,6 +163,13 @@ def main(cfg: DictConfig) -> float | None:
             f"interrupted: the run in {run_dir} stopped before writing its results (results appear only when complete)"
         ) from None
     except Exception as exc:
+        if interrupted_inside(exc):  # Ctrl-C inside OmegaConf/Hydra, which wrapped it as a config error
+            if multirun:
+                raise KeyboardInterrupt from None
+            raise KeyboardInterrupt(
+                f"interrupted: the run in {run_dir} stopped before writing its results (results appear only when "
+                "complete)"
+            ) from None
         if os.environ.get("QT_DEBUG") == "1" and not multirun:
             raise
         expected = isinstance(exc, QtError)

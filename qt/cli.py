@@ -196,6 +196,10 @@ def _run(hydra_args: list[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception as exc:
+        from qt.errors import interrupted_inside
+
+        if interrupted_inside(exc):  # Ctrl-C landed inside OmegaConf/Hydra, which wrapped it as a config error
+            return interrupted(KeyboardInterrupt(), "qt run stopped")
         return fail(exc, prefix="ERROR")
     for outcome in app.SWEEP_OUTCOMES:
         if outcome.runs and outcome.failed == outcome.runs:

@@ -32,3 +32,15 @@ class DataError(QtError):
 
 class MissingFieldError(DataError):
     """A component needs a bar field (open, high, volume, ...) the data set lacks."""
+
+
+def interrupted_inside(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in ``exc``'s chain: OmegaConf turns one raised inside it into a config error."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False

@@ -26,6 +26,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from qt.errors import interrupted_inside
+
 log = logging.getLogger("qt")
 
 
@@ -67,6 +69,10 @@ class GridSweeper(BasicSweeper):
             returns = super().sweep(arguments)
         except KeyboardInterrupt:
             raise self._interrupted(sweep_dir) from None
+        except Exception as exc:
+            if interrupted_inside(exc):  # Ctrl-C landed inside OmegaConf/Hydra, which wrapped it as a config error
+                raise self._interrupted(sweep_dir) from None
+            raise
         _measure_throughput(sweep_dir, time.perf_counter() - start, crew.count)  # said after the leaderboard
         self._complete_top(sweep_dir)
         return returns
@@ -81,12 +87,7 @@ class GridSweeper(BasicSweeper):
                 shutil.rmtree(run_dir / staging, ignore_errors=True)
         finished = [d for d in dirs if (d / "metrics.json").is_file() or (d / "error.json").is_file()]
         abandoned = [d.name for d in dirs if d not in finished]
-        with open_dict(self.config):  # no tearsheets now: `qt rerun RUN --full` draws any run's later
-            OmegaConf.update(self.config, "report.top_n", 0, force_add=True)
-        try:
-            self.hydra_context.callbacks.on_multirun_end(config=self.config)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: stop writing the leaderboard too
+        rank_finished_runs(self.config, self.hydra_context)
         left = (
             f"run{'s' if len(abandoned) > 1 else ''} {', '.join(abandoned)} abandoned (left incomplete)"
             if abandoned
@@ -148,3 +149,13 @@ def _measure_throughput(sweep_dir: Path, wall_s: float, workers: int) -> None:
     found = measure(run_dirs(sweep_dir), wall_s, workers)
     if found is not None:
         write(found, sweep_dir)
+
+
+def rank_finished_runs(config: DictConfig, hydra_context: Any) -> None:
+    """After Ctrl-C: the leaderboard of the finished runs, without tearsheets (`qt rerun RUN --full` draws any later)."""
+    with open_dict(config):
+        OmegaConf.update(config, "report.top_n", 0, force_add=True)
+    try:
+        hydra_context.callbacks.on_multirun_end(config=config)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: stop writing the leaderboard too

@@ -22,7 +22,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from qt.errors import ConfigError
+from qt.errors import ConfigError, interrupted_inside
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
@@ -191,6 +191,10 @@ class OptunaSweeper(Sweeper):
                     results = self.launcher.launch(overrides, initial_job_idx=job_idx)
             except KeyboardInterrupt:
                 raise self._interrupted(study, batch, sweep_dir, objective, storage) from None
+            except Exception as exc:
+                if interrupted_inside(exc):  # Ctrl-C inside OmegaConf/Hydra, wrapped as a config error
+                    raise self._interrupted(study, batch, sweep_dir, objective, storage) from None
+                raise
             exhausted = False
             for trial, result in zip(batch, results, strict=True):
                 exhausted |= self._tell(study, trial, result, sweep_dir, objective)
@@ -215,7 +219,7 @@ class OptunaSweeper(Sweeper):
 
         from qt.sweeps.study import objective_value, write_summary
 
-        from .grid_sweeper import SweepInterrupted
+        from .grid_sweeper import SweepInterrupted, rank_finished_runs
 
         assert self.config is not None and self.hydra_context is not None
         abandoned = []
@@ -234,12 +238,7 @@ class OptunaSweeper(Sweeper):
             trial.set_user_attr("error", "interrupted (Ctrl-C) before it finished")
             study.tell(trial, state=TrialState.FAIL)
         write_summary(study, sweep_dir, objective=objective, storage=storage, sampler=self.sampler)
-        with open_dict(self.config):  # no tearsheets now: `qt rerun RUN --full` draws any run's later
-            OmegaConf.update(self.config, "report.top_n", 0, force_add=True)
-        try:
-            self.hydra_context.callbacks.on_multirun_end(config=self.config)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: stop writing the leaderboard too
+        rank_finished_runs(self.config, self.hydra_context)
         left = f"trial{'s' if len(abandoned) > 1 else ''} {', '.join(abandoned)} failed as interrupted"
         board = sweep_dir / "leaderboard.html"
         where = f"leaderboard: {board}" if board.is_file() else "no leaderboard (no finished run)"

@@ -112,3 +112,21 @@ def test_joblib_sweep(tmp_path: Path, group: bool) -> None:
     ready = [sweep / str(i) / "metrics.json" for i in range(6)]
     line = _one_line(_interrupt(args, tmp_path, ready, group=group))
     _check_sweep(line, sweep)
+
+
+def test_a_ctrl_c_that_omegaconf_wrapped_as_a_config_error_is_still_an_interrupt() -> None:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError
+
+    from qt.errors import interrupted_inside
+
+    cfg = OmegaConf.create({"a": 1})
+    OmegaConf.set_struct(cfg, True)
+    try:
+        try:
+            raise KeyboardInterrupt  # the signal, landing while OmegaConf handles a node
+        except KeyboardInterrupt:
+            _ = cfg.defaults  # OmegaConf's own error, raised while the interrupt is being handled
+    except ConfigKeyError as exc:
+        assert interrupted_inside(exc)
+    assert not interrupted_inside(ConfigKeyError("defaults"))
