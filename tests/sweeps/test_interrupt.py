@@ -116,7 +116,7 @@ def test_joblib_sweep(tmp_path: Path, group: bool) -> None:
 
 def test_a_ctrl_c_that_omegaconf_wrapped_as_a_config_error_is_still_an_interrupt() -> None:
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigKeyError
+    from omegaconf.errors import ConfigAttributeError
 
     from qt.errors import interrupted_inside
 
@@ -127,6 +127,6 @@ def test_a_ctrl_c_that_omegaconf_wrapped_as_a_config_error_is_still_an_interrupt
             raise KeyboardInterrupt  # the signal, landing while OmegaConf handles a node
         except KeyboardInterrupt:
             _ = cfg.defaults  # OmegaConf's own error, raised while the interrupt is being handled
-    except ConfigKeyError as exc:
+    except ConfigAttributeError as exc:
         assert interrupted_inside(exc)
-    assert not interrupted_inside(ConfigKeyError("defaults"))
+    assert not interrupted_inside(ConfigAttributeError("defaults"))
