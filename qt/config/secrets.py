@@ -128,7 +128,7 @@ def portable(cfg: DictConfig) -> dict[str, Any]:
 
     What a state folder keeps so the same run can be composed again later (``qt tearsheet`` runs
     its backtest from it): a value that came from the environment is read from it again then,
-    instead of being written down - or written as a placeholder that is no longer a config.
+    never written down, and never replaced by a ``<env:NAME>`` mask that no longer composes.
 
     Examples
     --------

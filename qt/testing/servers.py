@@ -1,15 +1,18 @@
-"""A local server that accepts connections and never answers: the stand-in for a hung database or webhook.
+"""Local servers for tests: one that never answers (a hung database or webhook), and a webhook receiver.
 
-Tests of timeouts point a client at it and check that the client gives up within its timeout,
-naming host:port.
+Tests of timeouts point a client at the silent one and check that the client gives up within its
+timeout, naming host:port; reporter and alert tests read what the receiver got.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
@@ -51,3 +54,43 @@ def silent_server() -> Iterator[int]:
         for conn in held:
             conn.close()
         server.close()
+
+
+@dataclass
+class Received:
+    """What a local webhook got: each POST's path, content type and parsed JSON body."""
+
+    requests: list[dict] = field(default_factory=list)
+    url: str = ""
+
+    def texts(self) -> list[str]:
+        """Each request's JSON body as text (to look for a message in it)."""
+        return [json.dumps(r["json"]) for r in self.requests]
+
+
+@contextmanager
+def webhook_server() -> Iterator[Received]:
+    """An HTTP server on 127.0.0.1 that parses JSON POSTs and answers 200 'ok', as Slack does."""
+    got = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.requests.append(
+                {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
+            )
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            """Quiet: a test reads ``got``, not the server's log."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    got.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield got
+    finally:
+        server.shutdown()
+        server.server_close()

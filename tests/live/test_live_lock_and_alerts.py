@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 from live_procs import RUN, LiveProcess, bar_every, bars, qt, wait_for
+
+from qt.testing.servers import webhook_server
 
 
 def test_a_second_process_on_the_same_state_folder_is_refused(tmp_path):
@@ -23,31 +21,12 @@ def test_a_second_process_on_the_same_state_folder_is_refused(tmp_path):
 
 
 def test_a_halt_is_sent_to_the_webhook(tmp_path):
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    with webhook_server() as received:
         out = qt(
             "run", *RUN, f"live.state_dir={tmp_path / 'state'}", f"hydra.run.dir={tmp_path / 'run'}", "report=slack",
             "risk.post_trade=[{_target_:qt.risk.stops.DrawdownStop,max_drawdown:0.005}]",
-            cwd=tmp_path, env={"QT_SLACK_WEBHOOK_URL": url}, timeout=120,
+            cwd=tmp_path, env={"QT_SLACK_WEBHOOK_URL": received.url + "/hook"}, timeout=120,
         )  # fmt: skip
-        assert out.returncode == 0, out.stderr
-        texts = [json.dumps(r) for r in received]
-        alerts = [t for t in texts if "qt live halted: drawdown_stop: drawdown" in t]
-        assert len(alerts) == 1, texts
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert out.returncode == 0, out.stderr
+    alerts = [t for t in received.texts() if "qt live halted: drawdown_stop: drawdown" in t]
+    assert len(alerts) == 1, received.texts()

@@ -2,53 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from qt.testing.servers import silent_server
-
-
-@dataclass
-class Received:
-    """What a local server got."""
-
-    requests: list[dict] = field(default_factory=list)
-    url: str = ""
+from qt.testing.servers import Received, silent_server, webhook_server
 
 
 @pytest.fixture
 def webhook() -> Iterator[Received]:
     """An HTTP server on 127.0.0.1 that parses JSON POSTs and answers 200 'ok' (like Slack)."""
-    got = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.requests.append(
-                {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
-            )
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    got.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield got
-    server.shutdown()
-    server.server_close()
+    with webhook_server() as got:
+        yield got
 
 
 @pytest.fixture

@@ -7,12 +7,8 @@ cause and the webhook receives it, as it does for paper (tests/live/test_live_lo
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ibharness import GatewayThread
@@ -21,24 +17,7 @@ from test_ib_process import qt_live, subscribed
 from qt.data.sources.sample import SampleData
 from qt.live.ibsim.script import Reject
 from qt.live.store import EventKind, open_state_dir
-
-
-def _webhook() -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, received
+from qt.testing.servers import webhook_server
 
 
 def test_an_ib_halt_reaches_the_webhook_with_its_cause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,36 +25,34 @@ def test_an_ib_halt_reaches_the_webhook_with_its_cause(tmp_path: Path, monkeypat
     lo, warm, live = 8200, 20, 3
     panel = sample.between(str(sample.timestamps[lo])[:10], str(sample.timestamps[lo + warm + live - 1])[:10])
     gt = GatewayThread(panel=panel, start=warm - 1)
-    server, received = _webhook()
     state = tmp_path / "state"
     proc = None
-    try:
-        gt.run(lambda: gt.gw.script.on_place(Reject(code=201, text="Order rejected - reason:test")))
-        monkeypatch.setenv("QT_SLACK_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/hook")
-        proc = qt_live(
-            gt, state, "strategy=xmom", "portfolio=equal", f"strategy.params.lookback={warm}",
-            "strategy.params.skip=0", "strategy.params.frequency=daily", "report.tearsheet=false", "report=slack",
-            "broker.warmup=1 Y", f"broker.stop_after_bars={live}", "live.max_rejects=1",
-        )  # fmt: skip
-        assert gt.wait_until(lambda: subscribed(gt, 20), timeout=60)
-        for _ in range(live):
-            gt.call(gt.gw.step(1))
-            time.sleep(1.0)
-        out, err = proc.communicate(timeout=90)
-        assert proc.returncode == 0, out + err
-        with open_state_dir(state) as store:
-            halts = [e.payload for e in store.events(kinds=[EventKind.TRADING_STATE])]
-        assert halts and halts[0]["state"] == "halted" and halts[0]["cause"] == "broker_rejects", halts
-        texts = [json.dumps(r) for r in received]
-        assert any("qt live halted: " in t and "broker rejects in 10 minutes (max_rejects 1)" in t for t in texts), (
-            texts
-        )
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        server.shutdown()
-        server.server_close()
-        gt.stop()
+    with webhook_server() as received:
+        try:
+            gt.run(lambda: gt.gw.script.on_place(Reject(code=201, text="Order rejected - reason:test")))
+            monkeypatch.setenv("QT_SLACK_WEBHOOK_URL", received.url + "/hook")
+            proc = qt_live(
+                gt, state, "strategy=xmom", "portfolio=equal", f"strategy.params.lookback={warm}",
+                "strategy.params.skip=0", "strategy.params.frequency=daily", "report.tearsheet=false", "report=slack",
+                "broker.warmup=1 Y", f"broker.stop_after_bars={live}", "live.max_rejects=1",
+            )  # fmt: skip
+            assert gt.wait_until(lambda: subscribed(gt, 20), timeout=60)
+            for _ in range(live):
+                gt.call(gt.gw.step(1))
+                time.sleep(1.0)
+            out, err = proc.communicate(timeout=90)
+            assert proc.returncode == 0, out + err
+            with open_state_dir(state) as store:
+                halts = [e.payload for e in store.events(kinds=[EventKind.TRADING_STATE])]
+            assert halts and halts[0]["state"] == "halted" and halts[0]["cause"] == "broker_rejects", halts
+            texts = received.texts()
+            assert any(
+                "qt live halted: " in t and "broker rejects in 10 minutes (max_rejects 1)" in t for t in texts
+            ), texts
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            gt.stop()
 
 
 def test_an_ib_account_with_positions_and_no_store_is_refused_before_anything_is_written(tmp_path: Path) -> None:
