@@ -109,7 +109,7 @@ def driver_for(folder: Path, overrides: list[str]) -> tuple[Any, Any, Any, list[
     from qt.live.feeds import ReplayFeed
     from qt.live.history import History, utc_time
     from qt.live.node import build_driver
-    from qt.live.paper import PaperBroker
+    from qt.live.paper.broker import PaperBroker
     from qt.live.store import SqliteStoreSettings, open_from_settings
     from qt.runs.live import _settings
 

@@ -27,6 +27,7 @@ MOVED = {  # old module path -> where it lives now; old YAML keeps working
     "qt.backtest.costs.": "qt.execution.costs.",
     "qt.backtest.slippage.": "qt.execution.slippage.",
     "qt.backtest.execution_sim.": "qt.execution.simulator.",
+    "qt.live.paper_adapter.": "qt.live.paper.adapter.",
     "qt.portfolio.allocators.": "qt.strategies.multi.",
     "qt.portfolio.solved.": "qt.portfolio.convex.",  # MeanVariance, MinVariance, MaxSharpe
 }

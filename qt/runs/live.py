@@ -41,7 +41,7 @@ from qt.runs.backtest import RunSummary
 
 log = logging.getLogger("qt")
 BROKERS = ("paper", "ib")  # the brokers qt ships (conf/broker/*.yaml); a plugin broker is one more YAML
-KIND_TARGETS = {"paper": "qt.live.paper_adapter.PaperAdapter", "ib": "qt.live.ib.adapter.IBAdapter"}
+KIND_TARGETS = {"paper": "qt.live.paper.adapter.PaperAdapter", "ib": "qt.live.ib.adapter.IBAdapter"}
 __all__ = ["build_driver", "live_result", "recovered_fills", "restore_state", "run_live", "write_live_outputs"]
 
 

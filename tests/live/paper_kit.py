@@ -20,7 +20,7 @@ from qt.execution.costs import BpsCosts, NoCosts
 from qt.execution.simulator import ExecutionSimulator
 from qt.live.guard import GuardSettings, RiskGuard
 from qt.live.history import BarRow, utc_time
-from qt.live.paper import PaperBroker
+from qt.live.paper.broker import PaperBroker
 from qt.live.router import RoutedVenue
 from qt.live.store import EventKind, LiveStore
 from qt.live.store.sqlite import SqliteStore

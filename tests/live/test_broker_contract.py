@@ -27,7 +27,7 @@ from qt.enums import OrderStatus
 from qt.execution.simulator import ExecutionSimulator
 from qt.live.broker import Broker, BrokerOrder, Execution
 from qt.live.history import BarRow
-from qt.live.paper import PaperBroker
+from qt.live.paper.broker import PaperBroker
 from qt.live.store import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent / "ib"))

@@ -22,7 +22,7 @@ from qt.execution.simulator import ExecutionSimulator
 from qt.execution.slippage import FixedBps
 from qt.live.broker import BrokerOrder, Execution
 from qt.live.history import BarRow
-from qt.live.paper import PaperBroker
+from qt.live.paper.broker import PaperBroker
 from qt.live.recovery import reconcile
 from qt.live.router import RoutedVenue
 from qt.live.store import EventKind, OrderIntent, client_order_id
@@ -244,7 +244,7 @@ def test_a_burst_is_one_transaction_of_the_paper_book(close_desk: Desk, monkeypa
             if len(taken) == 2:
                 raise KeyboardInterrupt("killed mid-burst")
 
-    monkeypatch.setattr("qt.live.paper.fault_point", crash)
+    monkeypatch.setattr("qt.live.paper.broker.fault_point", crash)
     with pytest.raises(KeyboardInterrupt):
         d.router.submit(_orders([0, 1, 2], [10, 20, 30], d.t), d.t)
     cids = [expected_id(when, s, 0) for s in ("AAA", "BBB", "CCC")]

@@ -18,7 +18,7 @@ from qt.errors import ConfigError
 from qt.live.adapter import NodeContext, Warmup
 from qt.live.feeds import ReplayFeed
 from qt.live.history import BarRow, History, utc_time
-from qt.live.paper import PaperBroker
+from qt.live.paper.broker import PaperBroker
 
 
 class PaperAdapter(BaseModel):
