@@ -10,6 +10,7 @@ stopped) and the sweeper writes the leaderboard of the finished ones.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -121,6 +122,9 @@ def _execute(
 ) -> JobReturn:
     """In a worker: one job (Hydra's state is set once per worker and sweep, not per job)."""
     if _STATE["token"] != token:
+        # Ctrl-C is the driver's to handle (it stops launching and ends the workers): a worker that took the
+        # process group's SIGINT between two jobs printed multiprocessing's traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         setup_globals()
         Singleton.set_state(singleton_state)
         _STATE["token"] = token
